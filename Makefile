@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test lint typecheck bench clean
+.PHONY: install run test lint typecheck bench dagster clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,13 @@ typecheck: lint
 bench: $(STAMP)
 	$(PY) -m pip install --quiet -e '.[dev,bench]'
 	$(PY) -m benchmarks
+
+# The Dagster UI on loopback, with run history kept in .dagster_home (telemetry off,
+# one writer at a time in the cdp_writer pool).
+dagster: $(STAMP)
+	mkdir -p .dagster_home
+	test -f .dagster_home/dagster.yaml || printf 'telemetry:\n  enabled: false\nconcurrency:\n  pools:\n    default_limit: 1\n' > .dagster_home/dagster.yaml
+	DAGSTER_HOME=$(CURDIR)/.dagster_home $(VENV)/bin/dagster dev -m dagster_project -h 127.0.0.1
 
 clean:
 	rm -rf $(VENV) data/out .pytest_cache .mypy_cache .ruff_cache
