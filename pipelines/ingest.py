@@ -1,16 +1,86 @@
-"""Stage: Read new export files into the raw lake (RAW_RECORD), quarantining bad rows."""
+"""Stage: read new export files into the raw lake (RAW_RECORD), quarantining bad rows.
+
+Thin composition over `connectors.ingest`: one manifest for the run, one
+`_ingested_at` for every file of the run, per-file progress on stderr, and a
+`StageReport` whose table is the per-file summary the CLI prints.
+"""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
+from cdp import progress
 from cdp.config import Settings
-from cdp.errors import NotBuiltYet
+from cdp.layout import Layout
+from connectors.ingest import FileOutcome, Manifest, RecordFilter, SourceRun
 from pipelines.reports import StageReport
 
 __all__ = ["ingest"]
 
 
-def ingest(settings: Settings, *, sources: Sequence[str] | None = None) -> StageReport:
-    """Read new export files into the raw lake (RAW_RECORD), quarantining bad rows."""
-    raise NotBuiltYet("stage 'ingest' is not built yet (issue #3)")
+def ingest(
+    settings: Settings,
+    *,
+    sources: Sequence[str] | None = None,
+    record_filter: RecordFilter | None = None,
+) -> StageReport:
+    """Ingest every new file of the configured sources (or only `sources`).
+
+    Files already in the manifest with the same sha256 are skipped; a bad file is
+    quarantined and the run goes on. `record_filter` (the suppression list, when
+    the lead wires it) drops records before they are written.
+    """
+    t0 = time.perf_counter()
+    chosen = [settings.source(name) for name in sources] if sources else list(settings.sources)
+    manifest = Manifest(Layout.of(settings).manifest)
+    ingested_at = datetime.now(UTC).replace(microsecond=0)
+    outcomes: list[FileOutcome] = []
+    for source in chosen:
+        run = SourceRun(settings, source, manifest, ingested_at, record_filter=record_filter)
+        files = run.files()
+        with progress.Progress(f"ingest {source.name}", total=len(files)) as bar:
+            for path in files:
+                outcome = run.ingest_file(path)
+                outcomes.append(outcome)
+                bar.advance(note=f"{path.name}: {outcome.status}")
+    return _report(outcomes, time.perf_counter() - t0)
+
+
+def _report(outcomes: list[FileOutcome], seconds: float) -> StageReport:
+    done = [o for o in outcomes if o.status != "skipped"]
+    metrics = {
+        "files": len(outcomes),
+        "files_skipped": len(outcomes) - len(done),
+        "files_quarantined": sum(o.status == "quarantined" for o in done),
+        "rows_read": sum(o.rows_read for o in done),
+        "duplicates": sum(o.duplicates for o in done),
+        "quarantined_rows": sum(o.quarantined for o in done),
+        "suppressed": sum(o.suppressed for o in done),
+    }
+    table = [
+        {
+            "source": o.source,
+            "file": o.path,
+            "rows read": o.rows_read,
+            "loaded": o.loaded,
+            "duplicates": o.duplicates,
+            "quarantined": o.quarantined,
+            "status": o.status if not o.reason else f"{o.status} ({o.reason})",
+        }
+        for o in outcomes
+    ]
+    notes = [
+        f"quarantined file {o.path}: {o.reason}: {o.detail}"
+        for o in done
+        if o.status == "quarantined"
+    ]
+    return StageReport(
+        "ingest",
+        rows=sum(o.loaded for o in done),
+        seconds=seconds,
+        metrics=metrics,
+        table=table,
+        notes=notes,
+    )

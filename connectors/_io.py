@@ -1,0 +1,151 @@
+"""Safe file reading shared by the connectors: size caps, gzip, JSON lines, a locked DuckDB.
+
+Export files are untrusted input (RELIABILITY §5 "hostile files"): a zero-byte
+file, a truncated gzip stream, a decompression bomb or a 50 MB "line" must end as
+a typed `FileRejected` or a per-line `Reject`, never as an unbounded allocation or
+a crash that stops the run. Messages carry line numbers and byte offsets only.
+"""
+
+from __future__ import annotations
+
+import gzip
+import zlib
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from connectors.base import FileRejected, Reject
+
+__all__ = [
+    "MAX_FILE_BYTES",
+    "MAX_LINE_BYTES",
+    "duck",
+    "json_object_lines",
+    "read_bytes",
+    "text_lines",
+]
+
+#: Largest (decompressed) file read into memory; larger exports must be split upstream.
+MAX_FILE_BYTES = 2 * 1024**3
+#: Largest single line (one JSON event or CSV row); anything longer is `too_large`.
+MAX_LINE_BYTES = 10 * 1024**2
+
+_GZIP_MAGIC = b"\x1f\x8b"
+
+
+def read_bytes(path: Path, *, max_bytes: int = MAX_FILE_BYTES) -> bytes:
+    """The file's bytes, gunzipped when it is gzip (by magic number, not by name).
+
+    Raises `FileRejected`: `unreadable_file` for an empty file, an I/O error or a
+    corrupt/truncated gzip stream; `too_large` past `max_bytes` (checked while
+    decompressing, so a gzip bomb is stopped early).
+    """
+    try:
+        size = path.stat().st_size
+        if size == 0:
+            raise FileRejected("unreadable_file", "empty file (0 bytes)")
+        with path.open("rb") as fh:
+            head = fh.read(2)
+            fh.seek(0)
+            if head != _GZIP_MAGIC:
+                if size > max_bytes:
+                    raise FileRejected("too_large", f"{size} bytes > cap of {max_bytes}")
+                return fh.read()
+            return _gunzip(fh, max_bytes)
+    except OSError as exc:
+        raise FileRejected(
+            "unreadable_file", f"cannot read file ({exc.strerror or 'I/O error'})"
+        ) from None
+
+
+def _gunzip(fh: object, max_bytes: int) -> bytes:
+    out = bytearray()
+    try:
+        with gzip.GzipFile(fileobj=fh, mode="rb") as gz:  # type: ignore[call-overload]
+            while chunk := gz.read(1 << 20):
+                out += chunk
+                if len(out) > max_bytes:
+                    raise FileRejected("too_large", f"decompresses to more than {max_bytes} bytes")
+    except EOFError:
+        raise FileRejected(
+            "unreadable_file", f"truncated gzip stream (ends after {len(out)} bytes)"
+        ) from None
+    except (gzip.BadGzipFile, zlib.error):
+        raise FileRejected("unreadable_file", "corrupt gzip stream") from None
+    if not out:
+        raise FileRejected("unreadable_file", "gzip stream holds no data")
+    return bytes(out)
+
+
+def text_lines(text: str, *, max_line_bytes: int = MAX_LINE_BYTES) -> tuple[pa.Table, list[Reject]]:
+    """Non-blank lines as a table (`_line` 1-based int64, `text`), plus rejects.
+
+    Lines over `max_line_bytes` (`too_large`) and lines holding NUL bytes
+    (`bad_value`) become rejects. Blank lines (a trailing newline, spacing) are not
+    rows and are not counted.
+    """
+    raw = pa.array(text.split("\n"), pa.string())
+    raw = pc.utf8_rtrim(raw, characters="\r")
+    table = pa.table({"_line": pa.array(range(1, len(raw) + 1), pa.int64()), "text": raw})
+    blank = pc.equal(pc.utf8_length(pc.utf8_trim_whitespace(raw)), 0)
+    table = table.filter(pc.invert(blank))
+    rejects: list[Reject] = []
+    too_long = pc.greater(pc.binary_length(table.column("text")), max_line_bytes)
+    if pc.any(too_long).as_py():
+        lines = table.filter(too_long).column("_line").to_pylist()
+        rejects += [
+            Reject(n, "too_large", None, f"line longer than {max_line_bytes} bytes") for n in lines
+        ]
+        table = table.filter(pc.invert(too_long))
+    has_nul = pc.match_substring(table.column("text"), "\x00")
+    if pc.any(has_nul).as_py():
+        lines = table.filter(has_nul).column("_line").to_pylist()
+        rejects += [Reject(n, "bad_value", None, "line contains NUL bytes") for n in lines]
+        table = table.filter(pc.invert(has_nul))
+    return table, rejects
+
+
+def duck(*, external_access: bool = False) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB for parsing: UTC session, no extension autoloading.
+
+    External (file) access is off unless a reader needs DuckDB to open the file
+    itself; Arrow tables are passed with `register`, values bound with `?`.
+    """
+    con = duckdb.connect(
+        config={
+            "enable_external_access": external_access,
+            "autoinstall_known_extensions": False,
+            "autoload_known_extensions": False,
+        }
+    )
+    con.execute("SET TimeZone = 'UTC'")
+    return con
+
+
+def json_object_lines(
+    text: str, con: duckdb.DuckDBPyConnection, *, max_line_bytes: int = MAX_LINE_BYTES
+) -> tuple[pa.Table, int, list[Reject]]:
+    """JSON-lines text to the lines that hold a JSON object, with the count of rows read.
+
+    Returns (`_line`, `text`) for object lines, `rows_read` (non-blank lines) and
+    rejects: `bad_json` for lines that are not valid JSON or not an object,
+    plus those of `text_lines`. Validity is checked in DuckDB (vectorised); the
+    DuckDB error texts, which quote the input, are never surfaced.
+    """
+    lines, rejects = text_lines(text, max_line_bytes=max_line_bytes)
+    rows_read = lines.num_rows + len(rejects)
+    con.register("_jsonl", lines)
+    try:
+        kind = con.sql(
+            "SELECT CASE WHEN json_valid(text) THEN json_type(text) END AS t FROM _jsonl"
+        ).to_arrow_table()
+    finally:
+        con.unregister("_jsonl")
+    is_object = pc.fill_null(pc.equal(kind.column("t"), "OBJECT"), False)
+    if not pc.all(is_object).as_py():
+        bad = lines.filter(pc.invert(is_object)).column("_line").to_pylist()
+        rejects += [Reject(n, "bad_json", None, "line is not a JSON object") for n in bad]
+        lines = lines.filter(is_object)
+    return lines, rows_read, rejects

@@ -1,0 +1,386 @@
+"""The ingest framework: export files in, raw Parquet lake + quarantine + manifest out.
+
+For every file a source's glob matches (in sorted order), `ingest_file`:
+
+1. checks that the file's real path stays inside the glob's literal base folder
+   (no `..` or symlink escape); otherwise the file is quarantined unread;
+2. hashes it (sha256) and skips it when the manifest already holds the same
+   (path, sha256): re-running ingest is a no-op;
+3. runs the connector (`read(path, source, project)`); a `FileRejected` (or any
+   unexpected error) quarantines the whole file, with a copy of its bytes for
+   forensics, and the run goes on;
+4. drops natural keys seen before: earlier in the same file, or anywhere in the
+   source's raw lake (a re-delivered copy under another name, overlapping
+   exports), counting them as duplicates;
+5. applies the record filter (the single place where a suppression list of
+   erased people is applied; none by default);
+6. adds lineage and writes `<raw>/<stem>-<sha8>.parquet` with exactly
+   `RAW_RECORD`, the rejected rows to `<quarantine>/<stem>-<sha8>.parquet`, then
+   the manifest row (all three atomically: temp file + `os.replace`, manifest last,
+   so a killed run re-does the file and overwrites the same names).
+
+Invariant per file: `rows_read == loaded + duplicates + quarantined + suppressed`.
+Messages name the file, line and field, never a value from the data.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from pathlib import Path
+
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from cdp import progress
+from cdp.config import Settings, SourceSettings
+from cdp.layout import Layout
+from cdp.schema import RAW_RECORD, TS
+from connectors import get_reader
+from connectors.base import RECORD_SCHEMA, FileRejected, Reject
+
+__all__ = [
+    "MANIFEST_SCHEMA",
+    "QUARANTINE_SCHEMA",
+    "FileOutcome",
+    "Manifest",
+    "RecordFilter",
+    "SourceRun",
+    "glob_base",
+    "relative_path",
+    "write_parquet_atomic",
+]
+
+#: One row per processed file (`layout.manifest`).
+MANIFEST_SCHEMA = pa.schema(
+    [
+        pa.field("path", pa.string(), nullable=False),  # relative to the config folder
+        pa.field("size", pa.int64(), nullable=False),
+        pa.field("sha256", pa.string(), nullable=False),  # "" when the file was not read
+        pa.field("source", pa.string(), nullable=False),
+        pa.field("connector", pa.string(), nullable=False),
+        pa.field("rows_read", pa.int64(), nullable=False),
+        pa.field("loaded", pa.int64(), nullable=False),
+        pa.field("duplicates", pa.int64(), nullable=False),
+        pa.field("quarantined", pa.int64(), nullable=False),
+        pa.field("suppressed", pa.int64(), nullable=False),
+        pa.field("status", pa.string(), nullable=False),  # loaded|partial|duplicate|quarantined
+        pa.field("reason", pa.string()),  # whole-file reason (REJECT_REASONS or unsafe_path)
+        pa.field("detail", pa.string()),
+        pa.field("output", pa.string()),  # raw Parquet written, relative to data_dir
+        pa.field("ingested_at", TS, nullable=False),
+    ]
+)
+
+#: Rejected rows (and whole files: line null) under `layout.quarantine(source)`.
+QUARANTINE_SCHEMA = pa.schema(
+    [
+        pa.field("source", pa.string(), nullable=False),
+        pa.field("file", pa.string(), nullable=False),
+        pa.field("file_sha256", pa.string(), nullable=False),
+        pa.field("line", pa.int64()),
+        pa.field("field", pa.string()),
+        pa.field("reason", pa.string(), nullable=False),
+        pa.field("detail", pa.string()),
+        pa.field("ingested_at", TS, nullable=False),
+    ]
+)
+
+#: A filter over a file's records before they are written: returns the rows to keep.
+#: The lead's suppression list (erased people) plugs in here; rows removed are counted
+#: as `suppressed`.
+RecordFilter = Callable[[pa.Table], pa.Table]
+
+_GLOB_CHARS = frozenset("*?[")
+
+
+@dataclass
+class FileOutcome:
+    """What happened to one file (a manifest row, or a skipped file)."""
+
+    source: str
+    path: str
+    size: int
+    sha256: str
+    rows_read: int = 0
+    loaded: int = 0
+    duplicates: int = 0
+    quarantined: int = 0
+    suppressed: int = 0
+    status: str = "loaded"
+    reason: str | None = None
+    detail: str | None = None
+    output: str | None = None
+
+    def reconciles(self) -> bool:
+        return self.rows_read == (
+            self.loaded + self.duplicates + self.quarantined + self.suppressed
+        )
+
+
+def glob_base(pattern: Path) -> Path:
+    """The literal folder a glob starts from: its parts before the first wildcard."""
+    parts: list[str] = []
+    for part in pattern.parts[:-1]:
+        if _GLOB_CHARS & set(part):
+            break
+        parts.append(part)
+    return Path(*parts) if parts else Path(".")
+
+
+def relative_path(path: Path, root: Path) -> str:
+    """`path` relative to `root` (both resolved), else absolute: the manifest's file key."""
+    real = path.resolve()
+    try:
+        return real.relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return real.as_posix()
+
+
+def write_parquet_atomic(table: pa.Table, target: Path) -> None:
+    """Write Parquet to a temp file in the target's folder, fsync, then `os.replace`."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            pq.write_table(table, fh, compression="zstd")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _copy_atomic(src: Path, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as out, src.open("rb") as fh:
+            shutil.copyfileobj(fh, out, 1 << 20)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _stem(name: str) -> str:
+    """`events.jsonl.gz` -> `events`; `export.2024-03-02.csv` -> `export.2024-03-02`."""
+    p = Path(name)
+    if p.suffix.lower() == ".gz":
+        p = Path(p.stem)
+    stem = p.stem or p.name
+    return "".join(c if c.isalnum() or c in "._-" else "_" for c in stem)
+
+
+class Manifest:
+    """The ingest manifest: loaded once, appended per file, rewritten atomically each time."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        if path.exists():
+            self.table = pq.read_table(path).cast(MANIFEST_SCHEMA)
+        else:
+            self.table = MANIFEST_SCHEMA.empty_table()
+        self._seen = set(
+            zip(
+                self.table.column("path").to_pylist(),
+                self.table.column("sha256").to_pylist(),
+                strict=True,
+            )
+        )
+
+    def seen(self, path: str, sha256: str) -> bool:
+        return (path, sha256) in self._seen
+
+    def add(self, outcome: FileOutcome, connector: str, ingested_at: datetime) -> None:
+        row = asdict(outcome) | {"connector": connector, "ingested_at": ingested_at}
+        new = pa.Table.from_pylist([row], schema=MANIFEST_SCHEMA)
+        self.table = pa.concat_tables([self.table, new])
+        self._seen.add((outcome.path, outcome.sha256))
+        write_parquet_atomic(self.table, self.path)
+
+
+class SourceRun:
+    """Ingests the files of one source, keeping the source's lake keys in memory."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        source: SourceSettings,
+        manifest: Manifest,
+        ingested_at: datetime,
+        *,
+        record_filter: RecordFilter | None = None,
+    ) -> None:
+        self.settings = settings
+        self.source = source
+        self.manifest = manifest
+        self.ingested_at = ingested_at
+        self.record_filter = record_filter
+        self.layout = Layout.of(settings)
+        self.config_dir = settings.path.parent
+        self.base = glob_base(source.pattern)
+        self.reader = get_reader(source.connector)
+        self.keys = self._lake_keys()
+
+    def files(self) -> list[Path]:
+        return self.source.files()
+
+    def _lake_keys(self) -> pl.DataFrame:
+        """(record_id, output file name) of every record already in the source's raw lake."""
+        frames = [
+            pl.read_parquet(f, columns=["record_id"]).with_columns(pl.lit(f.name).alias("output"))
+            for f in sorted(self.layout.raw(self.source.name).glob("*.parquet"))
+        ]
+        if not frames:
+            return pl.DataFrame(schema={"record_id": pl.String, "output": pl.String})
+        return pl.concat(frames)
+
+    def ingest_file(self, path: Path) -> FileOutcome:
+        """Load one file (or skip or quarantine it) and record it in the manifest."""
+        rel = relative_path(path, self.config_dir)
+        size = path.stat().st_size if path.exists() else 0
+        real = path.resolve()
+        if not real.is_relative_to(self.base.resolve()):
+            outcome = FileOutcome(self.source.name, rel, size, "", status="quarantined")
+            outcome.reason = "unsafe_path"
+            outcome.detail = "resolves outside the source's base folder (.. or symlink)"
+            progress.warn(f"{rel}: not read: {outcome.detail}")
+            self._write_quarantine(outcome, [], "", copy_from=None)
+            self.manifest.add(outcome, self.source.connector, self.ingested_at)
+            return outcome
+        sha = _sha256(path)
+        if self.manifest.seen(rel, sha):
+            return FileOutcome(self.source.name, rel, size, sha, status="skipped")
+        outcome = FileOutcome(self.source.name, rel, size, sha)
+        try:
+            result = self.reader(path, self.source, self.settings.project)
+            records = _conform(result.records)
+            if result.rows_read != records.num_rows + len(result.rejects):
+                raise _ConnectorBug("row counts do not reconcile (rows_read != records + rejects)")
+        except FileRejected as exc:
+            return self._reject_file(path, outcome, exc.reason, exc.detail)
+        except _ConnectorBug as exc:
+            return self._reject_file(path, outcome, "unreadable_file", str(exc))
+        except Exception as exc:  # any failure quarantines the file; the run goes on
+            # The exception text may quote data (DuckDB/Arrow echo input): log its type only.
+            detail = f"reader failed ({type(exc).__name__})"
+            return self._reject_file(path, outcome, "unreadable_file", detail)
+        return self._load(records, result.rows_read, result.rejects, outcome)
+
+    def _load(
+        self, records: pa.Table, rows_read: int, rejects: list[Reject], outcome: FileOutcome
+    ) -> FileOutcome:
+        name = f"{_stem(Path(outcome.path).name)}-{outcome.sha256[:8]}.parquet"
+        df = pl.from_arrow(records)
+        assert isinstance(df, pl.DataFrame)
+        df = df.filter(pl.col("record_id").is_first_distinct())
+        in_lake = self.keys.filter(pl.col("output") != name).get_column("record_id")
+        df = df.filter(~pl.col("record_id").is_in(in_lake.implode()))
+        duplicates = records.num_rows - df.height
+        table = records if duplicates == 0 else df.to_arrow().cast(RECORD_SCHEMA)
+        # --- suppression point: the only place records are dropped after reading ---
+        if self.record_filter is not None:
+            kept = self.record_filter(table)
+            outcome.suppressed = table.num_rows - kept.num_rows
+            table = kept
+        outcome.rows_read = rows_read
+        outcome.loaded = table.num_rows
+        outcome.duplicates = duplicates
+        outcome.quarantined = len(rejects)
+        if outcome.loaded == 0 and outcome.quarantined == 0 and outcome.duplicates > 0:
+            outcome.status = "duplicate"
+        elif outcome.quarantined:
+            outcome.status = "partial"
+        if outcome.loaded:
+            target = self.layout.raw(self.source.name) / name
+            write_parquet_atomic(self._with_lineage(table, outcome), target)
+            outcome.output = target.relative_to(self.layout.data_dir).as_posix()
+            new_keys = pl.from_arrow(table.select(["record_id"]))
+            assert isinstance(new_keys, pl.DataFrame)
+            self.keys = pl.concat([self.keys, new_keys.with_columns(pl.lit(name).alias("output"))])
+        if rejects:
+            self._write_quarantine(outcome, rejects, name, copy_from=None)
+        assert outcome.reconciles(), outcome
+        self.manifest.add(outcome, self.source.connector, self.ingested_at)
+        return outcome
+
+    def _with_lineage(self, table: pa.Table, outcome: FileOutcome) -> pa.Table:
+        n = table.num_rows
+        lineage = {
+            "_source_file": pa.repeat(pa.scalar(outcome.path, pa.string()), n),
+            "_file_sha256": pa.repeat(pa.scalar(outcome.sha256, pa.string()), n),
+            "_ingested_at": pa.repeat(pa.scalar(self.ingested_at, TS), n),
+        }
+        columns = [
+            lineage[f.name] if f.name in lineage else table.column(f.name) for f in RAW_RECORD
+        ]
+        return pa.Table.from_arrays(columns, schema=RAW_RECORD)
+
+    def _reject_file(
+        self, path: Path, outcome: FileOutcome, reason: str, detail: str
+    ) -> FileOutcome:
+        outcome.status = "quarantined"
+        outcome.reason = reason
+        outcome.detail = detail
+        progress.warn(f"{outcome.path}: quarantined ({reason}): {detail}")
+        name = f"{_stem(Path(outcome.path).name)}-{outcome.sha256[:8]}.parquet"
+        self._write_quarantine(outcome, [], name, copy_from=path)
+        self.manifest.add(outcome, self.source.connector, self.ingested_at)
+        return outcome
+
+    def _write_quarantine(
+        self, outcome: FileOutcome, rejects: list[Reject], name: str, *, copy_from: Path | None
+    ) -> None:
+        folder = self.layout.quarantine(self.source.name)
+        if not name:
+            name = f"{_stem(Path(outcome.path).name)}-unsafe.parquet"
+        if copy_from is not None:
+            _copy_atomic(copy_from, folder / "files" / f"{outcome.sha256[:8]}-{copy_from.name}")
+        rows = rejects or [
+            Reject(None, outcome.reason or "unreadable_file", None, outcome.detail or "")
+        ]
+        rows = sorted(rows, key=lambda r: (r.line is None, r.line or 0))
+        n = len(rows)
+        table = pa.table(
+            {
+                "source": pa.repeat(pa.scalar(self.source.name), n),
+                "file": pa.repeat(pa.scalar(outcome.path), n),
+                "file_sha256": pa.repeat(pa.scalar(outcome.sha256), n),
+                "line": pa.array([r.line for r in rows], pa.int64()),
+                "field": pa.array([r.field for r in rows], pa.string()),
+                "reason": pa.array([r.reason for r in rows], pa.string()),
+                "detail": pa.array([r.detail for r in rows], pa.string()),
+                "ingested_at": pa.repeat(pa.scalar(self.ingested_at, TS), n),
+            },
+            schema=QUARANTINE_SCHEMA,
+        )
+        write_parquet_atomic(table, folder / name)
+
+
+class _ConnectorBug(Exception):
+    """A connector broke its contract (schema or counts): the file is quarantined."""
+
+
+def _conform(records: pa.Table) -> pa.Table:
+    if records.schema.equals(RECORD_SCHEMA):
+        return records
+    try:
+        return records.select(RECORD_SCHEMA.names).cast(RECORD_SCHEMA)
+    except (KeyError, pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        raise _ConnectorBug("connector output does not match RECORD_SCHEMA") from None
