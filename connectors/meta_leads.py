@@ -1,0 +1,292 @@
+"""Meta (Facebook + Instagram) Lead Ads downloads: TSV, often UTF-16LE with a BOM.
+
+The Leads Center / form download is labelled CSV but is tab-separated, and its
+encoding varies (UTF-16LE with BOM from the UI, UTF-8 with or without BOM from
+other paths), so the encoding is chosen from the byte-order mark and anything
+else fails loudly (FORMATS §3.1, §5 quirk 2). Ids and phones carry Excel guard
+prefixes (`l:`, `ag:`, `as:`, `c:`, `f:`, `p:`) that are stripped here; the
+per-form question columns vary, so Meta's predefined field keys are mapped and
+every other column is kept in `extras`.
+
+One record per lead: kind `lead`, channel `social`, event_name = form name,
+utm_source = platform (fb/ig), utm_medium paid/organic, utm_campaign = campaign.
+"""
+
+from __future__ import annotations
+
+import csv
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import NamedTuple
+
+import duckdb
+import numpy as np
+import polars as pl
+
+from cdp.config import ProjectSettings, SourceSettings
+from connectors._io import MAX_LINE_BYTES, duck, read_bytes
+from connectors._parse import (
+    bool_flag,
+    decode_text,
+    detect_encoding,
+    finish_records,
+    json_extras,
+    split_rejects,
+    utc_timestamp,
+)
+from connectors.base import FileRejected, ReadResult, Reject
+
+#: Meta's predefined question keys → canonical column (the first present key wins).
+_IDENTITY_FIELDS: dict[str, tuple[str, ...]] = {
+    "full_name": ("full_name",),
+    "first_name": ("first_name",),
+    "last_name": ("last_name",),
+    "email": ("email", "work_email"),
+    "phone": ("phone_number", "work_phone_number"),
+    "birth_date": ("date_of_birth",),
+    "street": ("street_address",),
+    "city": ("city",),
+    "postal_code": ("post_code", "zip_code", "postal_code", "zip"),
+    "region": ("state", "province"),
+    "country": ("country",),
+}
+
+#: Fallback keys: used when the main key is absent, and always kept in extras too.
+_FALLBACKS = frozenset({"work_email", "work_phone_number"})
+
+#: Lead metadata consumed by interaction columns (so not repeated in extras).
+_USED_META = ("id", "created_time", "form_name", "platform", "campaign_name")
+
+#: Excel guard prefixes per column (stripped only when present).
+_PREFIXES: dict[str, str] = {
+    "id": "l:",
+    "ad_id": "ag:",
+    "adset_id": "as:",
+    "campaign_id": "c:",
+    "form_id": "f:",
+    "phone_number": "p:",
+    "work_phone_number": "p:",
+}
+
+_PLATFORMS = {"facebook": "fb", "instagram": "ig", "fb": "fb", "ig": "ig"}
+
+
+def read(path: Path, source: SourceSettings, project: ProjectSettings) -> ReadResult:
+    """Read one Meta Lead Ads TSV download into raw lead records."""
+    table = read_delimited(path, delimiter="\t")
+    cols = table.columns
+    require_column(cols, "id" if "id" in cols else None, "id")
+    created = col_or_null(table.data, "created_time")
+    df = table.data.with_columns(
+        pl.col(c).str.strip_prefix(p) for c, p in _PREFIXES.items() if c in cols
+    ).with_columns(
+        record_id=null_if_blank(pl.col("id").str.strip_chars()),
+        occurred_at=utc_timestamp(created),
+    )
+    good, rejects = reject_rows(
+        df,
+        [
+            Check(pl.col("record_id").is_null(), "missing_record_id", "id", "no lead id"),
+            Check(
+                unparsed(created, pl.col("occurred_at")),
+                "bad_timestamp",
+                "created_time",
+                "not an ISO-8601 timestamp",
+            ),
+        ],
+    )
+
+    used = set(_USED_META)
+    identity: list[pl.Expr] = []
+    for target, keys in _IDENTITY_FIELDS.items():
+        present = [k for k in keys if k in cols]
+        used.update(k for k in present if k not in _FALLBACKS)
+        identity.append(col_or_null(good, *present).alias(target))
+
+    organic = bool_flag(col_or_null(good, "is_organic"))
+    platform = col_or_null(good, "platform").str.strip_chars().str.to_lowercase()
+    records = good.select(
+        pl.lit(source.name).alias("source"),
+        "record_id",
+        "occurred_at",
+        *identity,
+        pl.lit("lead").alias("kind"),
+        col_or_null(good, "form_name").alias("event_name"),
+        pl.lit("social").alias("channel"),
+        null_if_blank(platform).replace(_PLATFORMS).alias("utm_source"),
+        pl.when(organic)
+        .then(pl.lit("organic"))
+        .when(~organic)
+        .then(pl.lit("paid"))
+        .alias("utm_medium"),
+        col_or_null(good, "campaign_name").alias("utm_campaign"),
+        json_extras([c for c in cols if c not in used]),
+        "_line",
+    )
+    return ReadResult(
+        records=finish_records(records),
+        rows_read=table.rows_read,
+        rejects=sorted(table.rejects + rejects, key=lambda r: r.line or 0),
+    )
+
+
+# --- Delimited-export helpers, shared with `shopify_orders` and `stripe_payments` -----------
+# Typed parsing is `connectors._parse`; what it lacks for header + rows files lives here until
+# the lead moves it next to it (`connectors._io`).
+
+_SNIFF = 64 * 1024
+_GZIP_MAGIC = b"\x1f\x8b"
+
+#: DuckDB rejects that make one row unloadable while the rest of the file is fine.
+_ROW_ERRORS = {
+    "MISSING COLUMNS": ("ragged_row", "fewer fields than the header"),
+    "TOO MANY COLUMNS": ("ragged_row", "more fields than the header"),
+    "LINE SIZE OVER MAXIMUM": ("too_large", f"row longer than {MAX_LINE_BYTES} bytes"),
+}
+
+_READ_SQL = """
+SELECT * FROM read_csv(
+    $path, header = true, auto_detect = false, columns = $columns, delim = $delim,
+    quote = '"', escape = '"', strict_mode = true, null_padding = false,
+    store_rejects = true, max_line_size = $max_line)
+"""
+
+
+@dataclass
+class Delimited:
+    """A delimited file read as strings: one column per header name, plus `_line`."""
+
+    data: pl.DataFrame
+    columns: list[str]  # header names, stripped and made unique, in file order
+    rows_read: int
+    rejects: list[Reject] = field(default_factory=list)
+
+
+def read_delimited(path: Path, *, delimiter: str) -> Delimited:
+    """Read a header + rows delimited export as strings, with per-row rejects.
+
+    The encoding comes from the BOM (`_parse.detect_encoding`); UTF-8 without BOM is
+    assumed only if the head has no NUL bytes (UTF-16 without a BOM fails loudly).
+    UTF-16 and gzip files are decoded to a temporary UTF-8 copy. DuckDB parses with
+    strict quoting and `store_rejects`: a ragged or oversized row is a `Reject` with
+    its row number and the other rows load; bad encoding or an unbalanced quote
+    rejects the file. Empty fields are null. `_line` is the 1-based row number
+    (the header is row 1; a quoted multi-line field counts once).
+    """
+    with path.open("rb") as fh:
+        head = fh.read(_SNIFF)
+    if not head.strip():
+        raise FileRejected("unreadable_file", "empty file")
+    encoding = detect_encoding(head[:4])
+    if encoding == "utf-8" and b"\x00" in head and not head.startswith(_GZIP_MAGIC):
+        raise FileRejected("encoding", "NUL bytes and no byte-order mark (UTF-16 without BOM?)")
+    with tempfile.TemporaryDirectory(prefix="cdp-read-") as tmp:
+        src = path
+        if head.startswith(_GZIP_MAGIC) or encoding not in ("utf-8", "utf-8-sig"):
+            src = Path(tmp) / "utf8.txt"
+            src.write_text(decode_text(read_bytes(path)), encoding="utf-8", newline="")
+        columns = _header(src, delimiter)
+        slots = {f"c{i}": "VARCHAR" for i in range(len(columns))}
+        params = {
+            "path": str(src),
+            "columns": slots,
+            "delim": delimiter,
+            "max_line": MAX_LINE_BYTES,
+        }
+        con = duck(external_access=True)
+        try:
+            data = con.sql(_READ_SQL, params=params).pl()
+            errors = con.sql(
+                "SELECT line, min(error_type) FROM reject_errors GROUP BY line ORDER BY line"
+            ).fetchall()
+        except duckdb.Error:
+            # DuckDB's message quotes the offending row: never pass it on.
+            raise FileRejected("unreadable_file", "not a delimited text file") from None
+        finally:
+            con.close()
+    rejects = []
+    for line, kind in errors:
+        if kind == "INVALID ENCODING":
+            raise FileRejected("encoding", f"row {line} is not valid {encoding}")
+        if kind not in _ROW_ERRORS:
+            raise FileRejected("unreadable_file", f"{kind.lower()} at row {line}")
+        reason, detail = _ROW_ERRORS[kind]
+        rejects.append(Reject(int(line), reason, None, detail))
+    total = data.height + len(rejects)
+    lines = np.setdiff1d(np.arange(2, total + 2), [r.line for r in rejects])
+    data = data.rename(dict(zip(slots, columns, strict=True))).with_columns(
+        _line=pl.Series(lines, dtype=pl.Int64)
+    )
+    return Delimited(data, columns, total, rejects)
+
+
+def _header(path: Path, delimiter: str) -> list[str]:
+    with path.open("rb") as fh:
+        first = fh.readline(MAX_LINE_BYTES)
+    try:
+        text = first.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise FileRejected("encoding", "header row is not valid UTF-8") from None
+    names = next(csv.reader([text.rstrip("\r\n")], delimiter=delimiter), [])
+    if not any(n.strip() for n in names):
+        raise FileRejected("unreadable_file", "no header row")
+    seen: dict[str, int] = {}
+    unique = []
+    for i, raw in enumerate(names):
+        name = raw.strip() or f"column_{i + 1}"
+        seen[name] = seen.get(name, 0) + 1
+        unique.append(name if seen[name] == 1 else f"{name}_{seen[name]}")
+    return unique
+
+
+def require_column(columns: list[str], name: str | None, wanted: str) -> str:
+    """The resolved header name of a required column, else quarantine the file."""
+    if name is None or name not in columns:
+        raise FileRejected("missing_column", f"no {wanted!r} column in the header")
+    return name
+
+
+def find_column(columns: list[str], *aliases: str) -> str | None:
+    """The header name matching one of `aliases`, ignoring case and repeated spaces."""
+    by_key = {" ".join(c.lower().split()): c for c in columns}
+    for alias in aliases:
+        if (hit := by_key.get(" ".join(alias.lower().split()))) is not None:
+            return hit
+    return None
+
+
+def col_or_null(df: pl.DataFrame, *names: str | None) -> pl.Expr:
+    """The first non-null of the named columns that exist, else a null string."""
+    present = [pl.col(n) for n in names if n is not None and n in df.columns]
+    if not present:
+        return pl.lit(None, pl.String)
+    return present[0] if len(present) == 1 else pl.coalesce(present)
+
+
+def null_if_blank(expr: pl.Expr) -> pl.Expr:
+    """Whitespace-only strings are absent values."""
+    return pl.when(expr.str.strip_chars() == "").then(None).otherwise(expr)
+
+
+def unparsed(raw: pl.Expr, parsed: pl.Expr) -> pl.Expr:
+    """A value was given (not blank) but its typed parse is null: the row is a reject."""
+    return null_if_blank(raw).is_not_null() & parsed.is_null()
+
+
+class Check(NamedTuple):
+    """A per-row validation for `reject_rows`."""
+
+    bad: pl.Expr
+    reason: str
+    field: str | None
+    detail: str
+
+
+def reject_rows(df: pl.DataFrame, checks: list[Check]) -> tuple[pl.DataFrame, list[Reject]]:
+    """Apply checks in order; a row fails at most once (its first failing check)."""
+    rejects: list[Reject] = []
+    for c in checks:
+        df, bad = split_rejects(df, c.bad, reason=c.reason, field=c.field, detail=c.detail)
+        rejects += bad
+    return df, rejects
