@@ -23,7 +23,7 @@ from types import MappingProxyType
 from typing import Any, TypeVar
 
 from cdp.errors import ConfigError
-from cdp.schema import MAPPABLE_COLUMNS
+from cdp.schema import MAPPABLE_COLUMNS, MAPPABLE_INTERACTION_COLUMNS
 
 #: Connector names a source may use (implementations live in the `connectors` package).
 CONNECTORS: tuple[str, ...] = (
@@ -311,7 +311,7 @@ def _parse_sources(
 def _parse_columns(r: SectionReader) -> dict[str, str]:
     columns = dict(r.table("columns"))
     for canon, col in columns.items():
-        if canon not in MAPPABLE_COLUMNS:
+        if canon not in MAPPABLE_COLUMNS | MAPPABLE_INTERACTION_COLUMNS:
             raise ConfigError(
                 r.path,
                 f"{r.name}.columns.{canon}",

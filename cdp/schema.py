@@ -50,6 +50,25 @@ CANONICAL_COLUMNS: tuple[str, ...] = (
 #: Canonical columns a `[sources.columns]` map may target (source is the config's name).
 MAPPABLE_COLUMNS: frozenset[str] = frozenset(CANONICAL_COLUMNS) - {"source"}
 
+#: Interaction columns a `[sources.columns]` map may also target (generic `csv` orders,
+#: payments, leads): money is parsed with the source's separators, consent as yes/no.
+MAPPABLE_INTERACTION_COLUMNS: frozenset[str] = frozenset(
+    {
+        "event_name",
+        "amount",
+        "amount_refunded",
+        "currency",
+        "status",
+        "payment_method",
+        "utm_source",
+        "utm_medium",
+        "utm_campaign",
+        "consent_marketing",
+        "consent_analytics",
+        "consent_ads",
+    }
+)
+
 #: Identifier columns (DESIGN: strong or shared identifiers), as used by the identity graph.
 IDENTIFIER_COLUMNS: tuple[str, ...] = (
     "user_id",
