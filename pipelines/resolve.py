@@ -2,13 +2,125 @@
 
 from __future__ import annotations
 
+import time
+from datetime import UTC, datetime
+
+import polars as pl
+
+from cdp import progress
 from cdp.config import Settings
-from cdp.errors import NotBuiltYet
+from cdp.layout import Layout
+from cdp.resolve.engine import resolve_records
+from cdp.resolve.incremental import MatchBatch, Matcher, score_pairs
+from cdp.resolve.overrides import load_overrides
+from cdp.resolve.settings import resolve_settings
+from cdp.resolve.store import (
+    ResolvePaths,
+    append_changes,
+    issued_ids,
+    read_identity_records,
+    read_optional,
+    write_parquet,
+)
 from pipelines.reports import StageReport
 
-__all__ = ["resolve"]
+__all__ = ["fuzzy_matcher", "resolve"]
 
 
-def resolve(settings: Settings, *, retrain: bool = False) -> StageReport:
-    """Link identity records into customers with stable ids; write lake/resolved/."""
-    raise NotBuiltYet("stage 'resolve' is not built yet (issue #5)")
+def fuzzy_matcher(settings: Settings, paths: ResolvePaths) -> Matcher | None:
+    """The probabilistic matcher bound to this config and model file (None if not installed)."""
+    try:
+        from cdp.resolve.fuzzy import find_matches, fuzzy_settings
+    except ImportError as exc:
+        progress.warn(
+            f"fuzzy matcher unavailable ({exc.name or 'import failed'}); "
+            "linking on identifiers only"
+        )
+        return None
+    fs = fuzzy_settings(settings)
+
+    def match(records: pl.DataFrame, new_keys: pl.Series | None, retrain: bool) -> MatchBatch:
+        result: MatchBatch = find_matches(
+            records, settings=fs, model_path=paths.model, retrain=retrain, new_keys=new_keys
+        )
+        return result
+
+    return match
+
+
+def resolve(
+    settings: Settings, *, retrain: bool = False, matcher: Matcher | None = None, run_id: str = ""
+) -> StageReport:
+    """Link identity records into customers with stable ids; write lake/resolved/.
+
+    `matcher` replaces the fuzzy matcher (tests); by default it is cdp.resolve.fuzzy.
+    """
+    t0 = time.perf_counter()
+    now = datetime.now(UTC)
+    run_id = run_id or now.strftime("%Y%m%dT%H%M%S%fZ")
+    paths = ResolvePaths.of(Layout.of(settings))
+    rs = resolve_settings(settings)
+    records = read_identity_records(paths.identity_records)
+    overrides = load_overrides(rs.overrides_path, sources=set(records["source"].unique()))
+    previous = read_optional(paths.id_map)
+    history = read_optional(paths.id_changes)
+    progress.info(f"  {records.height:,} identity records, {overrides.count} override(s)")
+    if matcher is None:
+        matcher = fuzzy_matcher(settings, paths)
+    scored = score_pairs(
+        records, matcher, previous=previous, cached=read_optional(paths.pairs), retrain=retrain
+    )
+    mode = "incremental" if scored.incremental else "full"
+    progress.info(
+        f"  fuzzy ({mode}): {scored.new_records:,} new records, {scored.pairs.height:,} pairs"
+    )
+    res = resolve_records(
+        records,
+        settings=rs,
+        pairs=scored.pairs,
+        overrides=overrides,
+        previous=previous,
+        run_id=run_id,
+        changed_at=now,
+        taken=issued_ids(history),
+    )
+    write_parquet(res.customer_records, paths.customer_records)
+    write_parquet(res.evidence, paths.match_evidence)
+    write_parquet(res.dropped, paths.dropped_links)
+    append_changes(paths.id_changes, res.changes)
+    write_parquet(scored.pairs, paths.pairs)
+    write_parquet(res.id_map, paths.id_map)
+    metrics = {
+        **res.metrics,
+        "candidate_pairs": int(scored.stats.get("candidate_pairs", 0)),
+        "new_records": scored.new_records,
+        "mode": mode,
+    }
+    notes = _notes(res.graph.values, res.violations, res.unmatched_override_lines)
+    return StageReport(
+        stage="resolve",
+        rows=res.customer_records.height,
+        seconds=time.perf_counter() - t0,
+        metrics=metrics,
+        table=list(scored.blocking),
+        notes=notes,
+    )
+
+
+def _notes(values: pl.DataFrame, violations: pl.DataFrame, unmatched: list[int]) -> list[str]:
+    """Counts only: identifier values are PII and never appear in messages."""
+    notes = []
+    bad = values.filter(pl.col("status").is_in(["junk", "shared"]))
+    if bad.height:
+        counts = bad.group_by("status", "id_type").len().sort("status", "id_type")
+        parts = [f"{s} {t}: {n}" for s, t, n in counts.rows()]
+        notes.append("identifier values not linking (see dropped_links): " + ", ".join(parts))
+    if violations.height:
+        counts = violations.group_by("reason").len().sort("reason")
+        parts = [f"{r}: {n}" for r, n in counts.rows()]
+        notes.append("clusters repaired by guards: " + ", ".join(parts))
+    if unmatched:
+        shown = ", ".join(str(n) for n in unmatched[:10])
+        more = "" if len(unmatched) <= 10 else f" (+{len(unmatched) - 10} more)"
+        notes.append(f"overrides matching no record on line(s) {shown}{more}")
+    return notes

@@ -1,0 +1,239 @@
+"""The deterministic identity graph: records linked through shared strong identifiers.
+
+Built with group-bys, never pairwise loops: identifier columns are melted into one
+long `(record_key, id_type, id_value)` table, blocked placeholders removed, every
+value classified (link / evidence / shared / junk), and each linking value becomes
+a *star* of edges from its smallest record to the others, which has the same
+connected components as the full clique in O(n) edges.
+
+A value is **junk** when it carries more distinct first names than a person has
+(`max_names`), and **shared** when it carries two first names that are clearly
+different people (a household phone, a couple's email, twins) or several user ids
+(a shared tablet's anonymous id). Junk and shared values link nothing; their edges
+are kept as dropped links with the reason, so the decision is auditable.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import polars as pl
+from rapidfuzz import process
+from rapidfuzz.distance import JaroWinkler
+
+from cdp.resolve.settings import ID_COLUMNS, IdentifierRules
+
+#: Internal edge table: what clustering, guards and evidence pass around.
+EDGE_SCHEMA: pl.Schema = pl.Schema(
+    {
+        "record_key_a": pl.String(),
+        "record_key_b": pl.String(),
+        "rule": pl.String(),
+        "id_type": pl.String(),
+        "match_weight": pl.Float64(),
+        "match_probability": pl.Float64(),
+        "weights": pl.String(),
+        "rank": pl.Int64(),  # lower = stronger (must_link 0, identifiers by priority, fuzzy last)
+    }
+)
+
+ID_SCHEMA: pl.Schema = pl.Schema(
+    {
+        "record_key": pl.String(),
+        "id_type": pl.String(),
+        "id_value": pl.String(),
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class IdentityGraph:
+    """Deterministic links plus what was refused and why."""
+
+    ids: pl.DataFrame  # record_key, id_type, id_value (blocked values removed)
+    values: pl.DataFrame  # id_type, id_value, n_records, n_names, n_user_ids, status
+    edges: pl.DataFrame  # EDGE_SCHEMA, linking values only
+    dropped: pl.DataFrame  # EDGE_SCHEMA + reason (junk / shared values)
+    evidence_only: pl.DataFrame  # EDGE_SCHEMA, evidence-only types (never clustered)
+    blocked: pl.DataFrame  # id_type, blocked (count of placeholder values removed)
+
+
+def empty_edges() -> pl.DataFrame:
+    return pl.DataFrame(schema=EDGE_SCHEMA)
+
+
+def identifier_values(records: pl.DataFrame, rules: IdentifierRules) -> pl.DataFrame:
+    """Long `(record_key, id_type, id_value)` for every identifier, blocked values included.
+
+    Adds a boolean `blocked` column; emails use `email_key` (falling back to `email`).
+    """
+    frames = []
+    for id_type in rules.all_types:
+        col = ID_COLUMNS[id_type]
+        if col not in records.columns:
+            continue
+        value = pl.col(col).cast(pl.String)
+        if id_type == "email" and "email" in records.columns:
+            value = pl.coalesce(value, pl.col("email").cast(pl.String).str.to_lowercase())
+        frames.append(
+            records.select(
+                pl.col("record_key"),
+                pl.lit(id_type).alias("id_type"),
+                value.str.strip_chars().alias("id_value"),
+            )
+        )
+    if not frames:
+        return pl.DataFrame(schema={**ID_SCHEMA, "blocked": pl.Boolean()})
+    long = pl.concat(frames).drop_nulls("id_value")
+    lower = pl.col("id_value").str.to_lowercase()
+    blocked = lower.is_in(sorted(rules.blocked_values))
+    if rules.blocked_patterns:
+        joined = "|".join(f"(?:{p})" for p in rules.blocked_patterns)
+        blocked = blocked | lower.str.contains(f"(?i){joined}")
+    for id_type, values in rules.blocked_by_type.items():
+        blocked = blocked | ((pl.col("id_type") == id_type) & lower.is_in(sorted(values)))
+    return long.with_columns(blocked.alias("blocked"))
+
+
+def classify_values(
+    ids: pl.DataFrame, records: pl.DataFrame, rules: IdentifierRules
+) -> pl.DataFrame:
+    """One row per `(id_type, id_value)` with counts and a status: link/evidence/shared/junk."""
+    names = _column(records, "first_name_key")
+    users = _column(records, "user_id")
+    person = records.select("record_key", names.alias("_name"), users.alias("_user"))
+    joined = ids.join(person, on="record_key", how="left")
+    stats = joined.group_by("id_type", "id_value").agg(
+        pl.col("record_key").n_unique().alias("n_records"),
+        pl.col("_name").drop_nulls().n_unique().alias("n_names"),
+        pl.col("_user").drop_nulls().n_unique().alias("n_user_ids"),
+    )
+    conflicts = _name_conflicts(joined, stats, rules)
+    user_limit = rules.limits.get("user_id", 1)
+    checked = pl.col("id_type").is_in(list(rules.shared_checks))
+    status = (
+        pl.when(pl.col("id_type").is_in(list(rules.evidence_only)))
+        .then(pl.lit("evidence"))
+        .when(checked & (pl.col("n_names") > rules.max_names))
+        .then(pl.lit("junk"))
+        .when(
+            checked
+            & (
+                pl.col("_conflict").fill_null(False)
+                | ((pl.col("id_type") != "user_id") & (pl.col("n_user_ids") > user_limit))
+            )
+        )
+        .then(pl.lit("shared"))
+        .otherwise(pl.lit("link"))
+    )
+    return (
+        stats.join(conflicts, on=["id_type", "id_value"], how="left")
+        .with_columns(status.alias("status"))
+        .drop("_conflict")
+    )
+
+
+def _column(records: pl.DataFrame, name: str) -> pl.Expr:
+    if name in records.columns:
+        return pl.col(name).cast(pl.String)
+    return pl.lit(None, dtype=pl.String)
+
+
+def _name_conflicts(
+    joined: pl.DataFrame, stats: pl.DataFrame, rules: IdentifierRules
+) -> pl.DataFrame:
+    """Values whose first names include two clearly different people.
+
+    Only values with 2..max_names distinct names are compared (bounded pairs per value);
+    names are compatible when Jaro-Winkler-similar or one contains the other ("J" / "Jose",
+    "Maria" / "Maria Jose").
+    """
+    small = stats.filter(
+        pl.col("id_type").is_in(list(rules.shared_checks))
+        & pl.col("n_names").is_between(2, rules.max_names)
+    ).select("id_type", "id_value")
+    distinct = (
+        joined.join(small, on=["id_type", "id_value"], how="semi")
+        .drop_nulls("_name")
+        .select("id_type", "id_value", "_name")
+        .unique()
+    )
+    pairs = (
+        distinct.join(distinct, on=["id_type", "id_value"], suffix="_r")
+        .filter(pl.col("_name") < pl.col("_name_r"))
+        .select("id_type", "id_value", "_name", "_name_r")
+    )
+    if pairs.height == 0:
+        return pl.DataFrame(
+            schema={"id_type": pl.String(), "id_value": pl.String(), "_conflict": pl.Boolean()}
+        )
+    sim = process.cpdist(
+        pairs["_name"].to_list(),
+        pairs["_name_r"].to_list(),
+        scorer=JaroWinkler.normalized_similarity,
+        workers=1,
+    )
+    contained = pl.col("_name_r").str.contains(pl.col("_name"), literal=True) | pl.col(
+        "_name"
+    ).str.contains(pl.col("_name_r"), literal=True)
+    return (
+        pairs.with_columns(pl.Series("_sim", sim))
+        .with_columns(((pl.col("_sim") < rules.name_similarity) & ~contained).alias("_conflict"))
+        .group_by("id_type", "id_value")
+        .agg(pl.col("_conflict").any())
+    )
+
+
+def star_edges(ids: pl.DataFrame, rules: IdentifierRules, rule_prefix: str) -> pl.DataFrame:
+    """Edges from each value's smallest record to its other records (EDGE_SCHEMA)."""
+    anchored = ids.with_columns(
+        pl.col("record_key").min().over("id_type", "id_value").alias("_anchor")
+    ).filter(pl.col("record_key") != pl.col("_anchor"))
+    rank = pl.col("id_type").replace_strict(
+        {t: 1 + rules.rank(t) for t in ID_COLUMNS}, return_dtype=pl.Int64
+    )
+    return (
+        anchored.select(
+            pl.col("_anchor").alias("record_key_a"),
+            pl.col("record_key").alias("record_key_b"),
+            (pl.lit(rule_prefix) + pl.col("id_type")).alias("rule"),
+            pl.col("id_type"),
+            pl.lit(None, dtype=pl.Float64).alias("match_weight"),
+            pl.lit(None, dtype=pl.Float64).alias("match_probability"),
+            pl.lit(None, dtype=pl.String).alias("weights"),
+            rank.alias("rank"),
+        )
+        .unique(subset=["record_key_a", "record_key_b", "id_type"])
+        .sort("record_key_a", "record_key_b", "id_type")
+    )
+
+
+def build_graph(records: pl.DataFrame, rules: IdentifierRules) -> IdentityGraph:
+    """Deterministic edges with blocked, junk, shared and evidence-only values set aside."""
+    all_ids = identifier_values(records, rules)
+    blocked = (
+        all_ids.filter(pl.col("blocked"))
+        .group_by("id_type")
+        .agg(pl.len().cast(pl.Int64).alias("blocked"))
+        .sort("id_type")
+    )
+    ids = all_ids.filter(~pl.col("blocked")).drop("blocked").unique().sort(list(ID_SCHEMA))
+    values = classify_values(ids, records, rules)
+    tagged = ids.join(values.select("id_type", "id_value", "status"), on=["id_type", "id_value"])
+    edges = star_edges(
+        tagged.filter(pl.col("status") == "link").drop("status"), rules, "identifier:"
+    )
+    bad = tagged.filter(pl.col("status").is_in(["junk", "shared"]))
+    dropped = star_edges(bad.drop("status"), rules, "identifier:").join(
+        bad.select(
+            "record_key",
+            "id_type",
+            (pl.col("status") + ":" + pl.col("id_type")).alias("reason"),
+        ).rename({"record_key": "record_key_b"}),
+        on=["record_key_b", "id_type"],
+        how="left",
+    )
+    evidence = star_edges(
+        tagged.filter(pl.col("status") == "evidence").drop("status"), rules, "evidence:"
+    )
+    return IdentityGraph(ids, values, edges, dropped, evidence, blocked)

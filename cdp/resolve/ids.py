@@ -1,0 +1,183 @@
+"""Stable customer ids across runs, and the ledger of id events.
+
+The id map (`state/id_map.parquet`: record_key -> customer_id) is the memory. For a
+new partition:
+
+* every previous id follows the bulk of its records: the new cluster holding most of
+  them is its *home* (ties: the smaller cluster label), so on a split the larger part
+  keeps the id;
+* a cluster that is home to several previous ids (a merge) keeps the id with most
+  records there, then the oldest (`id_created`), then the smallest id;
+* a cluster with no previous id gets ``cus_`` + 16 hex of sha256 of its smallest
+  record key (re-hashed with a counter in the rare case that id was used before).
+
+Every change is a CUSTOMER_ID_CHANGE row: `created`, `merged` (an id absorbed into
+another), `split` (records leaving an id that lives on), `retired` (all of an id's
+records are gone). Same partition in, same ids out, no rows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+import polars as pl
+
+from cdp.schema import CUSTOMER_ID_CHANGE
+
+ID_MAP_SCHEMA: pl.Schema = pl.Schema(
+    {
+        "record_key": pl.String(),
+        "customer_id": pl.String(),
+        "id_created": pl.String(),  # run_id of the run that issued the id (orders "oldest")
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class IdAssignment:
+    id_map: pl.DataFrame  # ID_MAP_SCHEMA, one row per current record
+    changes: pl.DataFrame  # CUSTOMER_ID_CHANGE rows of this run
+    customers: pl.DataFrame  # cluster, customer_id
+
+
+def new_customer_id(anchor: str, attempt: int = 0) -> str:
+    """``cus_`` + 16 hex of sha256 of the smallest member record key (salted on collision)."""
+    payload = anchor if attempt == 0 else f"{anchor}#{attempt}"
+    return "cus_" + hashlib.sha256(payload.encode("utf-8")).hexdigest()[:16]
+
+
+def empty_id_map() -> pl.DataFrame:
+    return pl.DataFrame(schema=ID_MAP_SCHEMA)
+
+
+def empty_changes() -> pl.DataFrame:
+    return pl.from_arrow(CUSTOMER_ID_CHANGE.empty_table())  # type: ignore[return-value]
+
+
+def assign_ids(
+    assignment: pl.DataFrame,
+    previous: pl.DataFrame | None,
+    *,
+    run_id: str,
+    changed_at: datetime,
+    taken: Iterable[str] = (),
+) -> IdAssignment:
+    """Give each cluster (`record_key, cluster`) a stable customer id.
+
+    `previous` is the last id map (or None on the first run); `taken` lists ids used
+    before (e.g. retired ones from the change history) that a new customer must not reuse.
+    """
+    prev = (previous if previous is not None else empty_id_map()).select(
+        "record_key",
+        pl.col("customer_id").alias("old_id"),
+        pl.col("id_created").alias("old_created"),
+    )
+    flows = (
+        assignment.join(prev, on="record_key", how="inner")
+        .group_by("cluster", "old_id")
+        .agg(pl.len().cast(pl.Int64).alias("n"), pl.col("old_created").min())
+    )
+    home = (
+        flows.sort(["old_id", "n", "cluster"], descending=[False, True, False])
+        .group_by("old_id", maintain_order=True)
+        .first()
+        .select("old_id", pl.col("cluster").alias("_home"))
+    )
+    survivors = (
+        flows.join(home, on="old_id")
+        .filter(pl.col("cluster") == pl.col("_home"))
+        .sort(["cluster", "n", "old_created", "old_id"], descending=[False, True, False, False])
+        .group_by("cluster", maintain_order=True)
+        .first()
+        .select(
+            "cluster",
+            pl.col("old_id").alias("customer_id"),
+            pl.col("old_created").alias("id_created"),
+        )
+    )
+    clusters = assignment.group_by("cluster").agg(pl.len().cast(pl.Int64).alias("records"))
+    kept = clusters.join(survivors, on="cluster", how="left")
+    fresh = kept.filter(pl.col("customer_id").is_null()).sort("cluster")
+    used = set(prev["old_id"].unique().to_list()) | set(taken)
+    new_ids = []
+    for anchor in fresh["cluster"].to_list():  # once per new customer, not per record
+        attempt = 0
+        cid = new_customer_id(anchor)
+        while cid in used:
+            attempt += 1
+            cid = new_customer_id(anchor, attempt)
+        used.add(cid)
+        new_ids.append(cid)
+    fresh = fresh.with_columns(
+        pl.Series("customer_id", new_ids, dtype=pl.String), pl.lit(run_id).alias("id_created")
+    )
+    customers = pl.concat([kept.filter(pl.col("customer_id").is_not_null()), fresh]).sort("cluster")
+    id_map = (
+        assignment.join(customers.select("cluster", "customer_id", "id_created"), on="cluster")
+        .select("record_key", "customer_id", "id_created")
+        .sort("record_key")
+    )
+    flows = flows.join(home, on="old_id")
+    changes = _changes(flows, prev, customers, fresh, run_id=run_id, changed_at=changed_at)
+    return IdAssignment(
+        id_map.cast(ID_MAP_SCHEMA), changes, customers.select("cluster", "customer_id")
+    )
+
+
+def _changes(
+    flows: pl.DataFrame,
+    prev: pl.DataFrame,
+    customers: pl.DataFrame,
+    fresh: pl.DataFrame,
+    *,
+    run_id: str,
+    changed_at: datetime,
+) -> pl.DataFrame:
+    # the flow into an id's home cluster is a merge when another id survives there;
+    # every other flow is records splitting off
+    moved = (
+        flows.join(customers.select("cluster", "customer_id"), on="cluster")
+        .filter(pl.col("old_id") != pl.col("customer_id"))
+        .select(
+            pl.when(pl.col("cluster") == pl.col("_home"))
+            .then(pl.lit("merged"))
+            .otherwise(pl.lit("split"))
+            .alias("kind"),
+            pl.col("old_id").alias("old_customer_id"),
+            pl.col("customer_id").alias("new_customer_id"),
+            pl.col("n").alias("records"),
+        )
+    )
+    created = fresh.select(
+        pl.lit("created").alias("kind"),
+        pl.lit(None, dtype=pl.String).alias("old_customer_id"),
+        pl.col("customer_id").alias("new_customer_id"),
+        pl.col("records"),
+    )
+    gone = (
+        prev.group_by("old_id")
+        .agg(pl.len().cast(pl.Int64).alias("records"))
+        .join(flows.select("old_id").unique(), on="old_id", how="anti")
+        .select(
+            pl.lit("retired").alias("kind"),
+            pl.col("old_id").alias("old_customer_id"),
+            pl.lit(None, dtype=pl.String).alias("new_customer_id"),
+            pl.col("records"),
+        )
+    )
+    order = {"created": 0, "merged": 1, "split": 2, "retired": 3}
+    rows = pl.concat([created, moved, gone]).with_columns(
+        pl.col("kind").replace_strict(order, return_dtype=pl.Int8).alias("_o")
+    )
+    rows = rows.sort("_o", "new_customer_id", "old_customer_id", nulls_last=True).drop("_o")
+    return rows.select(
+        pl.lit(run_id).alias("run_id"),
+        "kind",
+        "old_customer_id",
+        "new_customer_id",
+        "records",
+        pl.lit(changed_at).cast(pl.Datetime("us", "UTC")).alias("changed_at"),
+    )

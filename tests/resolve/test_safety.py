@@ -1,0 +1,223 @@
+"""Over-merge protection: households, twins, shared devices, junk values, user_id limits."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+
+from cdp.resolve.settings import IdentifierRules, ResolveSettings
+
+from .helpers import customer_of, pairs, partition, records, run
+
+
+def test_family_at_one_address_stays_separate() -> None:
+    family = [
+        ("ana", dt.date(1980, 3, 1)),
+        ("luis", dt.date(1978, 7, 9)),
+        ("marta", dt.date(2008, 1, 20)),
+        ("pablo", dt.date(2011, 5, 5)),
+    ]
+    recs = records(
+        *(
+            {
+                "key": f"shop:{i}",
+                "first_name_key": name,
+                "last_name_key": "garcia lopez",
+                "phone": "+34600111222",
+                "street_key": "calle mayor",
+                "street_number": "5",
+                "birth_date": born,
+            }
+            for i, (name, born) in enumerate(family)
+        ),
+        # Ana again, with her email: the household phone alone is no proof
+        {"key": "web:9", "first_name_key": "ana", "email_key": "ana@x.es", "phone": "+34600111222"},
+    )
+    res = run(recs)
+    assert res.metrics["customers"] == 5  # the shared phone links nobody
+    assert res.graph.values.filter(pl.col("id_type") == "phone")["status"].to_list() == ["shared"]
+    dropped = res.dropped.filter(pl.col("reason") == "shared:phone")
+    assert dropped.height == 4  # star over 5 records, all refused and reported
+
+
+def test_twins_stay_separate_even_with_a_shared_email() -> None:
+    born = dt.date(1999, 9, 9)
+    recs = records(
+        {
+            "key": "crm:1",
+            "first_name_key": "lucia",
+            "last_name_key": "ruiz",
+            "birth_date": born,
+            "email_key": "ruiztwins@x.es",
+            "phone": "+34600000001",
+        },
+        {
+            "key": "crm:2",
+            "first_name_key": "sofia",
+            "last_name_key": "ruiz",
+            "birth_date": born,
+            "email_key": "ruiztwins@x.es",
+            "phone": "+34600000002",
+        },
+        {"key": "shop:1", "first_name_key": "lucia", "phone": "+34600000001"},
+    )
+    res = run(recs)
+    assert partition(res) == {frozenset({"crm:1", "shop:1"}), frozenset({"crm:2"})}
+
+
+def test_nickname_and_initial_do_not_make_a_value_shared() -> None:
+    recs = records(
+        {"key": "a:1", "first_name_key": "jose", "email_key": "j@x.es"},
+        {"key": "a:2", "first_name_key": "j", "email_key": "j@x.es"},
+        {"key": "a:3", "first_name_key": "jose maria", "email_key": "j@x.es"},
+    )
+    assert partition(run(recs)) == {frozenset({"a:1", "a:2", "a:3"})}
+
+
+def test_shared_tablet_does_not_merge_its_three_users() -> None:
+    recs = records(
+        *(
+            {
+                "key": f"app:{i}",
+                "user_id": f"u{i}",
+                "first_name_key": n,
+                "anonymous_id": "tablet-anon",
+                "device_id": "ipad-1",
+            }
+            for i, n in enumerate(["ana", "luis", "eva"])
+        ),
+        {"key": "web:1", "user_id": "u0", "email_key": "ana@x.es"},
+    )
+    res = run(recs)
+    assert partition(res) == {
+        frozenset({"app:0", "web:1"}),
+        frozenset({"app:1"}),
+        frozenset({"app:2"}),
+    }
+    reasons = set(res.dropped["reason"].to_list())
+    assert "shared:anonymous_id" in reasons
+    assert "evidence_only:device_id" in reasons
+
+
+def test_evidence_only_types_never_link_on_their_own() -> None:
+    recs = records(
+        {"key": "pay:1", "card_fingerprint": "fp1", "first_name_key": "ana"},
+        {"key": "pay:2", "card_fingerprint": "fp1", "first_name_key": "ana"},
+    )
+    res = run(recs)
+    assert res.metrics["customers"] == 2
+    assert res.dropped["reason"].to_list() == ["evidence_only:card_fingerprint"]
+
+
+def test_placeholder_email_shared_by_fifty_people_is_junk_and_merges_none() -> None:
+    names = [f"person{i:02d}" for i in range(50)]
+    recs = records(
+        *(
+            {"key": f"lead:{i}", "first_name_key": n, "email_key": "sinemail@gmail.com"}
+            for i, n in enumerate(names)
+        )
+    )
+    res = run(recs)
+    assert res.metrics["customers"] == 50
+    assert res.metrics["junk_values"] == 1
+    assert res.dropped.filter(pl.col("reason") == "junk:email").height == 49
+
+
+def test_blocked_values_create_no_edges() -> None:
+    blocked = ["test@test.com", "0000000000", "-1", "anonymous", "N/A", "null"]
+    recs = records(
+        *(
+            {"key": f"s:{i}{j}", "email_key": v, "user_id": v, "anonymous_id": v, "phone": v}
+            for i, v in enumerate(blocked)
+            for j in range(2)
+        )
+    )
+    res = run(recs)
+    assert res.metrics["customers"] == recs.height
+    assert res.graph.ids.height == 0
+    assert res.metrics["blocked_values"] == 4 * recs.height
+
+
+def test_configured_blocked_values_and_patterns_apply() -> None:
+    rules = IdentifierRules(
+        blocked_values=IdentifierRules().blocked_values | {"guest-user"},
+        blocked_patterns=(r"^tmp-",),
+    )
+    recs = records(
+        {"key": "s:1", "user_id": "GUEST-USER"},
+        {"key": "s:2", "user_id": "guest-user"},
+        {"key": "s:3", "anonymous_id": "tmp-1"},
+        {"key": "s:4", "anonymous_id": "tmp-1"},
+    )
+    res = run(recs, settings=ResolveSettings(identifiers=rules))
+    assert res.metrics["customers"] == 4
+
+
+def test_two_user_ids_never_share_a_customer_even_through_chains() -> None:
+    # u1 -- email -- x -- fuzzy -- y -- phone -- u2: one chain, two user ids
+    recs = records(
+        {"key": "app:1", "user_id": "u1", "email_key": "a@x.es"},
+        {"key": "web:1", "email_key": "a@x.es", "first_name_key": "ana"},
+        {"key": "shop:1", "phone": "+34611111111", "first_name_key": "ana"},
+        {"key": "app:2", "user_id": "u2", "phone": "+34611111111"},
+    )
+    res = run(recs, scored=pairs(("web:1", "shop:1", 8.0)))
+    cust = customer_of(res)
+    assert cust["app:1"] != cust["app:2"]
+    # the weakest link (fuzzy) is the one dropped, the identifier links stay
+    assert cust["app:1"] == cust["web:1"]
+    assert cust["app:2"] == cust["shop:1"]
+    dropped = res.dropped.filter(pl.col("reason") == "limit:user_id")
+    assert dropped.select("rule").to_series().to_list() == ["fuzzy"]
+
+
+def test_email_seen_with_two_user_ids_is_shared() -> None:
+    recs = records(
+        {"key": "app:1", "user_id": "u1", "email_key": "family@x.es"},
+        {"key": "app:2", "user_id": "u2", "email_key": "family@x.es"},
+    )
+    res = run(recs)
+    assert res.metrics["customers"] == 2
+    assert res.metrics["shared_values"] == 1
+
+
+def test_size_cap_splits_weakest_links_first() -> None:
+    # a chain of 6 distinct profiles held together by fuzzy links of rising strength
+    recs = records(*({"key": f"s:{i}", "first_name_key": f"n{i}"} for i in range(6)))
+    chain = pairs(*((f"s:{i}", f"s:{i + 1}", float(10 + i)) for i in range(5)))
+    res = run(recs, scored=chain, settings=ResolveSettings(max_cluster_size=3))
+    sizes = sorted(len(c) for c in partition(res))
+    assert max(sizes) <= 3
+    assert res.metrics["oversize_clusters"] == 1
+    assert set(res.dropped["reason"].to_list()) == {"size_cap"}
+    # strongest links (s:3-s:4-s:5) were kept together
+    cust = customer_of(res)
+    assert cust["s:3"] == cust["s:4"] == cust["s:5"]
+
+
+def test_size_cap_hold_keeps_the_cluster_unassembled() -> None:
+    recs = records(*({"key": f"s:{i}", "first_name_key": f"n{i}"} for i in range(6)))
+    chain = pairs(*((f"s:{i}", f"s:{i + 1}", 10.0) for i in range(5)))
+    res = run(recs, scored=chain, settings=ResolveSettings(max_cluster_size=3, oversize="hold"))
+    assert res.metrics["customers"] == 6
+    assert res.metrics["held_back_clusters"] == 1
+    assert set(res.dropped["reason"].to_list()) == {"held_back"}
+
+
+def test_size_cap_ignores_sparse_event_records_and_repeat_profiles() -> None:
+    recs = records(
+        *({"key": f"web:{i}", "anonymous_id": "anon-1"} for i in range(40)),
+        *(
+            {
+                "key": f"shop:{i}",
+                "anonymous_id": "anon-1",
+                "first_name_key": "ana",
+                "email_key": "ana@x.es",
+            }
+            for i in range(10)
+        ),
+    )
+    res = run(recs, settings=ResolveSettings(max_cluster_size=2))
+    assert res.metrics["customers"] == 1
+    assert res.metrics["oversize_clusters"] == 0
