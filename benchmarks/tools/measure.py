@@ -1,0 +1,66 @@
+"""Run one tool in a subprocess and measure it: wall seconds, peak RSS, timeout.
+
+`os.wait4` returns the child's own resource usage, so the peak RSS is that of the
+tool's process (DuckDB and polars threads included), not of the harness.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True, slots=True)
+class Measured:
+    status: str  # ok | failed | timeout
+    wall_s: float
+    peak_rss_mib: float | None
+    returncode: int | None
+    log: Path
+
+
+def run_measured(
+    args: list[str], *, timeout_s: float, log: Path, cwd: Path | None = None
+) -> Measured:
+    """`python -m <args...>` in a new session; killed (whole group) after `timeout_s`."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("wb") as out:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(
+            [sys.executable, "-m", *args],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=cwd,
+            start_new_session=True,
+        )
+        timed_out = False
+        while True:
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                break
+            if time.perf_counter() - t0 > timeout_s:
+                timed_out = True
+                os.killpg(proc.pid, signal.SIGKILL)
+                pid, status, usage = os.wait4(proc.pid, 0)
+                break
+            time.sleep(0.1)
+        wall = time.perf_counter() - t0
+    proc.returncode = os.waitstatus_to_exitcode(status)  # Popen must not reap it again
+    rss = usage.ru_maxrss / 1024  # KiB on Linux
+    if timed_out:
+        return Measured("timeout", wall, rss, None, log)
+    return Measured("ok" if proc.returncode == 0 else "failed", wall, rss, proc.returncode, log)
+
+
+def tail(path: Path, lines: int = 5) -> str:
+    """Last lines of a log, for the failure note."""
+    try:
+        text = path.read_text(errors="replace").strip().splitlines()
+    except OSError:
+        return ""
+    return " | ".join(text[-lines:])

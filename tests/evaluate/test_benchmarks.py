@@ -1,0 +1,127 @@
+"""The benchmark harness: sizes, measured subprocesses, FEBRL truth, the baselines'
+output contract and the results table (the real runs are `python -m benchmarks`)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from benchmarks.compare import Row, parse_size, size_label, table
+from benchmarks.compare_febrl import write_febrl
+from benchmarks.tools.measure import run_measured
+from cdp.evaluate import evaluate, load_truth
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_sizes() -> None:
+    assert [parse_size(s) for s in ("10k", "100K", "1M", "2500", "1.5k")] == [
+        10_000,
+        100_000,
+        1_000_000,
+        2500,
+        1500,
+    ]
+    assert [size_label(n) for n in (10_000, 1_000_000, 2500)] == ["10k", "1M", "2500"]
+
+
+def test_run_measured_ok_and_timeout(tmp_path: Path) -> None:
+    ok = run_measured(["this"], timeout_s=60, log=tmp_path / "ok.log")
+    assert ok.status == "ok" and ok.returncode == 0
+    assert ok.peak_rss_mib is not None and ok.peak_rss_mib > 1
+    assert "Beautiful is better" in (tmp_path / "ok.log").read_text()
+    slow = run_measured(
+        ["timeit", "-n", "1", "-r", "1", "import time; time.sleep(30)"],
+        timeout_s=0.5,
+        log=tmp_path / "slow.log",
+    )
+    assert slow.status == "timeout" and slow.returncode is None
+    failed = run_measured(["no_such_module_xyz"], timeout_s=60, log=tmp_path / "f.log")
+    assert failed.status == "failed" and failed.returncode == 1
+
+
+def test_febrl_truth_and_config(tmp_path: Path) -> None:
+    config, truth_path = write_febrl("febrl4", tmp_path)
+    truth = load_truth(truth_path)
+    assert truth.height == 10_000
+    assert set(truth["source"]) == {"febrl4a", "febrl4b"}
+    # FEBRL4: every person has exactly one record in each file
+    per_person = truth.group_by("person_id").agg(pl.col("source").n_unique().alias("n"))
+    assert per_person["n"].to_list() == [2] * 5000
+    text = config.read_text()
+    assert 'birth_date = "date_of_birth"' in text and "soc_sec_id" not in text
+    header = (tmp_path / "landing" / "febrl4a.csv").read_text().splitlines()[0]
+    assert header.startswith("rec_id,given_name,surname")
+
+
+def _identity(tmp_path: Path) -> Path:
+    """Six records, three people; names with typos, one shared birth date across people."""
+    df = pl.DataFrame(
+        {
+            "record_key": [f"crm:{i}" for i in range(6)],
+            "source": ["crm"] * 6,
+            "record_id": [str(i) for i in range(6)],
+            "first_name_key": ["maria", "maria", "jose", "jose", "ana", "anna"],
+            "last_name_key": ["garcia", "garcia", "perez", "peres", "lopez", "lopez"],
+            "postal_code": ["28001", "28001", "08001", "08001", "41001", "41001"],
+            "city_key": ["madrid", "madrid", "barcelona", "barcelona", "sevilla", "sevilla"],
+        }
+    ).with_columns(
+        pl.Series(
+            "birth_date", ["1980-01-02", "1980-01-02", "1975-05-05", "1975-05-05", None, None]
+        ).str.to_date()
+    )
+    path = tmp_path / "identity_records.parquet"
+    df.write_parquet(path)
+    return path
+
+
+def _run_tool(module: str, identity: Path, out: Path) -> dict:
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            f"benchmarks.tools.{module}",
+            "--identity",
+            str(identity),
+            "--out",
+            str(out),
+        ],
+        check=True,
+        cwd=REPO,
+        capture_output=True,
+    )
+    pred = pl.read_parquet(out / "predicted.parquet")
+    assert pred.columns == ["record_key", "customer_id"]
+    assert sorted(pred["record_key"]) == [f"crm:{i}" for i in range(6)]
+    return json.loads((out / "meta.json").read_text())
+
+
+def test_recordlinkage_tool_contract(tmp_path: Path) -> None:
+    meta = _run_tool("recordlinkage_tool", _identity(tmp_path), tmp_path / "rl")
+    # first&surname (0-1), surname&dob (0-1), first&dob (0-1, 2-3), postcode&surname
+    # (0-1, 4-5); email/phone rules dropped (columns empty) -> 3 distinct pairs
+    assert meta["candidate_pairs"] == 3
+    assert "email" not in meta["comparisons"]
+
+
+@pytest.mark.slow
+def test_splink_tool_contract(tmp_path: Path) -> None:
+    pytest.importorskip("splink")
+    meta = _run_tool("splink_tool", _identity(tmp_path), tmp_path / "splink")
+    assert meta["candidate_pairs"] == 3
+
+
+def test_results_table_marks_unfinished_runs() -> None:
+    truth = pl.DataFrame({"source": ["a"] * 2, "record_id": ["1", "2"], "person_id": ["p", "p"]})
+    pred = pl.DataFrame({"record_key": ["a:1", "a:2"], "customer_id": ["c", "c"]})
+    done = Row("d", "cdp", "ok", 2, 1, 1.234, 100.4, evaluate(pred, truth))
+    slow = Row("d", "splink", "timeout", wall_s=1800.0, peak_rss_mib=2048.0)
+    lines = table([done, slow]).splitlines()
+    assert lines[2] == "| d | cdp | 2 | 1 | 1.2 | 100 | 1.0000 | 1.0000 | 1.0000 | 1.0000 |"
+    assert lines[3] == "| d | splink | — | — | timeout (>1800) | 2,048 | — | — | — | — |"
