@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import time
+from pathlib import Path
 from typing import Any
 
-from pipelines.cli._common import not_built
+from cdp import progress
+from cdp.errors import CdpError
+from pipelines.reports import format_table
 
 
 def register(sub: Any) -> None:
@@ -20,4 +24,20 @@ def register(sub: Any) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    raise not_built("cdp synth", 2)
+    from cdp.synth import generate  # heavy imports only when the command runs
+
+    if args.people < 1:
+        raise CdpError("--people must be at least 1")
+    if args.seed < 0:
+        raise CdpError("--seed must be zero or positive")
+    out = Path(args.out)
+    t0 = time.perf_counter()
+    summary = generate(out, people=args.people, seed=args.seed)
+    secs = time.perf_counter() - t0
+    progress.info(format_table(summary.table()))
+    progress.info(
+        f"synth: {summary.records:,} records ({summary.rows:,} rows) for {args.people:,} people "
+        f"in {len(summary.files):,} files under {out} in {secs:.1f}s; "
+        f"config {out / 'cdp.toml'}, truth {out / 'truth.csv'}"
+    )
+    return 0
