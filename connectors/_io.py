@@ -15,6 +15,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from connectors.base import FileRejected, Reject
 
@@ -24,6 +25,7 @@ __all__ = [
     "duck",
     "json_object_lines",
     "read_bytes",
+    "read_parquet",
     "text_lines",
 ]
 
@@ -149,3 +151,17 @@ def json_object_lines(
         rejects += [Reject(n, "bad_json", None, "line is not a JSON object") for n in bad]
         lines = lines.filter(is_object)
     return lines, rows_read, rejects
+
+
+def read_parquet(path: Path) -> pa.Table:
+    """A whole Parquet file, or `FileRejected('unreadable_file')` (truncated, wrong magic, ...).
+
+    Arrow's Parquet reader is fuzzed upstream (OSS-Fuzz); its error text is not
+    surfaced because it can quote page contents.
+    """
+    try:
+        return pq.read_table(path)
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        raise FileRejected(
+            "unreadable_file", f"not a readable Parquet file ({type(exc).__name__})"
+        ) from None
