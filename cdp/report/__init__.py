@@ -39,7 +39,7 @@ def build_report(settings: Settings, *, truth: str | Path | pl.DataFrame | None 
             sections.rows_per_source(layout, cr),
             sections.quarantine_reasons(layout),
             sections.blocking_rules(run, scored[0] if scored else None),
-            sections.match_weights(layout, run, scored),
+            sections.match_weights(scored, inputs.threshold_weight(settings)),
             sections.model_weights(layout),
             sections.clusters(cr, cr_origin),
             sections.id_changes(layout),

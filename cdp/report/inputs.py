@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import importlib
 import json
+import math
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import polars as pl
 
+from cdp.config import Settings
+from cdp.errors import CdpError
 from cdp.layout import Layout
 
 #: Warehouse tables the report reads (a fixed list, so names never come from input).
@@ -127,10 +130,10 @@ def parquet_rows_by_source(folder: Path) -> pl.DataFrame | None:
 def scored_pairs(layout: Layout) -> tuple[pl.DataFrame, str] | None:
     """Pair scores for the weight histogram: a saved scored-pairs file when the resolver
     kept one (all pairs, both sides of the threshold), else fuzzy match evidence."""
-    for name in ("scored_pairs.parquet", "pairs.parquet"):
-        df = parquet(layout.resolved / name)
-        if df is not None and "match_weight" in df.columns:
-            return df, str(layout.resolved / name)
+    for path in (layout.state / "pairs.parquet", layout.resolved / "scored_pairs.parquet"):
+        df = parquet(path)
+        if df is not None and "match_weight" in df.columns and df.height:
+            return df, str(path)
     ev = resolved_table(layout, "match_evidence")
     if ev is None:
         return None
@@ -152,22 +155,21 @@ def model_table(layout: Layout) -> pl.DataFrame | None:
         load_model = importlib.import_module("cdp.resolve.fuzzy").load_model
     except (ImportError, AttributeError):
         return None
-    table = load_model(path).to_table()
-    df = table if isinstance(table, pl.DataFrame) else pl.DataFrame(pl.from_arrow(table))
-    return df
-
-
-def model_threshold(layout: Layout) -> float | None:
-    """The match-weight threshold recorded in the model file, if any."""
-    path = layout.state / "match_model.json"
-    if not path.is_file():
-        return None
     try:
-        data = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError):
+        table = load_model(path).to_table()
+    except CdpError:
         return None
-    for key in ("threshold_match_weight", "match_weight_threshold", "threshold"):
-        value = data.get(key) if isinstance(data, dict) else None
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            return float(value)
-    return None
+    if isinstance(table, pl.DataFrame):
+        return table
+    return pl.DataFrame(table) if table else None
+
+
+def threshold_weight(settings: Settings) -> float | None:
+    """The fuzzy threshold as a match weight: log2(p / (1 − p)) of `[resolve.fuzzy] threshold`
+    (the weight already includes the prior, so this is where pairs are kept)."""
+    try:
+        fuzzy_settings = importlib.import_module("cdp.resolve.fuzzy").fuzzy_settings
+        p = float(fuzzy_settings(settings).threshold)
+    except (ImportError, AttributeError, CdpError):
+        return None
+    return math.log2(p / (1.0 - p)) if 0.0 < p < 1.0 else None

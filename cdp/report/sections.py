@@ -171,18 +171,7 @@ def blocking_rules(run: dict[str, Any] | None, scored: pl.DataFrame | None) -> S
     return sec
 
 
-def _threshold(layout: Layout, run: dict[str, Any] | None) -> float | None:
-    t = inputs.model_threshold(layout)
-    if t is not None:
-        return t
-    metrics = (inputs.stage(run, "resolve") or {}).get("metrics", {})
-    for key in ("threshold_match_weight", "match_weight_threshold"):
-        if _numeric(metrics.get(key)):
-            return float(metrics[key])
-    return None
-
-
-def match_weights(layout: Layout, run: dict[str, Any] | None, found: Any) -> Section:
+def match_weights(found: Any, threshold: float | None) -> Section:
     title = "Match weights"
     if found is None:
         return Section.not_available("weights", title, "no scored pairs or fuzzy match evidence")
@@ -190,7 +179,6 @@ def match_weights(layout: Layout, run: dict[str, Any] | None, found: Any) -> Sec
     w = scored.get_column("match_weight").drop_nulls().cast(pl.Float64).to_numpy()
     if w.size == 0:
         return Section.not_available("weights", title, "no pair carries a match weight")
-    threshold = _threshold(layout, run)
     counts, edges = np.histogram(w, bins=min(60, max(10, int(np.sqrt(w.size)))))
     summary: dict[str, Any] = {
         "pairs": int(w.size),
