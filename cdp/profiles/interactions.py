@@ -1,0 +1,57 @@
+"""The customer timeline: one row per raw record (event, order, payment, lead, profile).
+
+No identity strings are copied here (names, emails and phones live in
+`identity_records` and the golden record), so the timeline can be shared more widely.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+INTERACTION_COLUMNS: tuple[str, ...] = (
+    "customer_id",
+    "source",
+    "record_id",
+    "occurred_at",
+    "kind",
+    "event_name",
+    "amount",
+    "amount_refunded",
+    "currency",
+    "status",
+    "channel",
+    "items",
+    "payment_method",
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+    "consent_marketing",
+    "consent_analytics",
+    "consent_ads",
+)
+
+
+def build_interactions(
+    raw: pl.DataFrame, customer_records: pl.DataFrame
+) -> tuple[pl.DataFrame, int]:
+    """Timeline rows for every raw record that has a customer.
+
+    Returns the table (sorted by customer and time) and the number of raw records that
+    had no customer (a stage check: should be 0).
+    """
+    cr = customer_records.select("source", "record_id", "customer_id").unique(
+        subset=["source", "record_id"], keep="first", maintain_order=True
+    )
+    joined = raw.join(cr, on=["source", "record_id"], how="left")
+    orphans = joined.filter(pl.col("customer_id").is_null()).height
+    timeline = (
+        joined.filter(pl.col("customer_id").is_not_null())
+        .with_columns(
+            pl.col("status").str.to_lowercase(),
+            pl.col("currency").str.to_uppercase(),
+            pl.col("kind").str.to_lowercase(),
+        )
+        .select(INTERACTION_COLUMNS)
+        .sort("customer_id", "occurred_at", "source", "record_id", nulls_last=True)
+    )
+    return timeline, orphans

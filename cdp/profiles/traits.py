@@ -1,0 +1,301 @@
+"""Customer traits computed from the timeline, all as polars group-bys (no per-customer Python).
+
+**Purchases without double counting.** One purchase is often seen three times: the
+Shopify order, the Stripe charge and the web "Order Completed" event. Each purchase
+record gets a *basis* tier: 1 = shop order (`kind = order`), 2 = payment
+(`kind = payment`), 3 = purchase event (`kind = event` with a purchase event name).
+Per customer only the best tier present counts: orders if the customer has any,
+else payments, else events. Counts, lifetime value, AOV, last order and refunds all
+come from that one tier, so the same purchase is never summed twice; the tier used
+is reported as `purchase_basis`. Failed/cancelled orders and payments never count.
+
+**Lifetime value** is per currency (`customer_ltv`): gross minus refunded (an explicit
+`amount_refunded`, else the full amount when the status is `refunded`). The
+customer's main currency is the one with most purchases (then highest value).
+
+**Consent**: per purpose the latest stated value wins (by `occurred_at`); never
+stated means no.
+
+**RFM**: 1-5 quintile scores among customers with at least one purchase, relative
+to `as_of` (the latest timestamp in the data, so rebuilds are deterministic).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import polars as pl
+
+#: Statuses of orders and payments that did not go through.
+FAILED_STATUSES: tuple[str, ...] = (
+    "failed",
+    "canceled",
+    "cancelled",
+    "voided",
+    "void",
+    "declined",
+    "expired",
+    "requires_payment_method",
+    "incomplete",
+    "pending",
+)
+REFUNDED_STATUSES: tuple[str, ...] = ("refunded", "fully_refunded")
+DISPUTE_MARKERS: tuple[str, ...] = ("disput", "chargeback", "fraudulent")
+CONSENT_PURPOSES: tuple[str, ...] = ("marketing", "analytics", "ads")
+NO_CURRENCY = "XXX"  # ISO 4217 code for "no currency"
+FUNNEL_STAGES: tuple[str, ...] = ("visitor", "lead", "customer", "repeat_customer")
+
+_MONEY = pl.Decimal(18, 4)
+
+
+def purchases(interactions: pl.DataFrame, purchase_events: tuple[str, ...]) -> pl.DataFrame:
+    """Purchase rows of the tier each customer is counted on, with `refunded` and `net`."""
+    status = pl.col("status").fill_null("")
+    ok = ~status.is_in(FAILED_STATUSES)
+    tier = (
+        pl.when((pl.col("kind") == "order") & ok)
+        .then(1)
+        .when((pl.col("kind") == "payment") & ok)
+        .then(2)
+        .when(
+            (pl.col("kind") == "event")
+            & pl.col("event_name").str.to_lowercase().is_in(list(purchase_events))
+        )
+        .then(3)
+    )
+    amount = pl.col("amount").fill_null(0).cast(_MONEY)
+    refunded = (
+        pl.when(pl.col("amount_refunded").is_not_null())
+        .then(pl.col("amount_refunded"))
+        .when(status.is_in(REFUNDED_STATUSES))
+        .then(amount)
+        .otherwise(0)
+        .cast(_MONEY)
+    )
+    return (
+        interactions.with_columns(tier.alias("tier"))
+        .filter(pl.col("tier").is_not_null())
+        .filter(pl.col("tier") == pl.col("tier").min().over("customer_id"))
+        .with_columns(
+            amount.alias("amount"),
+            refunded.alias("refunded"),
+            pl.col("currency").fill_null(NO_CURRENCY),
+            pl.col("tier")
+            .replace_strict({1: "orders", 2: "payments", 3: "events"}, return_dtype=pl.String)
+            .alias("purchase_basis"),
+        )
+        .with_columns((pl.col("amount") - pl.col("refunded")).cast(_MONEY).alias("net"))
+    )
+
+
+def customer_ltv(bought: pl.DataFrame) -> pl.DataFrame:
+    """One row per (customer, currency): purchases, gross, refunded, net lifetime value."""
+    return (
+        bought.group_by("customer_id", "currency")
+        .agg(
+            pl.len().cast(pl.Int64).alias("orders_count"),
+            pl.col("amount").sum().cast(_MONEY).alias("gross"),
+            pl.col("refunded").sum().cast(_MONEY).alias("refunded"),
+            pl.col("net").sum().cast(_MONEY).alias("lifetime_value"),
+            pl.col("purchase_basis").first(),
+            pl.col("occurred_at").min().alias("first_order_at"),
+            pl.col("occurred_at").max().alias("last_order_at"),
+        )
+        .sort("customer_id", "currency")
+    )
+
+
+def _order_traits(bought: pl.DataFrame, ltv: pl.DataFrame) -> pl.DataFrame:
+    main = (
+        ltv.sort(
+            ["customer_id", "orders_count", "lifetime_value", "currency"],
+            descending=[False, True, True, False],
+        )
+        .unique(subset=["customer_id"], keep="first", maintain_order=True)
+        .select(
+            "customer_id",
+            "currency",
+            "lifetime_value",
+            (pl.col("lifetime_value").cast(pl.Float64) / pl.col("orders_count"))
+            .round(2)
+            .cast(_MONEY)
+            .alias("average_order_value"),
+        )
+    )
+    per_customer = bought.group_by("customer_id").agg(
+        pl.len().cast(pl.Int64).alias("orders_count"),
+        pl.col("occurred_at").max().alias("last_order_at"),
+        pl.col("occurred_at").min().alias("first_order_at"),
+        (pl.col("refunded") > 0).sum().cast(pl.Int64).alias("refunds_count"),
+        pl.col("purchase_basis").first(),
+    )
+    return per_customer.join(main, on="customer_id", how="left")
+
+
+def _sorted_unique(col: str, alias: str) -> pl.Expr:
+    return pl.col(col).drop_nulls().unique().sort().alias(alias)
+
+
+def _activity(interactions: pl.DataFrame, bought: pl.DataFrame) -> pl.DataFrame:
+    status = pl.col("status").fill_null("")
+    dispute = pl.any_horizontal([status.str.contains(m, literal=True) for m in DISPUTE_MARKERS])
+    act = interactions.group_by("customer_id").agg(
+        pl.col("occurred_at").min().alias("first_seen"),
+        pl.col("occurred_at").max().alias("last_seen"),
+        pl.len().cast(pl.Int64).alias("interactions_count"),
+        dispute.sum().cast(pl.Int64).alias("disputes_count"),
+        (pl.col("kind") == "lead").any().alias("_has_lead"),
+        _sorted_unique("channel", "channels"),
+        _sorted_unique("payment_method", "payment_methods"),
+        _sorted_unique("source", "sources"),
+    )
+    products = (
+        bought.select("customer_id", "items")
+        .explode("items")
+        .group_by("customer_id")
+        .agg(_sorted_unique("items", "products"))
+    )
+    channel_rank = (
+        interactions.filter(pl.col("channel").is_not_null())
+        .group_by("customer_id", "channel")
+        .agg(pl.len().alias("_n"), pl.col("occurred_at").max().alias("_last"))
+        .sort(["customer_id", "_n", "_last", "channel"], descending=[False, True, True, False])
+        .unique(subset=["customer_id"], keep="first", maintain_order=True)
+        .select("customer_id", pl.col("channel").alias("most_active_channel"))
+    )
+    return act.join(products, on="customer_id", how="left").join(
+        channel_rank, on="customer_id", how="left"
+    )
+
+
+def _acquisition(interactions: pl.DataFrame) -> pl.DataFrame:
+    """Earliest interaction carrying a campaign (UTM / GA4 traffic source) or a lead form."""
+    touch = pl.col("utm_source").is_not_null() | pl.col("utm_campaign").is_not_null()
+    return (
+        interactions.filter(touch | (pl.col("kind") == "lead"))
+        .sort("customer_id", "occurred_at", "source", "record_id", nulls_last=True)
+        .unique(subset=["customer_id"], keep="first", maintain_order=True)
+        .select(
+            "customer_id",
+            pl.coalesce("utm_source", "source").alias("acquisition_source"),
+            pl.col("utm_medium").alias("acquisition_medium"),
+            pl.col("utm_campaign").alias("acquisition_campaign"),
+            pl.col("occurred_at").alias("acquired_at"),
+        )
+    )
+
+
+def _consent(interactions: pl.DataFrame) -> pl.DataFrame:
+    """Per purpose: the latest stated value, its time and source; missing means False."""
+    out = interactions.select("customer_id").unique()
+    for p in CONSENT_PURPOSES:
+        col = f"consent_{p}"
+        latest = (
+            interactions.filter(pl.col(col).is_not_null())
+            .sort("customer_id", "occurred_at", "source", "record_id", nulls_last=False)
+            .unique(subset=["customer_id"], keep="last", maintain_order=True)
+            .select(
+                "customer_id",
+                pl.col(col),
+                pl.col("occurred_at").alias(f"{col}_at"),
+                pl.col("source").alias(f"{col}_source"),
+            )
+        )
+        out = out.join(latest, on="customer_id", how="left").with_columns(
+            pl.col(col).fill_null(False)
+        )
+    return out
+
+
+def quintile(values: pl.Expr) -> pl.Expr:
+    """1-5 score by rank (ties share the lowest score of their rank): NTILE(5) with ties kept."""
+    n = values.count()
+    rank = values.rank("min")
+    return pl.when(values.is_not_null()).then(((rank - 1) * 5 // n + 1).cast(pl.Int8))
+
+
+def _rfm(frame: pl.DataFrame, as_of: datetime | None) -> pl.DataFrame:
+    """Scores and a segment from (R, F): champions (R≥4, F≥4), loyal (R≥3, F≥3),
+    new_or_promising (R≥4), at_risk (R≤2, F≥3), hibernating (R≤2), else needs_attention."""
+    buyers = frame.filter(pl.col("orders_count") > 0)
+    if as_of is None:
+        as_of = buyers["last_order_at"].max()  # type: ignore[assignment]
+    r, f = pl.col("rfm_recency"), pl.col("rfm_frequency")
+    segment = (
+        pl.when((r >= 4) & (f >= 4))
+        .then(pl.lit("champions"))
+        .when((r >= 3) & (f >= 3))
+        .then(pl.lit("loyal"))
+        .when(r >= 4)
+        .then(pl.lit("new_or_promising"))
+        .when((r <= 2) & (f >= 3))
+        .then(pl.lit("at_risk"))
+        .when(r <= 2)
+        .then(pl.lit("hibernating"))
+        .otherwise(pl.lit("needs_attention"))
+    )
+    scored = buyers.select(
+        "customer_id",
+        ((pl.lit(as_of) - pl.col("last_order_at")).dt.total_days().cast(pl.Int64)).alias(
+            "recency_days"
+        ),
+        quintile(pl.col("last_order_at")).alias("rfm_recency"),
+        quintile(pl.col("orders_count")).alias("rfm_frequency"),
+        quintile(pl.col("lifetime_value").cast(pl.Float64)).alias("rfm_monetary"),
+    ).with_columns(
+        pl.concat_str([r, f, pl.col("rfm_monetary")]).alias("rfm_score"),
+        segment.alias("rfm_segment"),
+    )
+    return frame.join(scored, on="customer_id", how="left")
+
+
+def build_traits(
+    interactions: pl.DataFrame,
+    golden: pl.DataFrame,
+    purchase_events: tuple[str, ...],
+    *,
+    as_of: datetime | None = None,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Traits per customer in `golden` (every customer gets a row) and the per-currency LTV.
+
+    Args:
+        interactions: the timeline (`build_interactions`).
+        golden: golden records (customer_id, email, phone, birth_date, ...).
+        purchase_events: lower-case event names that count as purchases.
+        as_of: reference time for recency; default the latest purchase in the data.
+    """
+    bought = purchases(interactions, purchase_events)
+    ltv = customer_ltv(bought)
+    frame = (
+        golden.select("customer_id", "email", "phone", "birth_date")
+        .join(_activity(interactions, bought), on="customer_id", how="left")
+        .join(_order_traits(bought, ltv), on="customer_id", how="left")
+        .join(_acquisition(interactions), on="customer_id", how="left")
+        .join(_consent(interactions), on="customer_id", how="left")
+        .with_columns(
+            pl.col("orders_count").fill_null(0),
+            pl.col("refunds_count").fill_null(0),
+            pl.col("disputes_count").fill_null(0),
+            pl.col("interactions_count").fill_null(0),
+            *[pl.col(f"consent_{p}").fill_null(False) for p in CONSENT_PURPOSES],
+        )
+    )
+    n = pl.col("orders_count")
+    known = pl.col("email").is_not_null() | pl.col("phone").is_not_null()
+    frame = frame.with_columns(
+        pl.when(n >= 2)
+        .then(pl.lit("repeat_customer"))
+        .when(n >= 1)
+        .then(pl.lit("customer"))
+        .when(pl.col("_has_lead").fill_null(False) | known)
+        .then(pl.lit("lead"))
+        .otherwise(pl.lit("visitor"))
+        .alias("funnel_stage"),
+        pl.when(pl.col("email").is_not_null())
+        .then(pl.lit("email"))
+        .when(pl.col("phone").is_not_null())
+        .then(pl.lit("phone"))
+        .alias("preferred_contact_channel"),
+        pl.col("birth_date").dt.strftime("%m-%d").alias("birthday"),
+    ).drop("_has_lead", "email", "phone", "birth_date")
+    return _rfm(frame, as_of).sort("customer_id"), ltv
