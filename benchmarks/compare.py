@@ -267,14 +267,17 @@ def results_markdown(
             "records (same cleaned keys for every tool), so their wall time excludes ingest "
             "and normalisation; the cdp stage times below allow a like-for-like comparison.",
             "- Splink 5 (DuckDB): Name/DateOfBirth/Email comparisons from its library, exact "
-            "phone/postcode/city, Jaro-Winkler street; u by random sampling (1e6 pairs), EM "
-            "on `first_name & surname` and on `dob`; clusters at match probability 0.9.",
+            "phone/postcode/city and account/device identifiers, Jaro-Winkler street; u by "
+            "random sampling (1e6 pairs), EM on `first_name & surname` and on `dob`; clusters "
+            "at match probability 0.9.",
             "- recordlinkage 0.16: one `Block` index per rule (records with the keys), "
             "Jaro-Winkler ≥ 0.85 on names and street, exact on the rest, ECM classifier, "
             "connected components.",
-            "- Both baselines use the same blocking rules (email; phone; first name & surname; "
-            "surname & birth date; first name & birth date; postcode & surname), applied only "
-            "to columns at least 1 % filled. *Candidate pairs* is the de-duplicated union.",
+            "- Both baselines use the same blocking rules (email; phone; each identifier "
+            "column; first name & surname; surname & birth date; first name & birth date; "
+            "postcode & surname), on columns at least 1 % filled. *Candidate pairs* is the "
+            "de-duplicated union; for cdp it is the fuzzy matcher's blocked pairs (identifier "
+            "links come from its identity graph, not from pairs).",
             "- P, R, F1 are pairwise; B³ F1 is B-cubed; all from `cdp.evaluate` against the "
             "truth file. FEBRL truth is the `rec-<n>-` number.",
             "- FEBRL `soc_sec_id` is not given to any tool (not mapped to "

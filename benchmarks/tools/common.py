@@ -11,6 +11,17 @@ from typing import Any
 
 import polars as pl
 
+#: Account and device identifiers a CDP has; compared exactly and blocked on by both
+#: baselines, as any Splink or recordlinkage user with this data would.
+IDENTIFIERS: tuple[str, ...] = (
+    "user_id",
+    "anonymous_id",
+    "device_id",
+    "card_fingerprint",
+    "external_customer_id",
+    "social_handle",
+)
+
 #: Baseline column -> cdp IDENTITY_RECORD column (normalised matching keys).
 INPUT_COLUMNS: dict[str, str] = {
     "unique_id": "record_key",
@@ -23,12 +34,14 @@ INPUT_COLUMNS: dict[str, str] = {
     "street": "street_key",
     "street_number": "street_number",
     "city": "city_key",
+    **{c: c for c in IDENTIFIERS},
 }
 
 #: Blocking rules (columns equal, all non-null), in order; both baselines use these.
 BLOCKING_RULES: tuple[tuple[str, ...], ...] = (
     ("email",),
     ("phone",),
+    *((c,) for c in IDENTIFIERS),
     ("first_name", "surname"),
     ("surname", "dob"),
     ("first_name", "dob"),

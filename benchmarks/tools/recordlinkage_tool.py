@@ -10,7 +10,14 @@ import numpy as np
 import pandas as pd
 import polars as pl
 
-from benchmarks.tools.common import filled, load_identity, parse_args, usable_rules, write_outputs
+from benchmarks.tools.common import (
+    IDENTIFIERS,
+    filled,
+    load_identity,
+    parse_args,
+    usable_rules,
+    write_outputs,
+)
 
 
 def candidate_pairs(df: pd.DataFrame, rules: list[tuple[str, ...]]) -> pd.MultiIndex:
@@ -35,7 +42,7 @@ def features(df: pd.DataFrame, pairs: pd.MultiIndex, cols: set[str]) -> pd.DataF
     for col in ("first_name", "surname", "street"):
         if col in cols:
             c.string(col, col, method="jarowinkler", threshold=0.85, label=col)
-    for col in ("dob", "email", "phone", "postcode", "city", "street_number"):
+    for col in ("dob", "email", "phone", "postcode", "city", "street_number", *IDENTIFIERS):
         if col in cols:
             c.exact(col, col, label=col)
     return c.compute(pairs, df)

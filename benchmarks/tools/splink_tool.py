@@ -13,7 +13,14 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from benchmarks.tools.common import filled, load_identity, parse_args, usable_rules, write_outputs
+from benchmarks.tools.common import (
+    IDENTIFIERS,
+    filled,
+    load_identity,
+    parse_args,
+    usable_rules,
+    write_outputs,
+)
 
 
 def comparisons(cols: set[str]) -> list[Any]:
@@ -36,6 +43,7 @@ def comparisons(cols: set[str]) -> list[Any]:
         out.append(cl.ExactMatch("city"))
     if "street" in cols:
         out.append(cl.JaroWinklerAtThresholds("street", [0.9, 0.8]))
+    out += [cl.ExactMatch(c) for c in IDENTIFIERS if c in cols]
     return out
 
 
