@@ -9,8 +9,10 @@ import polars as pl
 
 from cdp import progress
 from cdp.config import Settings
+from cdp.errors import CdpError
 from cdp.layout import Layout
 from cdp.resolve.engine import resolve_records
+from cdp.resolve.evidence import explain_link
 from cdp.resolve.incremental import MatchBatch, Matcher, score_pairs
 from cdp.resolve.overrides import load_overrides
 from cdp.resolve.settings import resolve_settings
@@ -24,7 +26,7 @@ from cdp.resolve.store import (
 )
 from pipelines.reports import StageReport
 
-__all__ = ["fuzzy_matcher", "resolve"]
+__all__ = ["explain", "fuzzy_matcher", "resolve"]
 
 
 def fuzzy_matcher(settings: Settings, paths: ResolvePaths) -> Matcher | None:
@@ -124,3 +126,45 @@ def _notes(values: pl.DataFrame, violations: pl.DataFrame, unmatched: list[int])
         more = "" if len(unmatched) <= 10 else f" (+{len(unmatched) - 10} more)"
         notes.append(f"overrides matching no record on line(s) {shown}{more}")
     return notes
+
+
+def explain(settings: Settings, record_a: str, record_b: str) -> str:
+    """`cdp explain`: the evidence path between two records and the model's weight breakdown."""
+    paths = ResolvePaths.of(Layout.of(settings))
+    frames = {
+        name: read_optional(path)
+        for name, path in (
+            ("customers", paths.customer_records),
+            ("evidence", paths.match_evidence),
+            ("dropped", paths.dropped_links),
+        )
+    }
+    if any(f is None for f in frames.values()):
+        raise CdpError(f"{paths.customer_records.parent}: no resolution yet (run `cdp resolve`)")
+    customers, evidence, dropped = (frames[n] for n in ("customers", "evidence", "dropped"))
+    assert customers is not None and evidence is not None and dropped is not None
+    for key in (record_a, record_b):
+        if ":" not in key:
+            raise CdpError(f"{key!r}: expected source:record_id")
+    text = explain_link(
+        record_a, record_b, id_map=customers, evidence=evidence, dropped=dropped
+    ).format()
+    return text + "\n" + _fuzzy_breakdown(paths, record_a, record_b)
+
+
+def _fuzzy_breakdown(paths: ResolvePaths, record_a: str, record_b: str) -> str:
+    try:
+        from cdp.resolve.fuzzy import explain_pair, load_model
+    except ImportError:
+        return "match weights: fuzzy matcher not installed"
+    if not paths.model.is_file():
+        return "match weights: no trained model yet"
+    recs = read_identity_records(paths.identity_records).filter(
+        pl.col("record_key").is_in([record_a, record_b])
+    )
+    rows = {r["record_key"]: r for r in recs.to_dicts()}
+    missing = [k for k in (record_a, record_b) if k not in rows]
+    if missing:
+        return f"match weights: unknown record(s) {', '.join(missing)}"
+    model = load_model(paths.model)
+    return "match weights:\n" + explain_pair(rows[record_a], rows[record_b], model=model).format()

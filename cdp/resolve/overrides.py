@@ -93,6 +93,7 @@ def parse_overrides(
     missing = [c for c in _REQUIRED if c not in df.columns]
     if missing:
         raise OverrideError(path, f"missing column(s) {', '.join(missing)}", line=1)
+    df = df.select(pl.col(c).cast(pl.String) for c in _REQUIRED)
     df = df.with_row_index("pair").with_columns(
         pl.col("pair").cast(pl.Int64), (pl.col("pair").cast(pl.Int64) + 2).alias("line")
     )

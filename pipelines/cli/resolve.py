@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from pipelines.cli import common_options
-from pipelines.cli._common import not_built, print_report, settings_from
+from pipelines.cli._common import print_report, settings_from
 
 
 def register(sub: Any) -> None:
@@ -29,4 +29,8 @@ def handle(args: argparse.Namespace) -> int:
 
 
 def handle_explain(args: argparse.Namespace) -> int:
-    raise not_built("cdp explain", 5)
+    """Print how two records are linked (evidence path) and their fuzzy weight breakdown."""
+    from pipelines.resolve import explain
+
+    print(explain(settings_from(args, check_files=False), args.record_a, args.record_b))
+    return 0

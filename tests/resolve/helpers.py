@@ -92,7 +92,8 @@ def fake_matcher(recs: pl.DataFrame, new_keys: pl.Series | None, retrain: bool) 
     r = recs.select(cols).drop_nulls()
     p = r.join(r, on=cols[1:], suffix="_r").filter(pl.col("record_key") < pl.col("record_key_r"))
     if new_keys is not None:
-        p = p.filter(pl.col("record_key").is_in(new_keys) | pl.col("record_key_r").is_in(new_keys))
+        new = new_keys.to_list()
+        p = p.filter(pl.col("record_key").is_in(new) | pl.col("record_key_r").is_in(new))
     rows = [(a, b, 10.0) for a, b in p.select("record_key", "record_key_r").rows()]
     return FakeBatch(
         pairs(*rows), [{"rule": "name_dob", "pairs": len(rows)}], {"candidate_pairs": len(rows)}
