@@ -226,10 +226,10 @@ def _read_jsonl(
         con.register("_lines", lines)
         paths = ["$." + json.dumps(c) for c in wanted]
         patch = json.dumps(dict.fromkeys(wanted))
-        out = con.execute(
+        out = con.sql(
             "SELECT _line, json_extract_string(text, ?::VARCHAR[]) AS v,"
             " json_merge_patch(text, ?::VARCHAR) AS extras FROM _lines",
-            [paths, patch],
+            params=[paths, patch],
         ).to_arrow_table()
     finally:
         con.close()
