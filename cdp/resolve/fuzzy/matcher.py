@@ -1,0 +1,249 @@
+"""`find_matches`: block, compare, train (or reuse) the model, score, keep pairs over threshold."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from cdp.errors import CdpError
+from cdp.resolve.fuzzy.blocking import Blocked, block
+from cdp.resolve.fuzzy.comparisons import COMPARED_COLUMNS, COMPARISONS, compare
+from cdp.resolve.fuzzy.model import (
+    ComparisonParams,
+    MatchModel,
+    ModelError,
+    estimate_u,
+    load_model,
+    m_from_labels,
+    prior_from_pairs,
+    probability,
+    score,
+    spec_hash,
+    train,
+)
+from cdp.resolve.fuzzy.settings import FuzzySettings
+from cdp.resolve.fuzzy.tf import TermFrequencies
+from cdp.schema import SCORED_PAIR
+
+#: A record takes part in fuzzy matching only if it holds one of these.
+PERSON_COLUMNS: tuple[str, ...] = (
+    "first_name_key",
+    "last_name_key",
+    "email_key",
+    "phone",
+    "birth_date",
+)
+_CHUNK = 1_000_000
+_SCORED_PAIR = pl.Schema(pl.from_arrow(SCORED_PAIR.empty_table()).schema)  # type: ignore[union-attr]
+
+
+@dataclass
+class FuzzyResult:
+    """Scored pairs (SCORED_PAIR, over threshold), blocking counts and run statistics."""
+
+    pairs: pl.DataFrame
+    blocking: list[dict[str, Any]] = field(default_factory=list)
+    stats: dict[str, Any] = field(default_factory=dict)
+
+
+def find_matches(
+    records: pl.DataFrame,
+    *,
+    settings: FuzzySettings,
+    model_path: Path,
+    retrain: bool = False,
+    new_keys: pl.Series | None = None,
+) -> FuzzyResult:
+    """Pairs of identity records that are probably the same person.
+
+    The model at `model_path` is reused unless `retrain` or its comparison spec changed;
+    otherwise it is trained on `records` and saved. With `new_keys` only pairs having a
+    side in `new_keys` are scored (against all records); the result equals the full
+    run's pairs that involve those keys. Output is sorted and independent of row order.
+    """
+    t0 = time.perf_counter()
+    recs = prepare(records)
+    names = settings.comparisons
+    new_idx = None
+    if new_keys is not None:
+        new_idx = recs.filter(pl.col("record_key").is_in(new_keys.cast(pl.String).implode()))["_i"]
+    wanted = spec_hash(names, settings.fixed_m, settings.tf_adjustment)
+    model = None if retrain else _current_model(model_path, wanted)
+    trained = model is None
+    if model is None:
+        model = _train(recs, settings, wanted)
+    blocked = block(recs, settings.blocking, max_block_size=settings.max_block_size, new=new_idx)
+    levels = compare_pairs(recs, blocked, names)
+    model.tf = _term_frequencies(recs, names) if settings.tf_adjustment else {}
+    model.save(model_path)
+    l_idx = blocked.pairs["l"].to_numpy()
+    tf_values = {
+        n: recs[col][l_idx] for n in names if (col := COMPARISONS[n].tf_column) is not None
+    }
+    total, per = score(levels, model, tf_values)
+    prob = probability(total)
+    keep = prob >= settings.threshold
+    pairs = _output(recs, blocked, levels, model, total, prob, per, keep, settings)
+    stats = {
+        "mode": "full" if new_idx is None else "incremental",
+        "records": records.height,
+        "records_matchable": recs.height,
+        "new_records": None if new_idx is None else new_idx.len(),
+        "candidate_pairs": blocked.pairs.height,
+        "scored": levels.height,
+        "above_threshold": pairs.height,
+        "threshold": settings.threshold,
+        "trained": trained,
+        "em_iterations": model.info.get("em_iterations", 0) if trained else 0,
+        "prior": model.prior,
+        "seconds": round(time.perf_counter() - t0, 3),
+    }
+    return FuzzyResult(pairs=pairs, blocking=blocked.report, stats=stats)
+
+
+def prepare(records: pl.DataFrame) -> pl.DataFrame:
+    """Matchable records sorted by record_key and numbered `_i` (the pair index space)."""
+    missing = [c for c in ("record_key", *COMPARED_COLUMNS) if c not in records.columns]
+    if missing:
+        raise CdpError(f"identity records: missing column(s) {', '.join(missing)}")
+    if records["record_key"].null_count():
+        raise CdpError("identity records: field 'record_key' is null in some rows")
+    if records["record_key"].n_unique() != records.height:
+        raise CdpError("identity records: field 'record_key' is not unique")
+    matchable = pl.any_horizontal(*[pl.col(c).is_not_null() for c in PERSON_COLUMNS])
+    return (
+        records.select("record_key", *COMPARED_COLUMNS)
+        .filter(matchable)
+        .sort("record_key")
+        .with_row_index("_i")
+        .with_columns(pl.col("_i").cast(pl.Int64))
+    )
+
+
+def compare_pairs(recs: pl.DataFrame, blocked: Blocked, names: tuple[str, ...]) -> pl.DataFrame:
+    """Comparison levels for every candidate pair, in chunks to bound memory."""
+    l_all, r_all = blocked.pairs["l"].to_numpy(), blocked.pairs["r"].to_numpy()
+    if len(l_all) == 0:
+        return pl.DataFrame({n: pl.Series([], dtype=pl.Int8) for n in names})
+    parts = [
+        compare(recs, l_all[s : s + _CHUNK], r_all[s : s + _CHUNK], names)
+        for s in range(0, len(l_all), _CHUNK)
+    ]
+    return pl.concat(parts)
+
+
+def _current_model(path: Path, wanted: str) -> MatchModel | None:
+    if not Path(path).is_file():
+        return None
+    try:
+        model = load_model(path)
+    except ModelError:
+        return None
+    return model if model.spec_hash == wanted else None
+
+
+def _train(recs: pl.DataFrame, settings: FuzzySettings, wanted: str) -> MatchModel:
+    names = settings.comparisons
+    u = estimate_u(recs, names, size=settings.u_sample_size, seed=settings.seed)
+    full = block(recs, settings.blocking, max_block_size=settings.max_block_size)
+    levels = compare_pairs(recs, full, names)
+    info: dict[str, Any] = {"trained_records": recs.height, "trained_pairs": levels.height}
+    if settings.labels_path is not None:
+        matches = _labelled_matches(recs, settings.labels_path)
+        m = m_from_labels(compare(recs, matches[0], matches[1], names), names)
+        prior = prior_from_pairs(levels, names, m, u, n_records=recs.height)
+        info["labelled_matches"] = len(matches[0])
+    else:
+        m, prior, em_info = train(
+            levels,
+            full.pairs["rules"].to_numpy(),
+            [rule.comparisons() for rule in settings.blocking],
+            u,
+            names=names,
+            fixed_m=settings.fixed_m,
+            max_iterations=settings.em_max_iterations,
+            tol=settings.em_convergence,
+            n_records=recs.height,
+        )
+        info.update(em_info)
+    comps = [ComparisonParams(n, COMPARISONS[n].labels, m[n], u[n]) for n in names]
+    return MatchModel(comps, prior, wanted, settings.tf_adjustment, info=info)
+
+
+def _labelled_matches(recs: pl.DataFrame, path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Record numbers of labelled true matches (CSV: record_key_l, record_key_r, is_match)."""
+    try:
+        labels = pl.read_csv(
+            path, schema_overrides={"record_key_l": pl.String, "record_key_r": pl.String}
+        )
+    except (OSError, pl.exceptions.PolarsError) as exc:
+        raise CdpError(f"{path}: cannot read labelled pairs ({type(exc).__name__})") from exc
+    for col in ("record_key_l", "record_key_r", "is_match"):
+        if col not in labels.columns:
+            raise CdpError(f"{path}: missing column {col!r}")
+    keys = recs.select("record_key", "_i")
+    m = (
+        labels.filter(
+            pl.col("is_match").cast(pl.String).str.to_lowercase().is_in(["1", "true", "yes"])
+        )
+        .join(keys, left_on="record_key_l", right_on="record_key")
+        .join(keys, left_on="record_key_r", right_on="record_key", suffix="_r")
+    )
+    if m.height == 0:
+        raise CdpError(f"{path}: no labelled match whose records are present")
+    return m["_i"].to_numpy(), m["_i_r"].to_numpy()
+
+
+def _term_frequencies(recs: pl.DataFrame, names: tuple[str, ...]) -> dict[str, TermFrequencies]:
+    return {
+        n: TermFrequencies.of(recs, col)
+        for n in names
+        if (col := COMPARISONS[n].tf_column) is not None
+    }
+
+
+def _output(
+    recs: pl.DataFrame,
+    blocked: Blocked,
+    levels: pl.DataFrame,
+    model: MatchModel,
+    total: np.ndarray,
+    prob: np.ndarray,
+    per: Mapping[str, np.ndarray],
+    keep: np.ndarray,
+    settings: FuzzySettings,
+) -> pl.DataFrame:
+    mask = pl.Series(keep)
+    kept = blocked.pairs.filter(mask)
+    keys = recs["record_key"]
+    rule_names = {i: r.name for i, r in enumerate(settings.blocking)}
+    weights = pl.DataFrame(
+        {
+            c.name: pl.DataFrame(
+                {
+                    "level": levels[c.name]
+                    .filter(mask)
+                    .replace_strict(dict(enumerate(c.labels)), return_dtype=pl.String),
+                    "weight": np.round(per[c.name][keep], 4),
+                }
+            ).to_struct()
+            for c in model.comparisons
+        }
+    ).select(pl.struct(pl.all()).struct.json_encode().alias("weights"))
+    return pl.DataFrame(
+        {
+            "record_key_l": keys.gather(kept["l"]),
+            "record_key_r": keys.gather(kept["r"]),
+            "match_weight": total[keep],
+            "match_probability": prob[keep],
+            "weights": weights["weights"] if kept.height else pl.Series([], dtype=pl.String),
+            "blocking_rule": kept["rule"].replace_strict(rule_names, return_dtype=pl.String),
+        },
+        schema=_SCORED_PAIR,
+    )

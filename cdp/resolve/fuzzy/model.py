@@ -1,0 +1,387 @@
+"""Fellegi-Sunter model: m/u per comparison level, prior, term frequencies; training and scoring.
+
+* u (P(level | non-match)) comes from random record pairs, sampled with a fixed seed.
+* m (P(level | match)) comes from EM over blocked pairs with u held fixed, one
+  session per blocking rule that leaves out the comparisons the rule blocked on
+  (those are biased within the rule's pairs), averaged over sessions (Splink's
+  recipe). Labelled pairs, when given, replace EM.
+* EM runs on the distinct level patterns with their counts, so it costs the same
+  for ten thousand pairs or ten million.
+* A match weight is log2 of the Bayes factor incl. the prior: logit2(prior) +
+  sum over comparisons of log2(m/u) (+ term-frequency adjustment at exact levels).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from cdp.errors import CdpError
+from cdp.resolve.fuzzy.comparisons import COMPARISONS, COMPARISONS_VERSION, compare
+from cdp.resolve.fuzzy.tf import TermFrequencies, tf_adjustment
+
+MODEL_FORMAT = 1
+_M_FLOOR = 1e-12
+_PSEUDO_PAIRS = 1.0
+
+
+class ModelError(CdpError):
+    """A stored model file is unreadable or inconsistent (names the file)."""
+
+
+@dataclass
+class ComparisonParams:
+    """m and u per level of one comparison (index 0, the null level, is unused)."""
+
+    name: str
+    labels: tuple[str, ...]
+    m: np.ndarray
+    u: np.ndarray
+
+    def weights(self) -> np.ndarray:
+        """log2(m/u) per level; 0 at the null level."""
+        w = np.log2(np.maximum(self.m, _M_FLOOR) / np.maximum(self.u, _M_FLOOR))
+        w[0] = 0.0
+        return np.asarray(w, dtype=np.float64)
+
+
+@dataclass
+class MatchModel:
+    """A trained model: what `cdp explain` shows and what scoring uses."""
+
+    comparisons: list[ComparisonParams]
+    prior: float  # probability that two random records match (lambda)
+    spec_hash: str
+    tf_adjustment: bool = True
+    tf: dict[str, TermFrequencies] = field(default_factory=dict)  # by comparison name
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.comparisons)
+
+    @property
+    def prior_weight(self) -> float:
+        return float(np.log2(self.prior / (1.0 - self.prior)))
+
+    def params(self, name: str) -> ComparisonParams:
+        for c in self.comparisons:
+            if c.name == name:
+                return c
+        raise KeyError(name)
+
+    def to_table(self) -> list[dict[str, Any]]:
+        """One row per comparison level: m, u, Bayes factor, log2 weight (for reports)."""
+        rows: list[dict[str, Any]] = []
+        for c in self.comparisons:
+            w = c.weights()
+            for i, label in enumerate(c.labels[1:], start=1):
+                rows.append(
+                    {
+                        "comparison": c.name,
+                        "level": label,
+                        "m": float(c.m[i]),
+                        "u": float(c.u[i]),
+                        "bayes_factor": float(2.0 ** w[i]),
+                        "weight": round(float(w[i]), 3),
+                        "tf": "yes"
+                        if self.tf_adjustment and c.name in self.tf and label == "exact"
+                        else "",
+                    }
+                )
+        return rows
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "format": MODEL_FORMAT,
+            "spec_hash": self.spec_hash,
+            "prior": self.prior,
+            "tf_adjustment": self.tf_adjustment,
+            "comparisons": [
+                {
+                    "name": c.name,
+                    "levels": [
+                        {"label": lab, "m": float(c.m[i]), "u": float(c.u[i])}
+                        for i, lab in enumerate(c.labels)
+                        if i > 0
+                    ],
+                }
+                for c in self.comparisons
+            ],
+            "info": self.info,
+            "tf": {name: t.to_json() for name, t in sorted(self.tf.items())},
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> MatchModel:
+        comps = []
+        for c in data["comparisons"]:
+            labels = ("null", *(lv["label"] for lv in c["levels"]))
+            m = np.array([1.0, *(lv["m"] for lv in c["levels"])], dtype=np.float64)
+            u = np.array([1.0, *(lv["u"] for lv in c["levels"])], dtype=np.float64)
+            comps.append(ComparisonParams(c["name"], labels, m, u))
+        return cls(
+            comparisons=comps,
+            prior=float(data["prior"]),
+            spec_hash=str(data["spec_hash"]),
+            tf_adjustment=bool(data.get("tf_adjustment", True)),
+            tf={k: TermFrequencies.from_json(v) for k, v in data.get("tf", {}).items()},
+            info=dict(data.get("info", {})),
+        )
+
+    def save(self, path: Path) -> None:
+        """Atomic write (temp file in the same folder + rename)."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump(self.to_json(), fh, indent=1, ensure_ascii=False)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+
+def load_model(model_path: Path) -> MatchModel:
+    """Read a model saved by `find_matches`."""
+    try:
+        data = json.loads(Path(model_path).read_text(encoding="utf-8"))
+        if data.get("format") != MODEL_FORMAT:
+            raise ModelError(f"{model_path}: unsupported model format {data.get('format')!r}")
+        return MatchModel.from_json(data)
+    except FileNotFoundError as exc:
+        raise ModelError(f"{model_path}: no trained model (run `cdp resolve` first)") from exc
+    except (ValueError, KeyError, TypeError, AssertionError) as exc:
+        raise ModelError(f"{model_path}: invalid model file ({type(exc).__name__})") from exc
+
+
+def spec_hash(names: tuple[str, ...], fixed_m: Mapping[str, float], tf_on: bool) -> str:
+    """Changes whenever the comparison spec does, so a stale stored model is retrained."""
+    spec = {
+        "version": COMPARISONS_VERSION,
+        "comparisons": [[n, list(COMPARISONS[n].labels)] for n in names],
+        "fixed_m": sorted(fixed_m.items()),
+        "tf": tf_on,
+    }
+    return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
+
+
+# --- training -----------------------------------------------------------------------------
+
+
+def estimate_u(
+    records: pl.DataFrame, names: tuple[str, ...], *, size: int, seed: int
+) -> dict[str, np.ndarray]:
+    """u per level from `size` random record pairs (deterministic for a seed and row order)."""
+    n = records.height
+    rng = np.random.default_rng(seed)
+    i = rng.integers(0, max(n, 1), size=size)
+    j = rng.integers(0, max(n, 1), size=size)
+    keep = i != j
+    levels = compare(records, i[keep], j[keep], names)
+    out = {}
+    for name in names:
+        k = len(COMPARISONS[name].labels)
+        counts = np.bincount(levels[name].to_numpy(), minlength=k).astype(np.float64)
+        # half a pair for levels never seen: a finite, conservative u
+        counts[1:] = np.maximum(counts[1:], 0.5)
+        out[name] = np.concatenate([[1.0], counts[1:] / counts[1:].sum()])
+    return out
+
+
+def _m_init(name: str, fixed_m: Mapping[str, float]) -> np.ndarray:
+    k = len(COMPARISONS[name].labels) - 1
+    m = np.array([0.6 * 0.45**i for i in range(k)], dtype=np.float64)
+    m[-1] = 0.02
+    return _apply_fixed(np.concatenate([[1.0], m / m.sum()]), name, fixed_m)
+
+
+def _apply_fixed(m: np.ndarray, name: str, fixed_m: Mapping[str, float]) -> np.ndarray:
+    """Set the fixed levels and rescale the free ones to fill the rest of the mass."""
+    labels = COMPARISONS[name].labels
+    fixed = np.zeros(len(labels), dtype=bool)
+    out = m.copy()
+    for i, label in enumerate(labels[1:], start=1):
+        value = fixed_m.get(f"{name}.{label}")
+        if value is not None:
+            out[i] = value
+            fixed[i] = True
+    free = ~fixed
+    free[0] = False
+    mass = out[free].sum()
+    if mass > 0:
+        out[free] = out[free] * (1.0 - out[fixed].sum()) / mass
+    out[0] = 1.0
+    return np.asarray(np.maximum(out, _M_FLOOR), dtype=np.float64)
+
+
+def patterns(levels: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct level rows and their counts (sorted, so EM is order independent)."""
+    if levels.height == 0:
+        return np.zeros((0, levels.width), dtype=np.int64), np.zeros(0)
+    g = levels.group_by(levels.columns).len().sort(levels.columns)
+    return g.select(levels.columns).to_numpy().astype(np.int64), g["len"].to_numpy().astype(
+        np.float64
+    )
+
+
+def em(
+    pats: np.ndarray,
+    counts: np.ndarray,
+    names: tuple[str, ...],
+    m: dict[str, np.ndarray],
+    u: dict[str, np.ndarray],
+    *,
+    free: frozenset[str],
+    fixed_m: Mapping[str, float],
+    prior: float,
+    max_iterations: int,
+    tol: float,
+    update_m: bool = True,
+) -> tuple[dict[str, np.ndarray], float, int]:
+    """Expectation-maximisation of m (comparisons in `free`) and the prior, u held fixed."""
+    m = {k: v.copy() for k, v in m.items()}
+    total = counts.sum()
+    iterations = 0
+    for iterations in range(1, max_iterations + 1):  # noqa: B007 (reported after the loop)
+        logit = np.full(len(counts), np.log(prior / (1 - prior)))
+        for c, name in enumerate(names):
+            if name in free:
+                bf = np.log(np.maximum(m[name], _M_FLOOR)) - np.log(np.maximum(u[name], _M_FLOOR))
+                bf[0] = 0.0
+                logit += bf[pats[:, c]]
+        p = 1.0 / (1.0 + np.exp(-np.clip(logit, -700, 700)))
+        w = counts * p
+        new_prior = float(np.clip(w.sum() / total, 1e-9, 1 - 1e-9))
+        delta = abs(new_prior - prior)
+        prior = new_prior
+        if update_m:
+            for c, name in enumerate(names):
+                if name not in free:
+                    continue
+                mass = np.bincount(pats[:, c], weights=w, minlength=len(m[name]))
+                if mass[1:].sum() <= 0:
+                    continue
+                # one pseudo-pair per level: a level unseen among matches keeps a small m
+                smoothed = mass[1:] + _PSEUDO_PAIRS
+                new = np.concatenate([[1.0], smoothed / smoothed.sum()])
+                new = _apply_fixed(new, name, fixed_m)
+                delta = max(delta, float(np.abs(new - m[name]).max()))
+                m[name] = new
+        if delta < tol:
+            break
+    return m, prior, iterations
+
+
+def train(
+    levels: pl.DataFrame,
+    rules_mask: np.ndarray,
+    rule_comparisons: list[frozenset[str]],
+    u: dict[str, np.ndarray],
+    *,
+    names: tuple[str, ...],
+    fixed_m: Mapping[str, float],
+    max_iterations: int,
+    tol: float,
+    n_records: int,
+) -> tuple[dict[str, np.ndarray], float, dict[str, Any]]:
+    """m by per-rule EM sessions, then the prior over all candidate pairs."""
+    init = {n: _m_init(n, fixed_m) for n in names}
+    estimates: dict[str, list[np.ndarray]] = {n: [] for n in names}
+    sessions = []
+    for k, blocked_on in enumerate(rule_comparisons):
+        sel = (rules_mask >> k) & 1 == 1
+        if sel.sum() < 10:
+            continue
+        free = frozenset(names) - blocked_on
+        pats, counts = patterns(levels.filter(pl.Series(sel)))
+        m_k, prior_k, iters = em(
+            pats, counts, names, init, u, free=free, fixed_m=fixed_m, prior=0.3,
+            max_iterations=max_iterations, tol=tol,
+        )  # fmt: skip
+        sessions.append({"rule": k, "pairs": int(sel.sum()), "iterations": iters, "prior": prior_k})
+        for n in free:
+            estimates[n].append(m_k[n])
+    m = {
+        n: _apply_fixed(np.mean(estimates[n], axis=0), n, fixed_m) if estimates[n] else init[n]
+        for n in names
+    }
+    prior = prior_from_pairs(levels, names, m, u, n_records=n_records)
+    return (
+        m,
+        prior,
+        {"em_sessions": sessions, "em_iterations": sum(s["iterations"] for s in sessions)},
+    )
+
+
+def prior_from_pairs(
+    levels: pl.DataFrame,
+    names: tuple[str, ...],
+    m: dict[str, np.ndarray],
+    u: dict[str, np.ndarray],
+    *,
+    n_records: int,
+) -> float:
+    """Share of matches among candidate pairs (EM on the prior only), scaled to all pairs."""
+    total_pairs = max(n_records * (n_records - 1) / 2, 1.0)
+    if levels.height == 0:
+        return float(np.clip(1.0 / total_pairs, 1e-12, 0.5))
+    pats, counts = patterns(levels)
+    _, prior_blocked, _ = em(
+        pats, counts, names, m, u, free=frozenset(names), fixed_m={}, prior=0.1,
+        max_iterations=50, tol=1e-7, update_m=False,
+    )  # fmt: skip
+    return float(np.clip(prior_blocked * levels.height / total_pairs, 1e-12, 0.5))
+
+
+def m_from_labels(levels: pl.DataFrame, names: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """m per level from labelled true-match pairs (a half count smooths unseen levels)."""
+    out = {}
+    for n in names:
+        k = len(COMPARISONS[n].labels)
+        counts = np.bincount(levels[n].to_numpy(), minlength=k).astype(np.float64)
+        counts[1:] = np.maximum(counts[1:], 0.5)
+        out[n] = np.concatenate([[1.0], counts[1:] / counts[1:].sum()])
+    return out
+
+
+# --- scoring ------------------------------------------------------------------------------
+
+
+def score(
+    levels: pl.DataFrame, model: MatchModel, tf_values: Mapping[str, pl.Series]
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Total match weight and per-comparison weights (tf adjustment included) per pair.
+
+    `tf_values[name]` is the compared value (left side) of each tf-adjusted comparison.
+    """
+    per: dict[str, np.ndarray] = {}
+    total = np.full(levels.height, model.prior_weight)
+    for c in model.comparisons:
+        lv = levels[c.name].to_numpy().astype(np.int64)
+        w = c.weights()[lv]
+        tf = model.tf.get(c.name)
+        if model.tf_adjustment and tf is not None and c.name in tf_values:
+            exact = c.labels.index("exact")
+            at = lv == exact
+            if at.any():
+                freq = tf.frequency(tf_values[c.name].filter(pl.Series(at)))
+                w = w.copy()
+                w[at] += tf_adjustment(freq, float(c.u[exact]))
+        per[c.name] = w
+        total = total + w
+    return total, per
+
+
+def probability(weight: np.ndarray) -> np.ndarray:
+    """Match probability from a log2 Bayes factor incl. prior."""
+    return np.asarray(1.0 / (1.0 + np.exp2(-np.clip(weight, -1000, 1000))), dtype=np.float64)

@@ -1,0 +1,170 @@
+"""`[resolve.fuzzy]` options: threshold, blocking rules, comparisons, EM and u-sampling knobs.
+
+Example (every key optional)::
+
+    [resolve.fuzzy]
+    threshold = 0.9                  # match probability a pair needs to be reported
+    comparisons = ["first_name", "last_name", "email", "phone", "birth_date", "address", "ids"]
+    max_block_size = 1000            # key values shared by more records are skipped and reported
+    em_max_iterations = 25
+    em_convergence = 0.0001
+    u_sample_size = 300000           # random record pairs used to estimate u
+    tf_adjustment = true
+    seed = 42
+    labels = "labels.csv"            # labelled pairs: record_key_l, record_key_r, is_match
+    blocking = [ { name = "email", on = ["email_key"] }, { name = "dob", on = ["birth_date"] } ]
+    [resolve.fuzzy.fixed_m]          # expert m probabilities EM must not move
+    "first_name.else" = 1e-9
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from cdp.config import SectionReader, Settings
+from cdp.resolve.fuzzy.blocking import BLOCK_KEYS, BlockingRule
+from cdp.resolve.fuzzy.comparisons import COMPARISONS
+
+DEFAULT_BLOCKING: tuple[BlockingRule, ...] = (
+    BlockingRule("email", ("email_key",)),
+    BlockingRule("phone", ("phone",)),
+    BlockingRule("full_name", ("first_name_key", "last_name_key")),
+    BlockingRule("birth_date", ("birth_date",)),
+    BlockingRule("surname_prefix_postcode", ("surname_prefix", "postal_code")),
+    BlockingRule("surname_sound_birth_year", ("surname_sound", "birth_year")),
+    BlockingRule("first_name_street", ("first_name_key", "street_key")),
+)
+
+#: Expert priors that EM keeps fixed: a clear first-name or birth-date disagreement is
+#: near-proof of two people (twins, parent and child at one address share everything else).
+#: Household evidence (surname, address, phone, even birth date for twins) adds up to
+#: some 40 bits under the independence assumption, so these act as vetoes.
+DEFAULT_FIXED_M: Mapping[str, float] = MappingProxyType(
+    {
+        "first_name.else": 2.0**-60,
+        "first_name.other_gender": 2.0**-60,
+        "birth_date.else": 2.0**-45,
+    }
+)
+
+_KEYS = frozenset(
+    {
+        "threshold",
+        "comparisons",
+        "blocking",
+        "max_block_size",
+        "em_max_iterations",
+        "em_convergence",
+        "u_sample_size",
+        "tf_adjustment",
+        "seed",
+        "fixed_m",
+        "labels",
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class FuzzySettings:
+    """Everything `find_matches` needs; defaults are tuned on generated and FEBRL data."""
+
+    threshold: float = 0.9
+    blocking: tuple[BlockingRule, ...] = DEFAULT_BLOCKING
+    comparisons: tuple[str, ...] = tuple(COMPARISONS)
+    max_block_size: int = 1000
+    em_max_iterations: int = 25
+    em_convergence: float = 1e-4
+    u_sample_size: int = 300_000
+    tf_adjustment: bool = True
+    seed: int = 42
+    fixed_m: Mapping[str, float] = field(default_factory=lambda: DEFAULT_FIXED_M)
+    labels_path: Path | None = None
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.threshold < 1.0:
+            raise ValueError("threshold must be a probability strictly between 0 and 1")
+        unknown = [c for c in self.comparisons if c not in COMPARISONS]
+        if unknown:
+            raise ValueError(f"unknown comparisons: {unknown}")
+        if not self.blocking:
+            raise ValueError("at least one blocking rule is needed")
+
+
+def fuzzy_settings(settings: Settings) -> FuzzySettings:
+    """Parse the optional `[resolve.fuzzy]` table, raising `ConfigError` naming the key."""
+    table = settings.section("resolve").table("fuzzy")
+    r = SectionReader(settings.path, "resolve.fuzzy", table)
+    r.check_keys(_KEYS)
+    d = FuzzySettings()
+    threshold = r.get("threshold", float, d.threshold)
+    if not 0.0 < threshold < 1.0:
+        raise r.error("threshold", "expected a match probability between 0 and 1 (exclusive)")
+    comparisons = tuple(r.get("comparisons", list, list(d.comparisons)))
+    for c in comparisons:
+        if c not in COMPARISONS:
+            raise r.error(
+                "comparisons", f"unknown comparison {c!r} (one of: {', '.join(COMPARISONS)})"
+            )
+    labels = r.get("labels", str, "")
+    return FuzzySettings(
+        threshold=threshold,
+        blocking=_blocking(r) if "blocking" in table else d.blocking,
+        comparisons=comparisons,
+        max_block_size=_positive(r, "max_block_size", d.max_block_size),
+        em_max_iterations=_positive(r, "em_max_iterations", d.em_max_iterations),
+        em_convergence=r.get("em_convergence", float, d.em_convergence),
+        u_sample_size=_positive(r, "u_sample_size", d.u_sample_size),
+        tf_adjustment=r.get("tf_adjustment", bool, d.tf_adjustment),
+        seed=r.get("seed", int, d.seed),
+        fixed_m=_fixed_m(r, comparisons) if "fixed_m" in table else d.fixed_m,
+        labels_path=(settings.path.parent / labels) if labels else None,
+    )
+
+
+def _positive(r: SectionReader, key: str, default: int) -> int:
+    value = r.get(key, int, default)
+    if value <= 0:
+        raise r.error(key, "expected a positive integer")
+    return value
+
+
+def _blocking(r: SectionReader) -> tuple[BlockingRule, ...]:
+    rules = r.get("blocking", list, [])
+    if not rules:
+        raise r.error("blocking", "expected a non-empty list of {name, on} tables")
+    out: list[BlockingRule] = []
+    for i, raw in enumerate(rules):
+        key = f"blocking[{i}]"
+        if not isinstance(raw, Mapping) or set(raw) != {"name", "on"}:
+            raise r.error(key, "expected a table with exactly 'name' and 'on'")
+        name, on = raw["name"], raw["on"]
+        if not isinstance(name, str) or not name:
+            raise r.error(f"{key}.name", "expected a non-empty string")
+        if name in {rule.name for rule in out}:
+            raise r.error(f"{key}.name", f"duplicate rule name {name!r}")
+        if not isinstance(on, list) or not on or not all(isinstance(k, str) for k in on):
+            raise r.error(f"{key}.on", "expected a non-empty list of key names")
+        for k in on:
+            if k not in BLOCK_KEYS:
+                raise r.error(f"{key}.on", f"unknown key {k!r} (one of: {', '.join(BLOCK_KEYS)})")
+        out.append(BlockingRule(name, tuple(on)))
+    return tuple(out)
+
+
+def _fixed_m(r: SectionReader, comparisons: tuple[str, ...]) -> Mapping[str, float]:
+    table: Mapping[str, Any] = r.table("fixed_m")
+    out: dict[str, float] = {}
+    for key, value in table.items():
+        comp, _, level = key.partition(".")
+        if comp not in comparisons or level not in COMPARISONS[comp].labels:
+            raise r.error(
+                f"fixed_m.{key}", "expected '<comparison>.<level>' of an enabled comparison"
+            )
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 1:
+            raise r.error(f"fixed_m.{key}", "expected a probability in (0, 1]")
+        out[key] = float(value)
+    return MappingProxyType(out)

@@ -1,0 +1,119 @@
+"""Fellegi-Sunter pieces: EM recovers m, u sampling, TF adjustment, save/load, spec hash."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+
+from cdp.resolve.fuzzy.model import (
+    ComparisonParams,
+    MatchModel,
+    ModelError,
+    em,
+    load_model,
+    patterns,
+    spec_hash,
+)
+from cdp.resolve.fuzzy.tf import TermFrequencies, tf_adjustment
+
+
+def test_em_recovers_known_m_with_u_fixed() -> None:
+    rng = np.random.default_rng(3)
+    names = ("first_name", "birth_date", "phone")
+    # levels: first_name 1..7, birth_date 1..5, phone 1..3 (0 = null)
+    m_true = {
+        "first_name": np.array([1, 0.80, 0.01, 0.01, 0.005, 0.10, 0.05, 0.025]),
+        "birth_date": np.array([1, 0.85, 0.03, 0.05, 0.02, 0.05]),
+        "phone": np.array([1, 0.70, 0.05, 0.25]),
+    }
+    u = {
+        "first_name": np.array([1, 0.01, 0.0005, 0.0005, 0.0005, 0.004, 0.0150, 0.9695]),
+        "birth_date": np.array([1, 0.0005, 0.0005, 0.004, 0.0200, 0.975]),
+        "phone": np.array([1, 0.0004, 0.0006, 0.999]),
+    }
+    n_match, n_non = 20_000, 60_000
+    cols = {}
+    for n in names:
+        a = rng.choice(len(m_true[n]) - 1, size=n_match, p=m_true[n][1:]) + 1
+        b = rng.choice(len(u[n]) - 1, size=n_non, p=u[n][1:]) + 1
+        cols[n] = np.concatenate([a, b]).astype(np.int8)
+    pats, counts = patterns(pl.DataFrame(cols))
+    init = {n: np.concatenate([[1.0], np.full(len(u[n]) - 1, 1 / (len(u[n]) - 1))]) for n in names}
+    for n in names:
+        init[n][1] *= 3
+        init[n][1:] /= init[n][1:].sum()
+    m, prior, iters = em(pats, counts, names, init, u, free=frozenset(names), fixed_m={},
+                         prior=0.5, max_iterations=200, tol=1e-7)  # fmt: skip
+    assert prior == pytest.approx(n_match / (n_match + n_non), abs=0.01)
+    for n in names:
+        np.testing.assert_allclose(m[n][1:], m_true[n][1:], atol=0.02)
+    assert iters > 1
+
+
+def test_em_keeps_fixed_m() -> None:
+    names = ("phone",)
+    pats = np.array([[1], [3]])
+    counts = np.array([100.0, 900.0])
+    u = {"phone": np.array([1, 0.001, 0.001, 0.998])}
+    init = {"phone": np.array([1, 0.5, 0.25, 0.25])}
+    m, _, _ = em(pats, counts, names, init, u, free=frozenset(names), fixed_m={"phone.else": 0.2},
+                 prior=0.3, max_iterations=50, tol=1e-9)  # fmt: skip
+    assert m["phone"][3] == pytest.approx(0.2)
+    assert m["phone"][1:].sum() == pytest.approx(1.0)
+
+
+def test_tf_adjustment_weakens_common_names_and_strengthens_rare() -> None:
+    recs = pl.DataFrame(
+        {"last_name_key": ["garcia"] * 50 + ["zubizarreta"] + [f"x{i}" for i in range(49)]}
+    )
+    tf = TermFrequencies.of(recs, "last_name_key")
+    assert tf.total == 100 and tf.counts == {"garcia": 50}
+    freq = tf.frequency(pl.Series(["garcia", "zubizarreta", None]))
+    assert freq[0] == pytest.approx(0.5) and freq[1] == pytest.approx(0.01) and np.isnan(freq[2])
+    u_exact = 0.05
+    adj = tf_adjustment(freq, u_exact)
+    assert adj[0] < 0 < adj[1]
+    assert adj[0] == pytest.approx(np.log2(0.05 / 0.5))
+    assert adj[2] == 0.0
+
+
+def _model() -> MatchModel:
+    comps = [
+        ComparisonParams("phone", ("null", "exact", "last7", "else"),
+                         np.array([1, 0.7, 0.05, 0.25]), np.array([1, 0.001, 0.001, 0.998])),
+    ]  # fmt: skip
+    tf = {"phone": TermFrequencies("phone", 10, {"+34600": 3})}
+    return MatchModel(comps, 1e-4, "abc", True, tf, {"em_iterations": 7})
+
+
+def test_model_save_load_round_trip(tmp_path: Path) -> None:
+    model = _model()
+    path = tmp_path / "state" / "model.json"
+    model.save(path)
+    again = load_model(path)
+    assert again.to_json() == model.to_json()
+    assert again.prior_weight == pytest.approx(np.log2(1e-4 / (1 - 1e-4)))
+    rows = again.to_table()
+    assert [r["level"] for r in rows] == ["exact", "last7", "else"]
+    assert rows[0]["bayes_factor"] == pytest.approx(700.0)
+    assert list(tmp_path.joinpath("state").iterdir()) == [path]  # no temp file left behind
+
+
+def test_load_model_errors_name_the_file(tmp_path: Path) -> None:
+    with pytest.raises(ModelError, match=r"model\.json: no trained model"):
+        load_model(tmp_path / "model.json")
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    with pytest.raises(ModelError, match=r"bad\.json: invalid model file"):
+        load_model(bad)
+
+
+def test_spec_hash_changes_with_the_spec() -> None:
+    base = spec_hash(("first_name", "phone"), {}, True)
+    assert base == spec_hash(("first_name", "phone"), {}, True)
+    assert base != spec_hash(("first_name",), {}, True)
+    assert base != spec_hash(("first_name", "phone"), {"phone.else": 0.1}, True)
+    assert base != spec_hash(("first_name", "phone"), {}, False)
