@@ -129,7 +129,7 @@ def quarantine_gate(settings: Settings, source: str, limits: QualityLimits) -> G
         )
     m = pl.read_parquet(manifest).filter(pl.col("source") == source)
     read = int(m["rows_read"].sum()) if m.height else 0
-    quarantined = int(m["rows_quarantined"].sum()) if m.height else 0
+    quarantined = int(m["quarantined"].sum()) if m.height else 0
     rate = quarantined / read if read else 0.0
     return Gate(
         "quarantine_rate",

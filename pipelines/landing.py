@@ -20,10 +20,8 @@ def loaded_files(settings: Settings) -> set[tuple[str, int]]:
     manifest = Layout.of(settings).manifest
     if not manifest.exists():
         return set()
-    m = pl.read_parquet(manifest)
-    path_col = "path" if "path" in m.columns else "file"
-    size_col = "size" if "size" in m.columns else "size_bytes"
-    return {(str(p), int(s)) for p, s in m.select(path_col, size_col).iter_rows()}
+    m = pl.read_parquet(manifest, columns=["path", "size"])
+    return set(zip(m["path"].to_list(), m["size"].to_list(), strict=True))
 
 
 def pending_files(settings: Settings) -> dict[str, list[Path]]:
