@@ -135,6 +135,15 @@ def _read_delimited(
     df = pl.from_arrow(table)
     assert isinstance(df, pl.DataFrame)
     df = df.with_columns(pl.Series("_line", good_lines, dtype=pl.Int64))
+    if b"\x00" in raw:
+        df, nul = split_rejects(
+            df,
+            pl.any_horizontal(pl.col(names).str.contains("\x00", literal=True)),
+            reason="bad_value",
+            field=None,
+            detail="row contains NUL bytes",
+        )
+        rejects += nul
     return df, len(lines), rejects
 
 

@@ -1,0 +1,224 @@
+"""The ingest framework: manifest, re-delivery, overlap dedupe, lineage, quarantine, path safety."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+from pathlib import Path
+
+import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import pytest
+from _helpers import FIXTURES, lake, manifest, quarantine, write_config
+
+from cdp.config import load_settings
+from cdp.schema import RAW_RECORD
+from connectors import get_reader
+from connectors.ingest import QUARANTINE_SCHEMA, glob_base
+from pipelines.cli import main
+from pipelines.ingest import ingest
+
+SEGMENT = (FIXTURES / "segment_s3_sample.jsonl").read_bytes()
+IDS = {
+    "ajs-3f1c0d6e-8b1e-4c55-9a1f-1d2e3f4a5b01",
+    "ajs-9a8b7c6d-5e4f-4a3b-9c2d-1e0f9a8b7c02",
+    "ajs-0b1c2d3e-4f5a-4b6c-8d7e-9f0a1b2c3d03",
+}
+WEB = """
+[[sources]]
+name = "web"
+connector = "segment"
+path = "exports/web/*.jsonl*"
+"""
+CRM = """
+[[sources]]
+name = "crm"
+connector = "csv"
+path = "exports/crm/*.csv"
+record_id = "id"
+[sources.columns]
+email = "mail"
+"""
+
+
+UP = """
+[[sources]]
+name = "up"
+connector = "segment"
+path = "exports/*/../../secret/*.jsonl"
+"""
+
+
+def _event(mid: str, **extra: object) -> str:
+    e = {"type": "track", "event": "Viewed", "messageId": mid, "timestamp": "2024-01-01T00:00:00Z"}
+    return json.dumps(e | extra)
+
+
+def _run(cfg: Path, **kw):
+    return ingest(load_settings(cfg), **kw)
+
+
+def test_first_run_writes_lake_manifest_and_lineage(tmp_path: Path) -> None:
+    cfg = write_config(
+        tmp_path,
+        WEB + CRM,
+        {
+            "exports/web/day1.jsonl.gz": gzip.compress(SEGMENT),
+            "exports/crm/a.csv": "id,mail\n1,a@x.es\n2,b@x.es\n",
+        },
+    )
+    report = _run(cfg)
+    out = tmp_path / "out"
+    web = lake(out, "web")
+    assert set(web.get_column("record_id")) == IDS
+    raw_files = list((out / "lake/raw/web").glob("*.parquet"))
+    assert len(raw_files) == 1 and raw_files[0].name.startswith("day1-")
+    assert pq.read_schema(raw_files[0]) == RAW_RECORD
+    assert set(web.get_column("_source_file")) == {"exports/web/day1.jsonl.gz"}
+    sha = web.get_column("_file_sha256")[0]
+    assert raw_files[0].name == f"day1-{sha[:8]}.parquet"
+    m = manifest(out).sort("path")
+    assert m.select(
+        "path", "rows_read", "loaded", "duplicates", "quarantined", "status"
+    ).rows() == [
+        ("exports/crm/a.csv", 2, 2, 0, 0, "loaded"),
+        ("exports/web/day1.jsonl.gz", 3, 3, 0, 0, "loaded"),
+    ]
+    assert report.rows == 5 and report.metrics["files"] == 2
+    assert [r["file"] for r in report.table] == ["exports/web/day1.jsonl.gz", "exports/crm/a.csv"]
+
+
+def test_rerun_skips_loaded_files(tmp_path: Path) -> None:
+    cfg = write_config(tmp_path, WEB, {"exports/web/a.jsonl": SEGMENT})
+    _run(cfg)
+    before = lake(tmp_path / "out", "web").drop("_ingested_at")
+    report = _run(cfg)
+    assert report.rows == 0 and report.metrics["files_skipped"] == 1
+    assert [r["status"] for r in report.table] == ["skipped"]
+    assert manifest(tmp_path / "out").height == 1
+    assert lake(tmp_path / "out", "web").drop("_ingested_at").equals(before)
+
+
+def test_redelivered_copy_and_overlap_load_no_duplicate_keys(tmp_path: Path) -> None:
+    cfg = write_config(tmp_path, WEB, {"exports/web/a.jsonl": SEGMENT})
+    _run(cfg)
+    web = tmp_path / "exports/web"
+    (web / "a-copy.jsonl").write_bytes(SEGMENT)  # same bytes, other name
+    overlap = [*SEGMENT.decode().splitlines()[:2], _event("new-1"), _event("new-1")]
+    (web / "b.jsonl").write_text("\n".join(overlap) + "\n")
+    report = _run(cfg)
+    rows = {r["file"]: r for r in report.table}
+    assert rows["exports/web/a-copy.jsonl"]["status"] == "duplicate"
+    assert rows["exports/web/a-copy.jsonl"]["duplicates"] == 3
+    b = rows["exports/web/b.jsonl"]
+    assert (b["rows read"], b["loaded"], b["duplicates"]) == (4, 1, 3)
+    ids = lake(tmp_path / "out", "web").get_column("record_id")
+    assert ids.n_unique() == ids.len() == 4
+    m = manifest(tmp_path / "out")
+    assert (
+        m["rows_read"] == m["loaded"] + m["duplicates"] + m["quarantined"] + m["suppressed"]
+    ).all()
+
+
+def test_bad_file_is_quarantined_and_the_run_goes_on(tmp_path: Path) -> None:
+    bad = "\n".join([_event("g1"), '{"broken', _event("g2", timestamp="yesterday")]) + "\n"
+    cut = gzip.compress(SEGMENT, mtime=0)[:40]
+    cfg = write_config(
+        tmp_path,
+        WEB,
+        {
+            "exports/web/1.jsonl.gz": cut,
+            "exports/web/2.jsonl": bad,
+            "exports/web/3.jsonl": SEGMENT,
+        },
+    )
+    report = _run(cfg)
+    status = {r["file"]: r["status"] for r in report.table}
+    assert status == {
+        "exports/web/1.jsonl.gz": "quarantined (unreadable_file)",
+        "exports/web/2.jsonl": "partial",
+        "exports/web/3.jsonl": "loaded",
+    }
+    out = tmp_path / "out"
+    assert set(lake(out, "web").get_column("record_id")) == IDS | {"g1"}
+    q = quarantine(out, "web").sort("file", "line", nulls_last=True)
+    assert q.schema == pl.from_arrow(QUARANTINE_SCHEMA.empty_table()).schema
+    assert q.select("file", "line", "field", "reason").rows() == [
+        ("exports/web/1.jsonl.gz", None, None, "unreadable_file"),
+        ("exports/web/2.jsonl", 2, None, "bad_json"),
+        ("exports/web/2.jsonl", 3, "timestamp", "bad_timestamp"),
+    ]
+    copies = list((out / "lake/quarantine/web/files").iterdir())
+    assert len(copies) == 1 and copies[0].read_bytes() == cut
+    assert report.notes and "1.jsonl.gz" in report.notes[0]
+
+
+def test_symlink_and_dotdot_escapes_are_not_read(tmp_path: Path) -> None:
+    secret = tmp_path / "secret"
+    secret.mkdir()
+    (secret / "s.jsonl").write_text(_event("leak") + "\n")
+    cfg = write_config(
+        tmp_path,
+        WEB + UP,
+        {"exports/web/ok.jsonl": _event("fine") + "\n"},
+    )
+    os.symlink(secret / "s.jsonl", tmp_path / "exports/web/link.jsonl")
+    report = _run(cfg)
+    status = {(r["source"], r["file"]): r["status"] for r in report.table}
+    assert status[("web", "exports/web/ok.jsonl")] == "loaded"
+    escaped = [s for (src, f), s in status.items() if f.endswith("s.jsonl") or "link" in f]
+    assert escaped and all(s == "quarantined (unsafe_path)" for s in escaped)
+    assert set(lake(tmp_path / "out", "web").get_column("record_id")) == {"fine"}
+    assert lake(tmp_path / "out", "up").is_empty()
+    assert not (tmp_path / "out/lake/quarantine/web/files").exists()  # never copied
+    assert glob_base(Path("/a/b/*/c/*.json")) == Path("/a/b")
+
+
+def test_record_filter_is_the_suppression_point(tmp_path: Path) -> None:
+    cfg = write_config(tmp_path, WEB, {"exports/web/a.jsonl": SEGMENT})
+
+    def drop_identify(table: pa.Table) -> pa.Table:
+        return table.filter(pc.not_equal(table.column("kind"), "profile"))
+
+    report = _run(cfg, record_filter=drop_identify)
+    m = manifest(tmp_path / "out")
+    assert m.select("rows_read", "loaded", "suppressed").rows() == [(3, 2, 1)]
+    assert report.metrics["suppressed"] == 1
+
+
+def test_killed_after_raw_write_reruns_to_the_same_lake(tmp_path: Path) -> None:
+    cfg = write_config(tmp_path, WEB, {"exports/web/a.jsonl": SEGMENT})
+    _run(cfg)
+    out = tmp_path / "out"
+    before = lake(out, "web").drop("_ingested_at")
+    (out / "lake/manifest.parquet").unlink()  # as if killed before the manifest was written
+    report = _run(cfg)
+    assert report.table[0]["loaded"] == 3  # its own raw file does not count as "already loaded"
+    assert lake(out, "web").drop("_ingested_at").equals(before)
+
+
+def test_cli_prints_per_file_summary(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cfg = write_config(
+        tmp_path,
+        WEB + CRM,
+        {
+            "exports/web/a.jsonl": SEGMENT,
+            "exports/crm/a.csv": "id,mail\n1,canary.person@example.org\n1,x\n",
+        },
+    )
+    assert main(["ingest", "--config", str(cfg), "--source", "crm"]) == 0
+    err = capsys.readouterr().err
+    assert "exports/crm/a.csv" in err and "exports/web" not in err
+    assert "duplicates" in err and "canary.person" not in err
+    assert manifest(tmp_path / "out").select("loaded", "duplicates").rows() == [(1, 1)]
+
+
+def test_registry_covers_every_connector() -> None:
+    from cdp.config import CONNECTORS
+
+    for name in ("segment", "ga4", "csv"):
+        assert callable(get_reader(name))
+    assert len(CONNECTORS) == 6
