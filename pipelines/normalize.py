@@ -1,14 +1,127 @@
-"""Stage: Turn the raw lake into canonical identity records (IDENTITY_RECORD)."""
+"""Stage: turn the raw lake into canonical identity records (IDENTITY_RECORD).
+
+Reads every configured source's `lake/raw/<source>/*.parquet`, normalises it with
+`cdp.normalize.normalize_records`, and atomically replaces
+`lake/identity_records.parquet` (an empty, typed file when there is no input, so
+later stages always find their input layer).
+"""
 
 from __future__ import annotations
 
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from cdp import progress
 from cdp.config import Settings
-from cdp.errors import NotBuiltYet
+from cdp.layout import Layout
+from cdp.normalize import (
+    normalize_records,
+    placeholders_version,
+    to_identity_table,
+)
+from cdp.normalize.identifiers import BLOCKABLE_COLUMNS
+from cdp.schema import IDENTITY_RECORD, RAW_RECORD
 from pipelines.reports import StageReport
 
-__all__ = ["normalize"]
+__all__ = ["normalize", "read_raw", "write_parquet_atomic"]
+
+#: Raw columns normalisation reads (interaction fields and extras are the profiles' business).
+_RAW_COLUMNS: tuple[str, ...] = (
+    "source",
+    "record_id",
+    "occurred_at",
+    *BLOCKABLE_COLUMNS,
+    "_ingested_at",
+)
+
+
+def read_raw(settings: Settings) -> tuple[pl.DataFrame, list[str]]:
+    """Raw identity columns of every configured source with data, and those sources' names.
+
+    A record delivered twice (same source and record_id) is kept once, the latest ingested.
+    """
+    layout = Layout.of(settings)
+    frames: list[pl.LazyFrame] = []
+    used: list[str] = []
+    for source in settings.sources:
+        files = sorted(layout.raw(source.name).glob("*.parquet"))
+        if not files:
+            progress.debug(f"normalize: no raw data for source {source.name!r}, skipped")
+            continue
+        used.append(source.name)
+        frames.append(pl.scan_parquet(files).select(_RAW_COLUMNS))
+    if not frames:
+        empty = pl.from_arrow(RAW_RECORD.empty_table())
+        assert isinstance(empty, pl.DataFrame)
+        return empty.select(_RAW_COLUMNS), used
+    raw = (
+        pl.concat(frames, how="vertical_relaxed")
+        .sort("_ingested_at", nulls_last=False, maintain_order=True)
+        .unique(["source", "record_id"], keep="last", maintain_order=True)
+        .collect()
+    )
+    return raw, used
+
+
+def write_parquet_atomic(table: pa.Table, path: Path) -> None:
+    """Write `table` to `path` through a temp file in the same folder and `os.replace`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        pq.write_table(table, tmp, compression="zstd")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def normalize(settings: Settings) -> StageReport:
-    """Turn the raw lake into canonical identity records (IDENTITY_RECORD)."""
-    raise NotBuiltYet("stage 'normalize' is not built yet (issue #4)")
+    """Normalise all raw records into `lake/identity_records.parquet`.
+
+    Returns:
+        A report with the record count, quality metrics (`<column>_invalid`,
+        `<column>_blocked`, ... for the contact columns) and the per-column quality table.
+    """
+    t0 = time.perf_counter()
+    raw, used = read_raw(settings)
+    identity, quality = normalize_records(
+        raw,
+        default_country=settings.project.default_country,
+        source_countries={s.name: settings.source_country(s) for s in settings.sources},
+        date_formats={
+            s.name: str(s.options["date_format"])
+            for s in settings.sources
+            if s.options.get("date_format")
+        },
+    )
+    table = to_identity_table(identity) if identity.height else IDENTITY_RECORD.empty_table()
+    write_parquet_atomic(table, Layout.of(settings).identity_records)
+    report = StageReport(stage="normalize", rows=identity.height, table=quality.to_dicts())
+    report.metrics.update(_metrics(identity, quality, used))
+    if not used:
+        report.notes.append("no raw data yet: wrote an empty identity_records.parquet")
+    report.seconds = time.perf_counter() - t0
+    return report
+
+
+def _metrics(identity: pl.DataFrame, quality: pl.DataFrame, used: list[str]) -> dict[str, Any]:
+    metrics: dict[str, Any] = {
+        "sources": len(used),
+        "records_with_blocked_values": int(identity["blocked_fields"].is_not_null().sum()),
+        "placeholders_version": placeholders_version() or "",
+    }
+    for row in quality.iter_rows(named=True):
+        col = row["column"]
+        if col in {"email", "phone", "birth_date", "postal_code", "country"}:
+            metrics[f"{col}_filled"] = row["filled"]
+            metrics[f"{col}_invalid"] = row["invalid"]
+            metrics[f"{col}_blocked"] = row["blocked"]
+    return metrics

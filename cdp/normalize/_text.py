@@ -1,0 +1,109 @@
+"""Text building blocks shared by the normalisers, as polars expressions.
+
+Everything here runs inside polars (Rust): Unicode normalisation, accent folding and
+casing are expression methods, so no normaliser needs a Python call per value.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from functools import cache
+from importlib import resources
+
+import polars as pl
+
+#: Control and format characters (zero-width spaces, BOMs, bidi marks) never belong in a value.
+_INVISIBLE = r"[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]"
+#: Letters that Unicode decomposition does not fold to ASCII but people type as ASCII.
+_FOLD_EXTRA: dict[str, str] = {
+    "ß": "ss",
+    "ẞ": "ss",
+    "æ": "ae",
+    "œ": "oe",
+    "ø": "o",
+    "ł": "l",
+    "đ": "d",
+    "ð": "d",
+    "þ": "th",
+    "ı": "i",
+}
+
+
+def clean_text(e: pl.Expr, *, form: str = "NFKC") -> pl.Expr:
+    """Unicode-normalise, drop invisible characters, collapse whitespace, trim; blank → null.
+
+    The shared first step of every normaliser, so `" María\u00a0 López\u200b"` and
+    `"María López"` become the same string.
+    """
+    out = (
+        e.str.normalize(form)  # type: ignore[arg-type]
+        .str.replace_all(_INVISIBLE, " ")
+        .str.replace_all(r"\s+", " ")
+        .str.strip_chars(" ")
+    )
+    return blank_to_null(out)
+
+
+def blank_to_null(e: pl.Expr) -> pl.Expr:
+    """Empty strings are missing values, not values."""
+    return e.replace("", None)
+
+
+def fold(e: pl.Expr) -> pl.Expr:
+    """Matching form: compatibility-decomposed, accents dropped, lower-case (María → maria)."""
+    out = e.str.to_lowercase().str.normalize("NFKD").str.replace_all(r"\p{M}", "")
+    out = out.str.replace_many(list(_FOLD_EXTRA), list(_FOLD_EXTRA.values()))
+    # Decomposition can expose new combining marks or compatibility forms; settle them.
+    return out.str.normalize("NFKC").str.replace_all(r"\p{M}", "").str.to_lowercase()
+
+
+def fold_words(e: pl.Expr) -> pl.Expr:
+    """`fold` plus punctuation to spaces, apostrophes dropped: "O'Neill-Pérez" → "oneill perez"."""
+    out = fold(e).str.replace_all(r"['’`´]", "")
+    out = out.str.replace_all(r"[^\p{L}\p{N}]+", " ").str.strip_chars(" ")
+    return blank_to_null(out)
+
+
+def tidy_case(e: pl.Expr, *, lower_words: frozenset[str] = frozenset()) -> pl.Expr:
+    """Title-case words written all upper or all lower; keep deliberate mixed case (McDonald).
+
+    Words in `lower_words` (name particles such as "de", "del") stay lower-case
+    unless they are the last word. Splits on single spaces: call after `clean_text`.
+    """
+    el = pl.element()
+    uniform = (el == el.str.to_uppercase()) | (el == el.str.to_lowercase())
+    last = pl.int_range(pl.len()) == pl.len() - 1
+    particle = el.str.to_lowercase().is_in(list(lower_words)) & ~last
+    word = (
+        pl.when(uniform & particle)
+        .then(el.str.to_lowercase())
+        .when(uniform)
+        .then(el.str.to_titlecase())
+        .otherwise(el)
+    )
+    return e.str.split(" ").list.eval(word).list.join(" ")
+
+
+def read_data_rows(name: str) -> Iterator[dict[str, str]]:
+    """Rows of a CSV shipped in `cdp/normalize/data/`, skipping `#` comment lines."""
+    text = resources.files("cdp.normalize").joinpath("data", name).read_text(encoding="utf-8")
+    lines = (line for line in text.splitlines() if line.strip() and not line.startswith("#"))
+    for row in csv.DictReader(lines):
+        yield {k: (v or "").strip() for k, v in row.items()}
+
+
+def data_version(name: str) -> str | None:
+    """The `# version: X` line of a data file, if it has one."""
+    text = resources.files("cdp.normalize").joinpath("data", name).read_text(encoding="utf-8")
+    for line in text.splitlines():
+        if line.lower().startswith("# version:"):
+            return line.split(":", 1)[1].strip()
+    return None
+
+
+@cache
+def fold_python(value: str) -> str:
+    """The `fold_words` of one Python string (for building lookup tables from data files)."""
+    out = pl.select(fold_words(pl.lit(value, dtype=pl.String))).item()
+    return "" if out is None else str(out)

@@ -1,0 +1,158 @@
+"""Person names: tidy display forms and accent-free, nickname-aware matching keys.
+
+Display forms keep accents and deliberate casing ("McDonald") but fix shouting
+and lower-case input ("maría JOSÉ" → "María José"); titles and suffixes go.
+When only `full_name` is known it is split Hispanic-aware: compound given names
+("María José", "Juan Carlos", "María del Carmen", from a data file) stay whole,
+two surnames stay together ("García Márquez"), particles (de, del, de la, y)
+belong to the surname that follows, and "Peña, Ana" means last, first.
+
+Keys: `first_name_key` maps nicknames to canonical names (Pepe → jose, from
+`data/nicknames.csv`), `last_name_key` holds both surnames without particles and
+`last_name_first_key` the first (paternal) surname only.
+
+Work is done once per distinct (first, last, full) triple, then joined back.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+import polars as pl
+
+from cdp.normalize._text import blank_to_null, clean_text, fold_words, read_data_rows, tidy_case
+
+__all__ = ["NAME_COLUMNS", "load_nicknames", "name_keys", "normalize_names"]
+
+#: Output columns of `normalize_names`, in order.
+NAME_COLUMNS: tuple[str, ...] = (
+    "first_name",
+    "last_name",
+    "full_name",
+    "first_name_key",
+    "last_name_key",
+    "last_name_first_key",
+)
+
+#: Surname particles: lower-case in display, part of the following surname, dropped from keys.
+PARTICLES: frozenset[str] = frozenset(
+    {"de", "del", "la", "las", "los", "y", "e", "da", "das", "do", "dos", "di", "du"}
+    | {"van", "von", "der", "den", "le"}
+)
+_TITLES = (
+    "sr|sra|srta|sres|dr|dra|dña|doña|dna|mr|mrs|ms|mx|miss|mme|mlle|prof|profa|rev|sir|lic|ing"
+)
+_SUFFIXES = "jr|jnr|sr|snr|ii|iii|iv|phd|md|esq"
+_EDGE = r"[\s'.,\-]"
+#: Leading titles and punctuation ("Sra. Dña. María" → "María"), one greedy pass.
+_PREFIX_RE = rf"(?i)^(?:{_EDGE}|(?:{_TITLES})(?:\.\s*|\s+)|d\.\s*)+"
+#: Trailing suffixes and punctuation ("Smith Jr." → "Smith").
+_SUFFIX_RE = rf"(?i)(?:{_EDGE}|\b(?:{_SUFFIXES})\b)+$"
+
+
+@cache
+def load_nicknames() -> dict[str, str]:
+    """Folded nickname → folded canonical name, from `data/nicknames.csv`."""
+    from cdp.normalize._text import fold_python
+
+    out: dict[str, str] = {}
+    for row in read_data_rows("nicknames.csv"):
+        out[fold_python(row["nickname"])] = fold_python(row["canonical"])
+    return out
+
+
+@cache
+def _compound_first_names() -> frozenset[str]:
+    from cdp.normalize._text import fold_python
+
+    return frozenset(fold_python(r["name"]) for r in read_data_rows("compound_first_names.csv"))
+
+
+def _clean_name(raw: pl.Expr, *, keep_comma: bool = False) -> pl.Expr:
+    """NFKC text with only letters, apostrophes, dots and hyphens; titles and suffixes gone."""
+    t = raw.str.replace_all(r"(?i)\bdª", "Dña")  # NFKC would turn "Dª" into "Da"
+    t = clean_text(t).str.replace_all("[’`´]", "'")
+    allowed = r"[^\p{L}\p{M}\s'.,\-]" if keep_comma else r"[^\p{L}\p{M}\s'.\-]"
+    t = t.str.replace_all(allowed, " ").str.replace_all(r"\s*-\s*", "-")
+    t = t.str.replace_all(r"\s+", " ").str.replace(_PREFIX_RE, "").str.replace(_SUFFIX_RE, "")
+    return blank_to_null(t)
+
+
+def _split_full(full: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+    """(first, last) display parts of a clean full name; "Peña, Ana" is last, first."""
+    comma = full.str.extract_groups(r"^([^,]+),([^,]+)$")
+    c_last = blank_to_null(comma.struct.field("1").str.strip_chars(" "))
+    c_first = blank_to_null(comma.struct.field("2").str.strip_chars(" "))
+    plain = full.str.replace_all(r"\s*,\s*", " ").str.strip_chars(" ")
+    tokens = plain.str.split(" ")
+    keys = tokens.list.eval(fold_words(pl.element()).fill_null(""))
+    n = tokens.list.len()
+    compound = pl.lit(list(_compound_first_names()), dtype=pl.List(pl.String)).first()
+    k = pl.lit(1)
+    # Longest compound given name first (4 words "maría de los ángeles" .. 2 words).
+    for size in (2, 3, 4):
+        prefix = keys.list.head(size).list.join(" ")
+        k = pl.when((n >= size) & prefix.is_in(compound)).then(pl.lit(size)).otherwise(k)
+    # Three or more surname words after one given name: the second word is a given name too
+    # ("Pedro Pablo García López"), unless it is a particle.
+    is_part = keys.list.eval(pl.element().is_in(list(PARTICLES)))
+    surnames_after_1 = n - 1 - is_part.list.slice(1).list.sum()
+    second_is_part = is_part.list.get(1, null_on_oob=True).fill_null(False)
+    k = pl.when((k == 1) & (surnames_after_1 > 2) & ~second_is_part).then(pl.lit(2)).otherwise(k)
+    first = blank_to_null(tokens.list.head(k).list.join(" "))
+    last = blank_to_null(tokens.list.slice(k).list.join(" "))
+    is_comma = c_last.is_not_null() & c_first.is_not_null()
+    return (
+        pl.when(is_comma).then(c_first).otherwise(first),
+        pl.when(is_comma).then(c_last).otherwise(last),
+    )
+
+
+def name_keys(first: pl.Expr, last: pl.Expr) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
+    """(first_name_key, last_name_key, last_name_first_key) from display (or raw) names."""
+    nick = load_nicknames()
+    fk = fold_words(first).replace(nick)
+    fk = fk.str.split(" ").list.eval(pl.element().replace(nick)).list.join(" ")
+    particles = "|".join(sorted(PARTICLES))
+    lk = blank_to_null(fold_words(last).str.replace_all(rf"\b(?:{particles})\s+", ""))
+    return fk, lk, lk.str.split(" ").list.first()
+
+
+def normalize_names(first: pl.Series, last: pl.Series, full: pl.Series) -> pl.DataFrame:
+    """Display names and keys (`NAME_COLUMNS`) per row of raw first/last/full names.
+
+    A missing first or last name is filled from `full`; a missing `full` is built
+    from first and last. Idempotent on its outputs; null in, null out.
+    """
+    frame = pl.DataFrame(
+        {"_f": first, "_l": last, "_n": full}, schema=dict.fromkeys(("_f", "_l", "_n"), pl.String)
+    )
+    distinct = frame.unique()
+    words = frozenset(PARTICLES)
+    f = _clean_name(pl.col("_f"))
+    ln = _clean_name(pl.col("_l"))
+    n = _clean_name(pl.col("_n"), keep_comma=True)
+    out = distinct.with_columns(cf=f, cl=ln, cn=n)
+    split_first, split_last = _split_full(pl.col("cn"))
+    out = out.with_columns(
+        sf=pl.when(pl.col("cf").is_null() | pl.col("cl").is_null()).then(split_first),
+        sl=pl.when(pl.col("cf").is_null() | pl.col("cl").is_null()).then(split_last),
+    )
+    out = out.with_columns(
+        first_name=tidy_case(pl.coalesce("cf", "sf"), lower_words=words),
+        last_name=tidy_case(pl.coalesce("cl", "sl"), lower_words=words),
+    )
+    plain_full = tidy_case(pl.col("cn").str.replace_all(r"\s*,\s*", " "), lower_words=words)
+    built = blank_to_null(
+        pl.concat_str(["first_name", "last_name"], separator=" ", ignore_nulls=True)
+    )
+    has_comma = pl.col("cn").str.contains(",")
+    out = out.with_columns(
+        full_name=pl.when(pl.col("cn").is_null() | has_comma).then(built).otherwise(plain_full)
+    )
+    fk, lk, lfk = name_keys(pl.col("first_name"), pl.col("last_name"))
+    out = out.with_columns(first_name_key=fk, last_name_key=lk, last_name_first_key=lfk)
+    joined = frame.join(
+        out, on=["_f", "_l", "_n"], how="left", maintain_order="left", nulls_equal=True
+    )
+    return joined.select(NAME_COLUMNS)

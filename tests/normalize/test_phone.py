@@ -1,0 +1,86 @@
+"""Phone numbers to E.164, per-source default region, invalid numbers flagged not guessed."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+
+from cdp.normalize.phone import normalize_phones, to_e164
+
+
+def _phones(values: list[str | None], region: str = "ES") -> list[tuple[str | None, bool | None]]:
+    raw = pl.Series(values, dtype=pl.String)
+    out = normalize_phones(raw, pl.Series([region] * len(values), dtype=pl.String))
+    return list(out.iter_rows())
+
+
+@pytest.mark.parametrize(
+    ("raw", "region", "expected"),
+    [
+        ("p:+34612345678", "ES", "+34612345678"),  # Meta lead-form prefix
+        ("p:612 345 678", "ES", "+34612345678"),
+        ("612-345-678", "ES", "+34612345678"),
+        ("0034 612 345 678", "ES", "+34612345678"),  # 00 international prefix
+        ("+34 (612) 34.56.78", "ES", "+34612345678"),
+        ("+44 (0)20 7946 0958", "ES", "+442079460958"),  # national trunk zero in brackets
+        ("020 7946 0958", "GB", "+442079460958"),  # trunk zero dropped
+        ("(415) 555-2671", "US", "+14155552671"),
+        ("+1 415 555 2671", "ES", "+14155552671"),  # an explicit country code wins
+        ("0044 20 7946 0958", "US", "+442079460958"),
+        ("55 1234 5678", "MX", "+525512345678"),
+        ("tel:+34612345678", "ES", "+34612345678"),
+    ],
+)
+def test_valid_numbers_to_e164(raw: str, region: str, expected: str) -> None:
+    assert _phones([raw], region) == [(expected, True)]
+
+
+@pytest.mark.parametrize(
+    ("raw", "region"),
+    [
+        ("612345678", "US"),  # a Spanish mobile without +34 is not a US number: not guessed
+        ("0612345678", "ES"),
+        ("12345", "ES"),
+        ("call me", "ES"),
+        ("+34 6", "ES"),
+        ("1" * 40, "ES"),
+    ],
+)
+def test_invalid_numbers_are_flagged_and_nulled(raw: str, region: str) -> None:
+    assert _phones([raw], region) == [(None, False)]
+
+
+def test_missing_values_stay_null() -> None:
+    assert _phones([None, "", "  "]) == [(None, None)] * 3
+
+
+def test_region_comes_from_each_row() -> None:
+    raw = pl.Series(["612 345 678", "612 345 678"])
+    out = normalize_phones(raw, pl.Series(["ES", "US"]))
+    assert out.rows() == [("+34612345678", True), (None, False)]
+
+
+def test_each_distinct_value_is_parsed_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    import cdp.normalize.phone as phone
+
+    calls: list[tuple[str, str]] = []
+    real = phone.to_e164
+
+    def counting(text: str, region: str) -> str | None:
+        calls.append((text, region))
+        return real(text, region)
+
+    monkeypatch.setattr(phone, "to_e164", counting)
+    values = ["612 345 678"] * 500 + ["+34 699 887 766"] * 500 + [None] * 10
+    out = normalize_phones(pl.Series(values), pl.Series(["ES"] * len(values)))
+    assert sorted(calls) == [("+34 699 887 766", "ES"), ("612 345 678", "ES")]
+    assert out["phone"].to_list()[:1] + out["phone"].to_list()[500:501] == [
+        "+34612345678",
+        "+34699887766",
+    ]
+    assert out.height == len(values)
+
+
+def test_to_e164_never_raises_on_junk() -> None:
+    assert to_e164("+" * 300, "ES") is None
+    assert to_e164("612345678", "ZZ") is None
