@@ -119,8 +119,8 @@ def _read_delimited(
     names = _header_names(header_line, delimiter, quote)
     raw = body.encode("utf-8")
     del text, body
-    starts, fields = _segments(raw, delimiter, quote)
     first_body_line = pre + 2  # 1-based physical line of the first body line
+    starts, fields = _segments(raw, delimiter, quote, first_body_line)
     lines = starts + first_body_line
     ok = fields == len(names)
     rejects = [
@@ -169,7 +169,9 @@ def _header_names(line: str, delimiter: str, quote: str) -> list[str]:
     return names
 
 
-def _segments(raw: bytes, delimiter: str, quote: str) -> tuple[np.ndarray, np.ndarray]:
+def _segments(
+    raw: bytes, delimiter: str, quote: str, first_line: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Physical start line (0-based, within `raw`) and field count of every non-blank record.
 
     Vectorised over the bytes: a newline or delimiter ends a record/field only
@@ -179,7 +181,15 @@ def _segments(raw: bytes, delimiter: str, quote: str) -> tuple[np.ndarray, np.nd
     b = np.frombuffer(raw, dtype=np.uint8)
     if b.size == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    outside = (np.cumsum(b == ord(quote)) % 2) == 0
+    quotes = np.cumsum(b == ord(quote))
+    if quotes[-1] % 2:
+        opening = int(np.flatnonzero((b == ord(quote)) & (quotes % 2 == 1))[-1])
+        raise FileRejected(
+            "unreadable_file",
+            f"unbalanced quotes: the quoted field opened at line "
+            f"{int(np.count_nonzero(b[:opening] == 10)) + first_line} is never closed",
+        )
+    outside = (quotes % 2) == 0
     newline = b == 10
     ends = np.flatnonzero(newline & outside)
     if ends.size == 0 or ends[-1] != b.size - 1:

@@ -65,6 +65,7 @@ def write_config(root: Path, sources_toml: str, files: Mapping[str, bytes | str]
         f.parent.mkdir(parents=True, exist_ok=True)
         f.write_bytes(content if isinstance(content, bytes) else content.encode())
     cfg = root / "cdp.toml"
+    root.mkdir(parents=True, exist_ok=True)
     cfg.write_text(
         '[project]\ndata_dir = "out"\ndefault_country = "ES"\n\n' + sources_toml.strip() + "\n"
     )
