@@ -236,9 +236,11 @@ def _rfm(frame: pl.DataFrame, as_of: datetime | None) -> pl.DataFrame:
     )
     scored = buyers.select(
         "customer_id",
-        ((pl.lit(as_of) - pl.col("last_order_at")).dt.total_days().cast(pl.Int64)).alias(
-            "recency_days"
-        ),
+        (
+            (pl.lit(as_of, dtype=pl.Datetime("us", "UTC")) - pl.col("last_order_at"))
+            .dt.total_days()
+            .cast(pl.Int64)
+        ).alias("recency_days"),
         quintile(pl.col("last_order_at")).alias("rfm_recency"),
         quintile(pl.col("orders_count")).alias("rfm_frequency"),
         quintile(pl.col("lifetime_value").cast(pl.Float64)).alias("rfm_monetary"),

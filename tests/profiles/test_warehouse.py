@@ -169,3 +169,13 @@ def test_current_pointer_is_replaced_atomically(published: Layout) -> None:
     publish_snapshot(published, "20260105T000000Z")
     assert pointer.read_text().strip() == "cdp-20260105T000000Z.duckdb"
     assert os.stat(pointer).st_ino != inode  # a new file renamed over, never rewritten in place
+
+
+def test_an_empty_lake_builds_empty_tables(tmp_path) -> None:
+    from cdp.config import load_settings
+    from tests.profiles.frames import settings_file
+
+    settings = load_settings(settings_file(tmp_path), check_files=False)
+    report = build_profiles(settings)
+    assert report.rows == 0 and report.metrics["checks_passed"] is True
+    assert set(table_names(Layout.of(settings).warehouse)) >= CONTRACT_TABLES
