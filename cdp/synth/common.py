@@ -93,7 +93,7 @@ def write_atomic(path: Path, data: bytes) -> Path:
 
 def gzip_bytes(data: bytes) -> bytes:
     """gzip with mtime 0 and no file name, so the same input gives the same bytes."""
-    return gzip.compress(data, compresslevel=6, mtime=0)
+    return gzip.compress(data, compresslevel=1, mtime=0)
 
 
 def utf16le_bom(text: str) -> bytes:
@@ -113,6 +113,28 @@ def ndjson_lines(lines: pl.Series) -> bytes:
     if lines.len() == 0:
         return b""
     return (str(lines.str.join("\n").item()) + "\n").encode("utf-8")
+
+
+def json_array(items: list[pl.Expr]) -> pl.Expr:
+    """A JSON array (as text) of the non-null pre-rendered JSON items.
+
+    Nested lists of structs are rendered as text and spliced into the encoded message
+    (see `splice`): building them row by row in polars is far slower than concatenating
+    strings, and the bytes are the same.
+    """
+    return pl.concat_str(
+        pl.lit("["), pl.concat_str(items, separator=",", ignore_nulls=True), pl.lit("]")
+    )
+
+
+def token(name: str) -> pl.Expr:
+    """A placeholder value for a struct field whose JSON is spliced in after encoding."""
+    return pl.lit(f"@@{name}@@")
+
+
+def splice(encoded: pl.Expr, name: str, rendered: pl.Expr) -> pl.Expr:
+    """Replace the placeholder of `token(name)` (a quoted string) with raw JSON text."""
+    return encoded.str.replace(f'"@@{name}@@"', rendered, literal=True)
 
 
 def strip_nulls(json_text: pl.Expr) -> pl.Expr:

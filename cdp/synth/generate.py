@@ -74,11 +74,12 @@ def generate(out_dir: Path, *, people: int, seed: int) -> SynthSummary:
         population = make_people(np.random.default_rng(seeds[0]), people)
     summary = SynthSummary(out_dir, people, seed)
     truth: list[pl.DataFrame] = []
+    shared: dict[str, pl.DataFrame] = {}
     for (name, _connector, pattern, build), ss in zip(SOURCES, seeds[1:], strict=True):
         for stale in glob.glob(str(out_dir / pattern)):
             Path(stale).unlink()
         with progress.step(f"synth {name}"):
-            result = build(np.random.default_rng(ss), population, out_dir)
+            result = build(np.random.default_rng(ss), population, out_dir, shared)
         summary.sources[name] = result
         summary.files += [f.relative_to(out_dir) for f in result.files]
         truth.append(result.truth)

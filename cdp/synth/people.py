@@ -132,9 +132,11 @@ def make_people(rng: np.random.Generator, n: int) -> pl.DataFrame:
     df = df.with_columns(
         pl.col("nickname", "surname2").replace("", None),
         pl.format("p{}", pl.col("pidx").cast(pl.String).str.zfill(7)).alias("person_id"),
-        pl.concat_str("surname1", "surname2", separator=" ", ignore_nulls=True).alias("last_name"),
         pl.col("twin_of").replace(-1, None),
         pl.col("namesake_of").replace(-1, None),
+    )
+    df = df.with_columns(
+        pl.concat_str("surname1", "surname2", separator=" ", ignore_nulls=True).alias("last_name")
     )
     df = _add_contacts(rng, df)
     df = df.join(_addresses(rng, hh_place, hh_old_place), on="household", how="left")
@@ -313,15 +315,19 @@ def _add_roles(rng: np.random.Generator, df: pl.DataFrame) -> pl.DataFrame:
         *[pl.Series(f"in_{s}", u[s] < p) for s, p in SOURCE_SHARE.items() if s != "payments"],
     )
     shared = (pl.col("member") > 0) & pl.Series(rng.random(n) < 0.25)
+
+    def head(c: str) -> pl.Expr:
+        return pl.col(c).first().over("household", order_by="member")
+
     df = df.with_columns(
         # Families share a card: some partners and children pay with the head's card.
         *[
-            pl.when(shared).then(pl.col(c).first().over("household", order_by="member")).otherwise(pl.col(c)).alias(c)
+            pl.when(shared).then(head(c)).otherwise(pl.col(c)).alias(c)
             for c in ("card_fingerprint", "card_last4", "card_brand")
         ],
         shared.alias("card_shared"),
         # The tablet flag is a household property; only families have one to share.
-        (pl.col("tablet_household").first().over("household", order_by="member") & (pl.col("household_size") > 1))
+        (head("tablet_household") & (pl.col("household_size") > 1))
         .alias("tablet_household"),
         # Payments follow purchases; junk typers always fill in a lead form.
         (pl.col("in_shop") & pl.Series(u_pay < 0.8) | ~pl.col("in_shop") & pl.Series(u_pay < 0.1))

@@ -23,6 +23,12 @@ def uniforms(df: pl.DataFrame, rng: np.random.Generator, *names: str) -> pl.Data
     return df.with_columns(pl.Series(name, rng.random(df.height)) for name in names)
 
 
+def choice(options: tuple[str, ...], u: pl.Expr) -> pl.Expr:
+    """One of `options`, picked by a uniform draw (equal shares)."""
+    idx = (u * len(options)).floor().cast(pl.Int64).clip(0, len(options) - 1)
+    return idx.replace_strict(dict(enumerate(options)), return_dtype=pl.String)
+
+
 def typo(e: pl.Expr, u: pl.Expr, share: float) -> pl.Expr:
     """With probability `share`, one keyboard slip: a dropped, doubled or swapped letter."""
     n = e.str.len_chars()

@@ -20,10 +20,13 @@ from cdp.synth.common import (
     explode_people,
     gzip_bytes,
     iso_z,
+    json_array,
     ndjson_lines,
     product_columns,
     random_times,
+    splice,
     strip_nulls,
+    token,
     write_atomic,
 )
 
@@ -60,7 +63,11 @@ LOCALES = {"ES": "es-ES", "MX": "es-MX", "US": "en-US", "GB": "en-GB", "AR": "es
 _NULL = "__null__"  # userId is sent as an explicit null by analytics.js; kept through encoding
 
 
-def build(rng: np.random.Generator, people: pl.DataFrame, out_dir: Path) -> SourceOutput:
+def build(
+    rng: np.random.Generator, people: pl.DataFrame, out_dir: Path,
+    shared: dict[str, pl.DataFrame],
+) -> SourceOutput:  # fmt: skip
+    """Write this source's files; `shared` carries frames between sources (unused here)."""
     p = people.filter(pl.col("in_web"))
     n = p.height
     n_hh = people.height  # household ids are below the number of people
@@ -92,7 +99,11 @@ def build(rng: np.random.Generator, people: pl.DataFrame, out_dir: Path) -> Sour
     )
     ev = pl.concat([ev, product_columns(rng, m, 3, "p")], how="horizontal")
     ev = _shape(ev)
-    ev = ev.with_columns(_message().alias("json"))
+    # Encode per call type so each group only computes the fields it carries.
+    ev = pl.concat(
+        [part.with_columns(_message(str(kind)).alias("json"))
+         for (kind,), part in sorted(ev.partition_by("type", as_dict=True).items())]
+    )  # fmt: skip
     truth = ev.select(
         pl.lit(SOURCE).alias("source"), pl.col("messageId").alias("record_id"), "person_id"
     )
@@ -168,13 +179,8 @@ def _shape(ev: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _pick(choices: tuple[str, ...], x: pl.Expr) -> pl.Expr:
-    idx = (x * len(choices)).floor().cast(pl.Int64).clip(0, len(choices) - 1)
-    return idx.replace_strict(dict(enumerate(choices)), return_dtype=pl.String)
-
-
-def _message() -> pl.Expr:
-    """The whole Segment message as one JSON string per row."""
+def _message(kind: str) -> pl.Expr:
+    """The whole Segment message as one JSON string per row, for rows of one call type."""
     u = pl.col
     t = u("type")
     page_i = (u("u_page") * len(PAGES)).floor().cast(pl.Int64).clip(0, len(PAGES) - 1)
@@ -182,9 +188,9 @@ def _message() -> pl.Expr:
     title = page_i.replace_strict({i: x for i, (_, x) in enumerate(PAGES)}, return_dtype=pl.String)
     camp_on = (t == "page") & (u("u_camp") < 0.3)
     camp = (u("u_camp") / 0.3).clip(0, 0.999)
-    c_src = _pick(tuple(c[0] for c in CAMPAIGNS), camp)
-    c_med = _pick(tuple(c[1] for c in CAMPAIGNS), camp)
-    c_name = _pick(tuple(c[2] for c in CAMPAIGNS), camp)
+    c_src = render.choice(tuple(c[0] for c in CAMPAIGNS), camp)
+    c_med = render.choice(tuple(c[1] for c in CAMPAIGNS), camp)
+    c_name = render.choice(tuple(c[2] for c in CAMPAIGNS), camp)
     search = (
         pl.when(camp_on)
         .then(pl.format("?utm_source={}&utm_medium={}&utm_campaign={}", c_src, c_med, c_name))
@@ -193,13 +199,16 @@ def _message() -> pl.Expr:
     url = pl.concat_str(pl.lit(SHOP_URL), path, search)
     referrer = pl.when(camp_on).then(pl.lit("https://www.google.com/")).otherwise(pl.lit(None))
     page_props = pl.struct(path=path, referrer=referrer, search=search, title=title, url=url)
-    event = _pick(TRACK_EVENTS, u("u_ev"))
+    event = render.choice(TRACK_EVENTS, u("u_ev"))
     order = event == "Order Completed"
     nprod = 1 + (u("u_nprod") * 3).floor().cast(pl.Int64).clip(0, 2)
-    products = pl.concat_list(
-        [pl.struct(sku=u(f"p{i}_sku"), name=u(f"p{i}_name"), quantity=u(f"p{i}_qty"),
-                   price=u(f"p{i}_price") / 100) for i in range(3)]
-    ).list.head(nprod)  # fmt: skip
+    products = json_array([
+        pl.when(nprod > i).then(pl.concat_str(
+            pl.lit('{"sku":"'), u(f"p{i}_sku"), pl.lit('","name":"'), u(f"p{i}_name"),
+            pl.lit('","quantity":'), u(f"p{i}_qty").cast(pl.String),
+            pl.lit(',"price":'), (u(f"p{i}_price") / 100).cast(pl.String), pl.lit("}")))
+        for i in range(3)
+    ])  # fmt: skip
     total = sum(
         (pl.when(nprod > i).then(u(f"p{i}_price") * u(f"p{i}_qty")).otherwise(0) for i in range(3)),
         start=pl.lit(0),
@@ -207,8 +216,13 @@ def _message() -> pl.Expr:
     currency = u("country").replace_strict(
         {"ES": "EUR", "GB": "GBP", "MX": "MXN"}, default="USD", return_dtype=pl.String
     )
-    props = _merge_props(t, order, event, page_props, products, total, currency)
-    traits = _traits()
+    none = pl.lit(None)
+    props = (
+        page_props if kind == "page"
+        else _merge_props(t, order, event, page_props, products, total, currency)
+        if kind == "track" else none
+    )  # fmt: skip
+    traits = _traits() if kind == "identify" else none
     echo = (t == "track") & u("logged") & (u("u_ctx") < 0.3) & u("email").is_not_null()
     ctx_traits = pl.when(echo).then(pl.struct(email=u("email").str.to_lowercase()))
     consent = pl.when(u("u_ctx") < 0.7).then(
@@ -248,7 +262,7 @@ def _message() -> pl.Expr:
         anonymousId=pl.when(t != "alias").then(u("anon")),
         userId=pl.when(u("logged")).then(u("account_id")).otherwise(anon_user),
         previousId=pl.when(t == "alias").then(u("anon")),
-        traits=pl.when(t == "identify").then(traits),
+        traits=traits,
         properties=props,
         context=context,
         originalTimestamp=iso_z(u("original")),
@@ -257,8 +271,11 @@ def _message() -> pl.Expr:
         timestamp=iso_z(u("timestamp")),
         version=pl.lit(2),
     )
+    encoded = message.struct.json_encode()
+    if kind == "track":
+        encoded = splice(encoded, "products", products)
     return (
-        strip_nulls(message.struct.json_encode())
+        strip_nulls(encoded)
         .str.replace(f'"{_NULL}"', "null", literal=True)
         .str.replace('"originalTimestamp"', '"integrations":{},"originalTimestamp"', literal=True)
     )
@@ -288,7 +305,7 @@ def _merge_props(
             order_id=pl.when(is_order).then(pl.format("#{}", u("order_no"))),
             total=pl.when(is_order).then(total / 100),
             currency=pl.when(is_order).then(currency),
-            products=pl.when(is_order).then(products),
+            products=pl.when(is_order).then(token("products")),
             sku=pl.when(is_product).then(u("p0_sku")),
             name=pl.when(is_product).then(u("p0_name")),
             price=pl.when(is_product).then(u("p0_price") / 100),
