@@ -8,6 +8,7 @@ a crash that stops the run. Messages carry line numbers and byte offsets only.
 
 from __future__ import annotations
 
+import functools
 import gzip
 import zlib
 from pathlib import Path
@@ -109,21 +110,29 @@ def text_lines(text: str, *, max_line_bytes: int = MAX_LINE_BYTES) -> tuple[pa.T
     return table, rejects
 
 
-def duck(*, external_access: bool = False) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB for parsing: UTC session, no extension autoloading.
-
-    External (file) access is off unless a reader needs DuckDB to open the file
-    itself; Arrow tables are passed with `register`, values bound with `?`.
-    """
+@functools.cache
+def _database() -> duckdb.DuckDBPyConnection:
     con = duckdb.connect(
         config={
-            "enable_external_access": external_access,
+            "enable_external_access": False,
             "autoinstall_known_extensions": False,
             "autoload_known_extensions": False,
         }
     )
-    con.execute("SET TimeZone = 'UTC'")
+    con.execute("SET GLOBAL TimeZone = 'UTC'")
+    con.execute("SET lock_configuration = true")
     return con
+
+
+def duck() -> duckdb.DuckDBPyConnection:
+    """A cursor on the process's in-memory parsing DuckDB, in a UTC session.
+
+    No file access and no extension loading (locked): readers pass Arrow tables
+    with `register` and bind values with `?`. Opening a database costs tens of
+    milliseconds, so one is shared and each read gets its own cursor (its own
+    registrations), which the caller closes.
+    """
+    return _database().cursor()
 
 
 def json_object_lines(

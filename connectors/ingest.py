@@ -29,6 +29,7 @@ import hashlib
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime
@@ -143,15 +144,21 @@ def relative_path(path: Path, root: Path) -> str:
         return real.as_posix()
 
 
-def write_parquet_atomic(table: pa.Table, target: Path) -> None:
-    """Write Parquet to a temp file in the target's folder, fsync, then `os.replace`."""
+def write_parquet_atomic(table: pa.Table, target: Path, *, durable: bool = False) -> None:
+    """Write Parquet to a temp file in the target's folder, then `os.replace` it into place.
+
+    Readers see the old file or the new one, never a partial one, also after a
+    kill -9. `durable` adds an fsync before the rename (power-loss safety) for
+    commit points such as the manifest.
+    """
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
             pq.write_table(table, fh, compression="zstd")
-            fh.flush()
-            os.fsync(fh.fileno())
+            if durable:
+                fh.flush()
+                os.fsync(fh.fileno())
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -188,10 +195,17 @@ def _stem(name: str) -> str:
 
 
 class Manifest:
-    """The ingest manifest: loaded once, appended per file, rewritten atomically each time."""
+    """The ingest manifest: loaded once, appended per file, rewritten atomically.
 
-    def __init__(self, path: Path) -> None:
+    Rows are flushed at most every `flush_seconds` and at the end of each source
+    (`flush`). Losing unflushed rows to a crash is safe: those files are simply
+    ingested again, writing the same raw file names, and their own output is not
+    counted as "already loaded" (see `SourceRun._load`).
+    """
+
+    def __init__(self, path: Path, *, flush_seconds: float = 5.0) -> None:
         self.path = path
+        self.flush_seconds = flush_seconds
         if path.exists():
             self.table = pq.read_table(path).cast(MANIFEST_SCHEMA)
         else:
@@ -203,16 +217,26 @@ class Manifest:
                 strict=True,
             )
         )
+        self._pending: list[dict[str, object]] = []
+        self._last_flush = time.monotonic()
 
     def seen(self, path: str, sha256: str) -> bool:
         return (path, sha256) in self._seen
 
     def add(self, outcome: FileOutcome, connector: str, ingested_at: datetime) -> None:
-        row = asdict(outcome) | {"connector": connector, "ingested_at": ingested_at}
-        new = pa.Table.from_pylist([row], schema=MANIFEST_SCHEMA)
-        self.table = pa.concat_tables([self.table, new])
+        self._pending.append(asdict(outcome) | {"connector": connector, "ingested_at": ingested_at})
         self._seen.add((outcome.path, outcome.sha256))
-        write_parquet_atomic(self.table, self.path)
+        if time.monotonic() - self._last_flush >= self.flush_seconds:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write pending rows (atomically, with fsync: the manifest is the commit point)."""
+        if self._pending:
+            new = pa.Table.from_pylist(self._pending, schema=MANIFEST_SCHEMA)
+            self.table = pa.concat_tables([self.table, new])
+            self._pending = []
+            write_parquet_atomic(self.table, self.path, durable=True)
+        self._last_flush = time.monotonic()
 
 
 class SourceRun:

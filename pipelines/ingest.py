@@ -37,14 +37,18 @@ def ingest(
     manifest = Manifest(Layout.of(settings).manifest)
     ingested_at = datetime.now(UTC).replace(microsecond=0)
     outcomes: list[FileOutcome] = []
-    for source in chosen:
-        run = SourceRun(settings, source, manifest, ingested_at, record_filter=record_filter)
-        files = run.files()
-        with progress.Progress(f"ingest {source.name}", total=len(files)) as bar:
-            for path in files:
-                outcome = run.ingest_file(path)
-                outcomes.append(outcome)
-                bar.advance(note=f"{path.name}: {outcome.status}")
+    try:
+        for source in chosen:
+            run = SourceRun(settings, source, manifest, ingested_at, record_filter=record_filter)
+            files = run.files()
+            with progress.Progress(f"ingest {source.name}", total=len(files)) as bar:
+                for path in files:
+                    outcome = run.ingest_file(path)
+                    outcomes.append(outcome)
+                    bar.advance(note=f"{path.name}: {outcome.status}")
+            manifest.flush()
+    finally:
+        manifest.flush()
     return _report(outcomes, time.perf_counter() - t0)
 
 
