@@ -512,8 +512,10 @@ def threshold_curve(
                 "pairs": pl.Int64,
                 "precision": pl.Float64,
                 "recall": pl.Float64,
+                "recall_scored": pl.Float64,
             }
         )
+    scored_true = int(labelled["tp"].sum())
     step = max(1, labelled.height // points)
     picked = labelled.with_row_index("i").filter(
         (pl.col("i") % step == 0) | (pl.col("i") == labelled.height - 1)
@@ -523,4 +525,5 @@ def threshold_curve(
         pl.col("kept").alias("pairs"),
         (pl.col("tp_kept") / pl.col("kept")).alias("precision"),
         (pl.col("tp_kept") / pl.lit(max(true_pairs, 1))).alias("recall"),
+        (pl.col("tp_kept") / pl.lit(max(scored_true, 1))).alias("recall_scored"),
     ).sort("threshold")

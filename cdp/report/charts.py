@@ -77,7 +77,7 @@ def histogram(
     widths = [b - a for a, b in itertools.pairwise(edges)]
     ax.bar(list(edges[:-1]), list(counts), width=widths, align="edge", edgecolor="white")
     if threshold is not None:
-        ax.axvline(threshold, color="#c92a2a", linestyle="--", label=f"threshold {threshold:g}")
+        ax.axvline(threshold, color="#c92a2a", linestyle="--", label=f"threshold {threshold:.2f}")
         ax.legend(fontsize="small")
     if log_y:
         ax.set_yscale("log")

@@ -338,6 +338,7 @@ def accuracy(cr: pl.DataFrame | None, truth: pl.DataFrame | None, scored_found: 
                         curve["threshold"].to_list(),
                         {
                             "precision (pairs ≥ threshold)": curve["precision"].to_list(),
+                            "recall (of true scored pairs)": curve["recall_scored"].to_list(),
                             "recall (of all true pairs)": curve["recall"].to_list(),
                         },
                         title="Scored pairs: precision and recall against threshold",
@@ -347,7 +348,8 @@ def accuracy(cr: pl.DataFrame | None, truth: pl.DataFrame | None, scored_found: 
                 )
             )
             sec.notes.append(
-                "Pair-level curve over the scored pairs; identifier links are not included, so "
-                "recall here is a floor for the whole pipeline's."
+                "Pair-level curve over the fuzzy matcher's scored pairs. Identifier links are "
+                "not scored pairs, so 'of all true pairs' is the fuzzy matcher's share of the "
+                "truth, not the pipeline's recall (that is in the table above)."
             )
     return sec

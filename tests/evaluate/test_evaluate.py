@@ -281,10 +281,11 @@ def test_threshold_curve() -> None:
     )
     curve = threshold_curve(scored, TRUTH)
     rows = {
-        r["threshold"]: (r["pairs"], r["precision"], r["recall"])
+        r["threshold"]: (r["pairs"], r["precision"], r["recall"], r["recall_scored"])
         for r in curve.iter_rows(named=True)
     }
-    assert rows[10.0] == (1, 1.0, 0.25)
-    assert rows[5.0] == (2, 1.0, 0.5)
-    assert rows[2.0] == (3, pytest.approx(2 / 3), 0.5)
-    assert rows[-1.0] == (4, 0.75, 0.75)
+    # 4 true pairs in the truth, 3 of them scored
+    assert rows[10.0] == (1, 1.0, 0.25, pytest.approx(1 / 3))
+    assert rows[5.0] == (2, 1.0, 0.5, pytest.approx(2 / 3))
+    assert rows[2.0] == (3, pytest.approx(2 / 3), 0.5, pytest.approx(2 / 3))
+    assert rows[-1.0] == (4, 0.75, 0.75, 1.0)
