@@ -28,6 +28,16 @@ SIZE_BUCKETS: tuple[tuple[int, int | None], ...] = (
 )
 
 
+#: Manifest count columns shown per source (as the ingest framework names them).
+MANIFEST_COUNTS: tuple[str, ...] = (
+    "rows_read",
+    "loaded",
+    "duplicates",
+    "quarantined",
+    "suppressed",
+)
+
+
 def _rows(df: pl.DataFrame) -> list[dict[str, Any]]:
     return df.to_dicts()
 
@@ -68,7 +78,7 @@ def rows_per_source(layout: Layout, cr: pl.DataFrame | None) -> Section:
         parts.append(raw.rename({"rows": "raw"}))
     manifest = inputs.parquet(layout.manifest)
     if manifest is not None and "source" in manifest.columns:
-        wanted = [c for c in ("rows_read", "rows_quarantined") if c in manifest.columns]
+        wanted = [c for c in MANIFEST_COUNTS if c in manifest.columns]
         if wanted:
             parts.append(
                 manifest.group_by("source").agg(pl.col(c).cast(pl.Int64).sum() for c in wanted)
@@ -89,7 +99,7 @@ def rows_per_source(layout: Layout, cr: pl.DataFrame | None) -> Section:
     for p in parts[1:]:
         table = table.join(p, on="source", how="full", coalesce=True)
     table = table.sort("source")
-    counts = [c for c in table.columns if c not in {"source", "customers"}]
+    counts = [c for c in table.columns if c not in {"source", "customers", "raw", "loaded"}]
     sec = Section("sources", title, tables=[Table("by_source", _rows(table))])
     sec.charts.append(
         Chart(

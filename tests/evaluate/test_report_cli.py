@@ -85,7 +85,13 @@ def project(tmp_path: Path) -> Path:
             lake / "raw" / src / "part-0.parquet"
         )
     pl.DataFrame(
-        {"source": ["web", "shop"], "rows_read": [4, 5], "rows_quarantined": [1, 1]}
+        {
+            "source": ["web", "shop"],
+            "rows_read": [4, 5],
+            "loaded": [3, 4],
+            "duplicates": [0, 0],
+            "quarantined": [1, 1],
+        }
     ).write_parquet(lake / "manifest.parquet")
     (lake / "quarantine" / "web").mkdir(parents=True)
     pl.DataFrame({"source": ["web"], "_line": [4], "reason": ["bad_json"]}).write_parquet(
@@ -204,7 +210,7 @@ def test_report_html_numbers_match_the_warehouse(project: Path, capsys) -> None:
     )
     by_source = {r["source"]: r for r in _table(html, "sources.by_source")}
     assert {s: int(r["customer_records"]) for s, r in by_source.items()} == per_source
-    assert int(by_source["web"]["raw"]) == 3 and int(by_source["shop"]["rows_quarantined"]) == 1
+    assert int(by_source["web"]["raw"]) == 3 and int(by_source["shop"]["quarantined"]) == 1
     sizes = {r["size"]: int(r["customers"]) for r in _table(html, "clusters.size_distribution")}
     assert sizes["1"] == 1 and sizes["3"] == 2 and sum(sizes.values()) == customers
     reasons = {
