@@ -25,13 +25,14 @@ import numpy as np
 import polars as pl
 
 from cdp.config import ProjectSettings, SourceSettings
-from connectors._io import MAX_LINE_BYTES, duck, read_bytes
+from connectors._io import MAX_LINE_BYTES, read_bytes
 from connectors._parse import (
     bool_flag,
     decode_text,
     detect_encoding,
     finish_records,
     json_extras,
+    money,
     split_rejects,
     utc_timestamp,
 )
@@ -80,10 +81,8 @@ def read(path: Path, source: SourceSettings, project: ProjectSettings) -> ReadRe
     created = col_or_null(table.data, "created_time")
     df = table.data.with_columns(
         pl.col(c).str.strip_prefix(p) for c, p in _PREFIXES.items() if c in cols
-    ).with_columns(
-        record_id=null_if_blank(pl.col("id").str.strip_chars()),
-        occurred_at=utc_timestamp(created),
-    )
+    ).with_columns(record_id=null_if_blank(pl.col("id").str.strip_chars()))
+    df = with_timestamp(df, "occurred_at", created, "%Y-%m-%dT%H:%M:%S%z")
     good, rejects = reject_rows(
         df,
         [
@@ -144,6 +143,12 @@ _ROW_ERRORS = {
     "TOO MANY COLUMNS": ("ragged_row", "more fields than the header"),
     "LINE SIZE OVER MAXIMUM": ("too_large", f"row longer than {MAX_LINE_BYTES} bytes"),
 }
+_QUOTE_ERRORS = ("UNQUOTED VALUE", "UNTERMINATED QUOTE")
+
+_DUCKDB_CONFIG: dict[str, str | bool | int | float | list[str]] = {
+    "autoinstall_known_extensions": False,
+    "autoload_known_extensions": False,
+}
 
 _READ_SQL = """
 SELECT * FROM read_csv(
@@ -194,8 +199,10 @@ def read_delimited(path: Path, *, delimiter: str) -> Delimited:
             "delim": delimiter,
             "max_line": MAX_LINE_BYTES,
         }
-        con = duck(external_access=True)
+        # Own connection: the shared parsing database (`_io.duck`) has no file access.
+        con = duckdb.connect(config=_DUCKDB_CONFIG)
         try:
+            con.execute("SET enable_progress_bar = false")
             data = con.sql(_READ_SQL, params=params).pl()
             errors = con.sql(
                 "SELECT line, min(error_type) FROM reject_errors GROUP BY line ORDER BY line"
@@ -209,12 +216,16 @@ def read_delimited(path: Path, *, delimiter: str) -> Delimited:
     for line, kind in errors:
         if kind == "INVALID ENCODING":
             raise FileRejected("encoding", f"row {line} is not valid {encoding}")
+        if kind in _QUOTE_ERRORS:
+            raise FileRejected("unreadable_file", f"unbalanced quote at row {line}")
         if kind not in _ROW_ERRORS:
             raise FileRejected("unreadable_file", f"{kind.lower()} at row {line}")
         reason, detail = _ROW_ERRORS[kind]
         rejects.append(Reject(int(line), reason, None, detail))
     total = data.height + len(rejects)
-    lines = np.setdiff1d(np.arange(2, total + 2), [r.line for r in rejects])
+    keep = np.ones(total, dtype=bool)
+    keep[np.array([r.line for r in rejects], dtype=np.int64) - 2] = False
+    lines = np.arange(2, total + 2, dtype=np.int64)[keep]
     data = data.rename(dict(zip(slots, columns, strict=True))).with_columns(
         _line=pl.Series(lines, dtype=pl.Int64)
     )
@@ -272,6 +283,42 @@ def null_if_blank(expr: pl.Expr) -> pl.Expr:
 def unparsed(raw: pl.Expr, parsed: pl.Expr) -> pl.Expr:
     """A value was given (not blank) but its typed parse is null: the row is a reject."""
     return null_if_blank(raw).is_not_null() & parsed.is_null()
+
+
+_PLAIN_DECIMAL = r"^-?\d{1,14}(?:\.\d{1,4})?$"
+
+
+def with_money(df: pl.DataFrame, out: str, raw: pl.Expr) -> pl.DataFrame:
+    """`out` = `raw` as Decimal(18,4) in major units, `"1,250.00"` included.
+
+    Plain decimals (the bulk of an export) take a direct cast; only the other values
+    go through `_parse.money` (separators, symbols), which is ~10x slower.
+    """
+    fast = pl.when(raw.str.contains(_PLAIN_DECIMAL)).then(raw).cast(pl.Decimal(18, 4))
+    return _with_fallback(df, out, raw, fast, money(raw, thousands=","))
+
+
+def with_timestamp(
+    df: pl.DataFrame, out: str, raw: pl.Expr, fmt: str, timezone: str = "UTC"
+) -> pl.DataFrame:
+    """`out` = `raw` as a UTC instant: the export's documented `fmt` first, then any ISO shape.
+
+    The exact-format parse is ~40x cheaper than `_parse.utc_timestamp`'s general one,
+    which only runs on the values the format missed (e.g. a `Z` suffix).
+    """
+    fast = utc_timestamp(raw, fmt=fmt, timezone=timezone)
+    return _with_fallback(df, out, raw, fast, utc_timestamp(raw, timezone=timezone))
+
+
+def _with_fallback(
+    df: pl.DataFrame, out: str, raw: pl.Expr, fast: pl.Expr, slow: pl.Expr
+) -> pl.DataFrame:
+    df = df.with_columns(fast.alias(out))
+    missed = df.select(unparsed(raw, pl.col(out)).arg_true()).to_series()
+    if missed.is_empty():
+        return df
+    patched = df.get_column(out).scatter(missed, df[missed].select(slow).to_series())
+    return df.with_columns(patched)
 
 
 class Check(NamedTuple):

@@ -20,7 +20,7 @@ from pathlib import Path
 import polars as pl
 
 from cdp.config import ProjectSettings, SourceSettings
-from connectors._parse import bool_flag, finish_records, json_extras, money, utc_timestamp
+from connectors._parse import bool_flag, finish_records, json_extras
 from connectors.base import ReadResult, Reject
 from connectors.meta_leads import (
     Check,
@@ -31,6 +31,8 @@ from connectors.meta_leads import (
     reject_rows,
     require_column,
     unparsed,
+    with_money,
+    with_timestamp,
 )
 
 #: Canonical column → header aliases (first match in the file wins).
@@ -68,36 +70,14 @@ def read(path: Path, source: SourceSettings, project: ProjectSettings) -> ReadRe
     table = read_delimited(path, delimiter=",")
     cols = table.columns
     require_column(cols, "Name" if "Name" in cols else None, "Name")
+    orders, name_rejects = _fold_orders(table.data, cols)
     line_item_cols = [c for c in cols if c.lower().startswith("lineitem ")]
-    df = table.data.with_columns(
-        pl.col(c).str.replace(_EXCEL_GUARD, "$1") for c in cols
-    ).with_columns(pl.col("Name").str.strip_chars().pipe(null_if_blank))
-
-    unnamed = df.filter(pl.col("Name").is_null())["_line"].to_list()
-    name_rejects = [
-        Reject(n, "missing_record_id", "Name", "row without an order Name") for n in unnamed
-    ]
-
-    sku = find_column(cols, "Lineitem sku")
-    item_name = find_column(cols, "Lineitem name")
-    item = pl.coalesce(col_or_null(df, sku), col_or_null(df, item_name))
     order_cols = [c for c in cols if c not in line_item_cols and c != "Name"]
-    aggs = [
-        pl.col("_line").min(),
-        *[pl.col(c).drop_nulls().first() for c in order_cols],
-        item.drop_nulls().alias("items"),
-    ]
-    if line_item_cols:
-        aggs.append(pl.struct(line_item_cols).alias("line_items"))
-    orders = df.filter(pl.col("Name").is_not_null()).group_by("Name", maintain_order=True).agg(aggs)
 
     f = {k: find_column(cols, *aliases) for k, aliases in _FIELDS.items()}
     created, total, refunded = (col_or_null(orders, f[k]) for k in ("created", "total", "refunded"))
-    orders = orders.with_columns(
-        occurred_at=utc_timestamp(created),
-        amount=money(total, thousands=","),
-        amount_refunded=money(refunded, thousands=","),
-    )
+    orders = with_timestamp(orders, "occurred_at", created, "%Y-%m-%d %H:%M:%S %z")
+    orders = with_money(with_money(orders, "amount", total), "amount_refunded", refunded)
     good, rejects = reject_rows(
         orders,
         [
@@ -154,6 +134,48 @@ def read(path: Path, source: SourceSettings, project: ProjectSettings) -> ReadRe
         rows_read=records.height + len(all_rejects),
         rejects=sorted(all_rejects, key=lambda r: r.line or 0),
     )
+
+
+def _unguard(expr: pl.Expr) -> pl.Expr:
+    """Drop Excel's guard apostrophe; the regex only runs on values starting with `'`."""
+    return (
+        pl.when(expr.str.starts_with("'"))
+        .then(expr.str.replace(_EXCEL_GUARD, "$1"))
+        .otherwise(expr)
+    )
+
+
+def _fold_orders(df: pl.DataFrame, cols: list[str]) -> tuple[pl.DataFrame, list[Reject]]:
+    """Line-item rows → one row per `Name` (file order), plus rejects for rows without one.
+
+    Each order-level column takes the first non-null value of its order; `items` lists
+    each line's SKU (else product name); `line_items` keeps every `Lineitem *` column.
+    Lazy, so the grouped frame is built without copying the whole file first.
+    """
+    name = _unguard(pl.col("Name").str.strip_chars()).pipe(null_if_blank)
+    unnamed = df.filter(name.is_null())["_line"].to_list()
+    rejects = [Reject(n, "missing_record_id", "Name", "row without an order Name") for n in unnamed]
+    line_item_cols = [c for c in cols if c.lower().startswith("lineitem ")]
+    order_cols = [c for c in cols if c not in line_item_cols and c != "Name"]
+    sku, title = find_column(cols, "Lineitem sku"), find_column(cols, "Lineitem name")
+    item = _unguard(pl.coalesce(col_or_null(df, sku), col_or_null(df, title)))
+    aggs = [
+        pl.col("_line").min(),
+        *[pl.col(c).drop_nulls().first() for c in order_cols],
+        item.drop_nulls().alias("items"),
+    ]
+    if line_item_cols:
+        aggs.append(pl.struct(line_item_cols).alias("line_items"))
+    orders = (
+        df.lazy()
+        .with_columns(name.alias("Name"))
+        .filter(pl.col("Name").is_not_null())
+        .group_by("Name", maintain_order=True)
+        .agg(aggs)
+        .with_columns(_unguard(pl.col(c)) for c in order_cols)
+        .collect()
+    )
+    return orders, rejects
 
 
 def _address(df: pl.DataFrame, cols: list[str]) -> tuple[list[pl.Expr], set[str]]:

@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import polars as pl
 
 from cdp.config import ProjectSettings, SourceSettings
-from connectors._parse import finish_records, json_extras, money, utc_timestamp
+from connectors._parse import finish_records, json_extras
 from connectors.base import FileRejected, ReadResult
 from connectors.meta_leads import (
     Check,
@@ -33,6 +33,8 @@ from connectors.meta_leads import (
     reject_rows,
     require_column,
     unparsed,
+    with_money,
+    with_timestamp,
 )
 
 #: Canonical / interaction field → header aliases (first match in the file wins).
@@ -76,12 +78,9 @@ def read(path: Path, source: SourceSettings, project: ProjectSettings) -> ReadRe
     created_col, tz = _created_column(cols)
     raw = {k: col_or_null(table.data, f[k]) for k in ("amount", "refunded")}
     created = col_or_null(table.data, created_col)
-    df = table.data.with_columns(
-        record_id=null_if_blank(pl.col(id_col).str.strip_chars()),
-        occurred_at=utc_timestamp(created, timezone=tz),
-        amount=money(raw["amount"], thousands=","),
-        amount_refunded=money(raw["refunded"], thousands=","),
-    )
+    df = table.data.with_columns(record_id=null_if_blank(pl.col(id_col).str.strip_chars()))
+    df = with_timestamp(df, "occurred_at", created, "%Y-%m-%d %H:%M:%S", timezone=tz)
+    df = with_money(with_money(df, "amount", raw["amount"]), "amount_refunded", raw["refunded"])
     good, rejects = reject_rows(
         df,
         [

@@ -227,7 +227,7 @@ _names = st.text(
 ).filter(lambda s: s.strip() == s and s != "")
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=15, deadline=None)
 @given(
     names=st.lists(_names, min_size=1, max_size=8),
     offsets=st.lists(

@@ -227,7 +227,7 @@ def test_utf8_bom_excel_export(tmp_path: Path) -> None:
     assert _read(path).records.equals(_read(SAMPLE).records)
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=15, deadline=None)
 @given(
     orders=st.lists(
         st.tuples(

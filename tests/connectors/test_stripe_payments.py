@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import gzip
 import io
 import json
 from datetime import UTC, datetime
@@ -172,7 +173,7 @@ def test_disputes_card_address_and_payment_source(tmp_path: Path) -> None:
     assert [d["payment_method"], s["payment_method"]] == ["card", "sepa_debit"]
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=20, deadline=None)
 @given(
     amounts=st.lists(
         st.decimals(min_value=-(10**9), max_value=10**9, places=2, allow_nan=False),
@@ -186,3 +187,28 @@ def test_property_money_is_exact_in_major_units(tmp_path_factory, amounts, group
     rows = [_pay(f"py_{i}", amount=fmt.format(a)) for i, a in enumerate(amounts)]
     recs = _read(_csv(tmp_path_factory.mktemp("s"), rows)).records.to_pylist()
     assert [r["amount"] for r in recs] == [a.quantize(Decimal("0.0001")) for a in amounts]
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b'id,Amount\npy_1,1.00\npy_2,"2.00\npy_3,3.00\n', "unreadable_file"),  # unbalanced quote
+        (b"id,Amount\npy_1,1.00\npy_2,\xe9\n", "encoding"),  # cp1252 byte in a UTF-8 file
+        (b"", "unreadable_file"),
+        (b"id;Amount\npy_1;1.00\n", "missing_column"),  # wrong delimiter
+    ],
+    ids=["unbalanced-quote", "invalid-utf8", "empty", "semicolons"],
+)
+def test_corrupt_files_are_rejected_whole(tmp_path: Path, body: bytes, reason: str) -> None:
+    path = tmp_path / "bad.csv"
+    path.write_bytes(body)
+    with pytest.raises(FileRejected) as e:
+        read(path, SOURCE, PROJECT)
+    assert e.value.reason == reason
+    assert "py_" not in e.value.detail
+
+
+def test_gzipped_export_reads_like_the_plain_one(tmp_path: Path) -> None:
+    path = tmp_path / "payments.csv.gz"
+    path.write_bytes(gzip.compress(SAMPLE.read_bytes()))
+    assert _read(path).records.equals(_read(SAMPLE).records)
