@@ -76,10 +76,11 @@ _PLATFORMS = {"facebook": "fb", "instagram": "ig", "fb": "fb", "ig": "ig"}
 def read(path: Path, source: SourceSettings, project: ProjectSettings) -> ReadResult:
     """Read one Meta Lead Ads TSV download into raw lead records."""
     table = read_delimited(path, delimiter="\t")
-    cols = table.columns
-    require_column(cols, "id" if "id" in cols else None, "id")
-    created = col_or_null(table.data, "created_time")
-    df = table.data.with_columns(
+    key = require_column(table.columns, "id")
+    df = table.data.rename({key: "id"})
+    cols = ["id" if c == key else c for c in table.columns]
+    created = col_or_null(df, "created_time")
+    df = df.with_columns(
         pl.col(c).str.strip_prefix(p) for c, p in _PREFIXES.items() if c in cols
     ).with_columns(record_id=null_if_blank(pl.col("id").str.strip_chars()))
     df = with_timestamp(df, "occurred_at", created, "%Y-%m-%dT%H:%M:%S%z")
@@ -173,24 +174,31 @@ def read_delimited(path: Path, *, delimiter: str) -> Delimited:
 
     The encoding comes from the BOM (`_parse.detect_encoding`); UTF-8 without BOM is
     assumed only if the head has no NUL bytes (UTF-16 without a BOM fails loudly).
-    UTF-16 and gzip files are decoded to a temporary UTF-8 copy. DuckDB parses with
-    strict quoting and `store_rejects`: a ragged or oversized row is a `Reject` with
-    its row number and the other rows load; bad encoding or an unbalanced quote
-    rejects the file. Empty fields are null. `_line` is the 1-based row number
-    (the header is row 1; a quoted multi-line field counts once).
+    UTF-16 and gzip files are decoded to a temporary UTF-8 copy, others are linked.
+    DuckDB parses with strict quoting and `store_rejects`: a ragged or oversized row
+    is a `Reject` with its row number and the other rows load; bad encoding or an
+    unbalanced quote rejects the file. Empty fields are null. `_line` is the 1-based
+    row number (the header is row 1; blank lines are skipped and not counted, and
+    a quoted multi-line field counts once).
     """
-    with path.open("rb") as fh:
-        head = fh.read(_SNIFF)
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(_SNIFF)
+    except OSError as exc:
+        raise FileRejected("unreadable_file", f"cannot read file ({exc.strerror})") from None
     if not head.strip():
         raise FileRejected("unreadable_file", "empty file")
     encoding = detect_encoding(head[:4])
     if encoding == "utf-8" and b"\x00" in head and not head.startswith(_GZIP_MAGIC):
         raise FileRejected("encoding", "NUL bytes and no byte-order mark (UTF-16 without BOM?)")
     with tempfile.TemporaryDirectory(prefix="cdp-read-") as tmp:
-        src = path
+        # DuckDB reads a fixed name: file names can hold glob characters (`[1]`, `*`) and
+        # extensions (`.gz`, `.zst`) that would change how it opens the file.
+        src = Path(tmp) / "input.txt"
         if head.startswith(_GZIP_MAGIC) or encoding not in ("utf-8", "utf-8-sig"):
-            src = Path(tmp) / "utf8.txt"
             src.write_text(decode_text(read_bytes(path)), encoding="utf-8", newline="")
+        else:
+            src.symlink_to(path.resolve())
         columns = _header(src, delimiter)
         slots = {f"c{i}": "VARCHAR" for i in range(len(columns))}
         params = {
@@ -251,11 +259,12 @@ def _header(path: Path, delimiter: str) -> list[str]:
     return unique
 
 
-def require_column(columns: list[str], name: str | None, wanted: str) -> str:
-    """The resolved header name of a required column, else quarantine the file."""
-    if name is None or name not in columns:
-        raise FileRejected("missing_column", f"no {wanted!r} column in the header")
-    return name
+def require_column(columns: list[str], *aliases: str) -> str:
+    """The header name of a required column (`find_column`), else quarantine the file."""
+    found = find_column(columns, *aliases)
+    if found is None:
+        raise FileRejected("missing_column", f"no {aliases[0]!r} column in the header")
+    return found
 
 
 def find_column(columns: list[str], *aliases: str) -> str | None:

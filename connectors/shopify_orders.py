@@ -68,9 +68,10 @@ _EXCEL_GUARD = r"^'([0-9+])"
 def read(path: Path, source: SourceSettings, project: ProjectSettings) -> ReadResult:
     """Read one Shopify orders export into one raw record per order."""
     table = read_delimited(path, delimiter=",")
-    cols = table.columns
-    require_column(cols, "Name" if "Name" in cols else None, "Name")
-    orders, name_rejects = _fold_orders(table.data, cols)
+    key = require_column(table.columns, "Name")
+    df = table.data.rename({key: "Name"})
+    cols = ["Name" if c == key else c for c in table.columns]
+    orders, name_rejects = _fold_orders(df, cols)
     line_item_cols = [c for c in cols if c.lower().startswith("lineitem ")]
     order_cols = [c for c in cols if c not in line_item_cols and c != "Name"]
 

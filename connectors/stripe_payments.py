@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 import polars as pl
 
@@ -65,7 +65,7 @@ _CREATED = re.compile(r"^created(?: date)? \((?P<tz>[^)]+)\)$", re.IGNORECASE)
 #: Dispute outcomes after which the payment keeps its own status.
 _DISPUTE_SETTLED = ("won", "warning_closed")
 
-#: Columns read into canonical fields but kept in extras as well (brand, last4).
+#: Columns read into canonical fields but kept in extras as well.
 _ALSO_EXTRAS = frozenset({"brand", "dispute_status"})
 
 
@@ -74,7 +74,7 @@ def read(path: Path, source: SourceSettings, project: ProjectSettings) -> ReadRe
     table = read_delimited(path, delimiter=",")
     cols = table.columns
     f = {k: find_column(cols, *aliases) for k, aliases in _FIELDS.items()}
-    id_col = require_column(cols, f["id"], "id")
+    id_col = require_column(cols, *_FIELDS["id"])
     created_col, tz = _created_column(cols)
     raw = {k: col_or_null(table.data, f[k]) for k in ("amount", "refunded")}
     created = col_or_null(table.data, created_col)
@@ -156,10 +156,18 @@ def _created_column(columns: list[str]) -> tuple[str | None, str]:
     """The creation-time column and the timezone named in its brackets (default UTC)."""
     for c in columns:
         if m := _CREATED.match(c.strip()):
-            tz = m["tz"].strip()
-            try:
-                ZoneInfo(tz)
-            except (ZoneInfoNotFoundError, ValueError):
-                raise FileRejected("bad_value", f"unknown timezone in column {c!r}") from None
-            return c, tz
+            return c, _zone_name(m["tz"].strip(), c)
     return None, "UTC"
+
+
+def _zone_name(name: str, column: str) -> str:
+    """The IANA name as tzdata spells it (`utc` → `UTC`), else quarantine the file."""
+    try:
+        ZoneInfo(name)
+        return name
+    except (ZoneInfoNotFoundError, ValueError):
+        pass
+    by_lower = {z.lower(): z for z in available_timezones() | {"UTC"}}
+    if (zone := by_lower.get(name.lower())) is None:
+        raise FileRejected("bad_value", f"unknown timezone in column {column!r}")
+    return zone

@@ -212,3 +212,16 @@ def test_gzipped_export_reads_like_the_plain_one(tmp_path: Path) -> None:
     path = tmp_path / "payments.csv.gz"
     path.write_bytes(gzip.compress(SAMPLE.read_bytes()))
     assert _read(path).records.equals(_read(SAMPLE).records)
+
+
+def test_file_name_with_glob_characters_and_misleading_extension(tmp_path: Path) -> None:
+    path = tmp_path / "payments[2024]*.csv.gz"  # plain text despite the name
+    path.write_bytes(SAMPLE.read_bytes())
+    assert _read(path).records.equals(_read(SAMPLE).records)
+
+
+def test_header_names_match_case_insensitively(tmp_path: Path) -> None:
+    header = ["ID", "created date (utc)", "AMOUNT", "amount refunded", "currency", "status"]
+    (rec,) = _read(_csv(tmp_path, [_pay("py_1", amount="3.00")], header)).records.to_pylist()
+    assert (rec["record_id"], rec["amount"], rec["status"]) == ("py_1", Decimal("3.0000"), "paid")
+    assert rec["occurred_at"] == datetime(2024, 3, 2, 10, 21, 41, tzinfo=UTC)
