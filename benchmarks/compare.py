@@ -275,7 +275,8 @@ def results_markdown(
             "connected components.",
             "- Both baselines use the same blocking rules (email; phone; each identifier "
             "column; first name & surname; surname & birth date; first name & birth date; "
-            "postcode & surname), on columns at least 1 % filled. *Candidate pairs* is the "
+            "postcode & surname; postcode & birth date; street & postcode), on columns at "
+            "least 1 % filled. *Candidate pairs* is the "
             "de-duplicated union; for cdp it is the fuzzy matcher's blocked pairs (identifier "
             "links come from its identity graph, not from pairs).",
             "- P, R, F1 are pairwise; B³ F1 is B-cubed; all from `cdp.evaluate` against the "

@@ -46,6 +46,8 @@ BLOCKING_RULES: tuple[tuple[str, ...], ...] = (
     ("surname", "dob"),
     ("first_name", "dob"),
     ("postcode", "surname"),
+    ("postcode", "dob"),
+    ("street", "postcode"),
 )
 
 #: A column is compared only when at least this share of records has it.
