@@ -16,28 +16,28 @@ def components(keys: pl.Series, edges: pl.DataFrame) -> pl.DataFrame:
     """`record_key -> cluster` for every key; edges are `record_key_a`, `record_key_b`.
 
     Edges naming keys outside `keys` are ignored (a pair cached for a deleted record).
+    Endpoints are located by binary search in the sorted keys (no hash joins on strings).
     """
-    nodes = (
-        pl.DataFrame({"record_key": keys.cast(pl.String)})
-        .unique()
-        .sort("record_key")
-        .with_row_index("_i")
-    )
-    n = nodes.height
+    nodes = keys.cast(pl.String).unique().sort()
+    n = nodes.len()
     if n == 0:
         return pl.DataFrame(schema={"record_key": pl.String(), "cluster": pl.String()})
-    idx = nodes.select("record_key", pl.col("_i").cast(pl.Int64))
-    ends = (
-        edges.select("record_key_a", "record_key_b")
-        .join(idx.rename({"record_key": "record_key_a", "_i": "a"}), on="record_key_a")
-        .join(idx.rename({"record_key": "record_key_b", "_i": "b"}), on="record_key_b")
-    )
-    a = ends["a"].to_numpy()
-    b = ends["b"].to_numpy()
+    a = _positions(nodes, edges["record_key_a"])
+    b = _positions(nodes, edges["record_key_b"])
+    known = (a >= 0) & (b >= 0)
+    a, b = a[known], b[known]
     graph = coo_matrix((np.ones(len(a), dtype=np.int8), (a, b)), shape=(n, n)).tocsr()
     _, labels = connected_components(graph, directed=False)
-    # nodes are sorted, so the first key of each label is the component's smallest key
-    return nodes.with_columns(pl.Series("_label", labels)).select(
-        "record_key",
-        pl.col("record_key").first().over("_label", order_by="_i").alias("cluster"),
-    )
+    # nodes are sorted, so a label's first node is the component's smallest key
+    _, first = np.unique(labels, return_index=True)  # labels are 0..k-1
+    return pl.DataFrame({"record_key": nodes, "cluster": nodes.gather(first[labels])})
+
+
+def _positions(nodes: pl.Series, values: pl.Series) -> np.ndarray:
+    """Index of each value in sorted `nodes`, or -1 when absent."""
+    if values.len() == 0:
+        return np.zeros(0, dtype=np.int64)
+    idx = nodes.search_sorted(values.cast(pl.String), side="left").cast(pl.Int64)
+    idx_np = np.minimum(idx.to_numpy(), nodes.len() - 1)
+    found = (nodes.gather(idx_np) == values).fill_null(False).to_numpy()
+    return np.where(found, idx_np, -1)

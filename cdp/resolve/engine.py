@@ -7,6 +7,7 @@ function runs from the pipeline, Dagster and tests (and per partition elsewhere)
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -15,7 +16,7 @@ from typing import Any
 import polars as pl
 
 from cdp.resolve.evidence import dropped_links, match_evidence
-from cdp.resolve.graph import EDGE_SCHEMA, IdentityGraph, build_graph
+from cdp.resolve.graph import EDGE_SCHEMA, IdentityGraph, build_graph, with_rid
 from cdp.resolve.guards import apply_guards, profiles
 from cdp.resolve.ids import assign_ids
 from cdp.resolve.overrides import (
@@ -42,6 +43,7 @@ class Resolution:
     violations: pl.DataFrame  # cluster, reason, records (before repair)
     metrics: dict[str, Any] = field(default_factory=dict)
     unmatched_override_lines: list[int] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per phase
 
 
 def fuzzy_edges(pairs: pl.DataFrame, rules: IdentifierRules) -> pl.DataFrame:
@@ -75,10 +77,12 @@ def resolve_records(
     `previous` the last id map (None on a first run).
     """
     rules = settings.identifiers
-    records = records.unique(subset="record_key", keep="first").sort("record_key")
+    clock = _Clock()
+    records = with_rid(records.unique(subset="record_key", keep="first", maintain_order=True))
     graph = build_graph(records, rules)
     matched = match_records(overrides, records)
     edges = pl.concat([must_link_edges(matched), graph.edges, fuzzy_edges(pairs, rules)])
+    clock.lap("graph")
     limited = graph.ids.filter(pl.col("id_type").is_in(list(rules.limits)))
     guarded = apply_guards(
         records["record_key"],
@@ -90,9 +94,11 @@ def resolve_records(
         max_size=settings.max_cluster_size,
         hold_oversize=settings.oversize == "hold",
     )
+    clock.lap("cluster")
     ids = assign_ids(
         guarded.assignment, previous, run_id=run_id, changed_at=changed_at, taken=taken
     )
+    clock.lap("ids")
     customer_records = (
         records.select("record_key", "source", "record_id")
         .join(ids.id_map.select("record_key", "customer_id"), on="record_key")
@@ -113,8 +119,23 @@ def resolve_records(
         violations=guarded.violations,
         unmatched_override_lines=unmatched_lines(overrides, matched),
     )
+    clock.lap("evidence")
     out.metrics = _metrics(out, settings)
+    out.timings = clock.laps
     return out
+
+
+class _Clock:
+    """Wall time per phase, for the stage report and the benchmark."""
+
+    def __init__(self) -> None:
+        self.laps: dict[str, float] = {}
+        self._t = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.laps[name] = round(now - self._t, 3)
+        self._t = now
 
 
 def _metrics(r: Resolution, settings: ResolveSettings) -> dict[str, Any]:

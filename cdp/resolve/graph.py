@@ -65,8 +65,12 @@ def empty_edges() -> pl.DataFrame:
 def identifier_values(records: pl.DataFrame, rules: IdentifierRules) -> pl.DataFrame:
     """Long `(record_key, id_type, id_value)` for every identifier, blocked values included.
 
-    Adds a boolean `blocked` column; emails use `email_key` (falling back to `email`).
+    Adds a boolean `blocked` column, and the record's `_name` (first_name_key) and
+    `_user` (user_id) for classification; emails use `email_key` (falling back to `email`).
     """
+    records = with_rid(records)
+    name = _column(records, "first_name_key").alias("_name")
+    user = _column(records, "user_id").alias("_user")
     frames = []
     for id_type in rules.all_types:
         col = ID_COLUMNS[id_type]
@@ -78,12 +82,22 @@ def identifier_values(records: pl.DataFrame, rules: IdentifierRules) -> pl.DataF
         frames.append(
             records.select(
                 pl.col("record_key"),
+                pl.col("_rid"),
                 pl.lit(id_type).alias("id_type"),
                 value.str.strip_chars().alias("id_value"),
+                name,
+                user,
             )
         )
     if not frames:
-        return pl.DataFrame(schema={**ID_SCHEMA, "blocked": pl.Boolean()})
+        schema = {
+            **ID_SCHEMA,
+            "_rid": pl.Int64(),
+            "_name": pl.String(),
+            "_user": pl.String(),
+            "blocked": pl.Boolean(),
+        }
+        return pl.DataFrame(schema=schema)
     long = pl.concat(frames).drop_nulls("id_value")
     lower = pl.col("id_value").str.to_lowercase()
     blocked = lower.is_in(sorted(rules.blocked_values))
@@ -95,22 +109,28 @@ def identifier_values(records: pl.DataFrame, rules: IdentifierRules) -> pl.DataF
     return long.with_columns(blocked.alias("blocked"))
 
 
-def classify_values(
-    ids: pl.DataFrame, records: pl.DataFrame, rules: IdentifierRules
-) -> pl.DataFrame:
-    """One row per `(id_type, id_value)` with counts and a status: link/evidence/shared/junk."""
-    names = _column(records, "first_name_key")
-    users = _column(records, "user_id")
-    person = records.select("record_key", names.alias("_name"), users.alias("_user"))
-    joined = ids.join(person, on="record_key", how="left")
-    stats = joined.group_by("id_type", "id_value").agg(
-        pl.col("record_key").n_unique().alias("n_records"),
-        pl.col("_name").drop_nulls().n_unique().alias("n_names"),
-        pl.col("_user").drop_nulls().n_unique().alias("n_user_ids"),
+def classify(ids: pl.DataFrame, rules: IdentifierRules) -> pl.DataFrame:
+    """Per identifier row: its value's counts, smallest record (`_anchor`) and status.
+
+    Status is link / evidence / shared / junk. One grouping pass (window expressions over
+    the same keys); only values with several first names are compared name by name.
+    """
+    w = ["id_type", "id_value"]
+    ids = ids.with_columns(
+        pl.len().over(w).cast(pl.Int64).alias("n_records"),
+        pl.col("_name").drop_nulls().n_unique().over(w).cast(pl.Int64).alias("n_names"),
+        pl.col("_user").drop_nulls().n_unique().over(w).cast(pl.Int64).alias("n_user_ids"),
+        pl.col("_rid").min().over(w).alias("_anchor_rid"),
     )
-    conflicts = _name_conflicts(joined, stats, rules)
-    user_limit = rules.limits.get("user_id", 1)
+    # rids follow record_key order, so the smallest rid is the smallest key (no string min)
+    first = ids.select("_rid", pl.col("record_key").alias("_anchor")).unique("_rid")
+    ids = ids.join(first.rename({"_rid": "_anchor_rid"}), on="_anchor_rid", how="left")
     checked = pl.col("id_type").is_in(list(rules.shared_checks))
+    multi = checked & pl.col("n_names").is_between(2, rules.max_names)
+    few, plain = ids.filter(multi), ids.filter(~multi)
+    few = few.join(_name_conflicts(few, rules), on=w, how="left")
+    plain = plain.with_columns(pl.lit(None, dtype=pl.Boolean).alias("_conflict"))
+    user_limit = rules.limits.get("user_id", 1)
     status = (
         pl.when(pl.col("id_type").is_in(list(rules.evidence_only)))
         .then(pl.lit("evidence"))
@@ -126,10 +146,17 @@ def classify_values(
         .then(pl.lit("shared"))
         .otherwise(pl.lit("link"))
     )
+    return pl.concat([plain, few]).with_columns(status.alias("status")).drop("_conflict")
+
+
+def with_rid(records: pl.DataFrame) -> pl.DataFrame:
+    """Records sorted by record_key with `_rid` = position (an int standing for the key)."""
+    if "_rid" in records.columns:
+        return records
     return (
-        stats.join(conflicts, on=["id_type", "id_value"], how="left")
-        .with_columns(status.alias("status"))
-        .drop("_conflict")
+        records.sort("record_key")
+        .with_row_index("_rid")
+        .with_columns(pl.col("_rid").cast(pl.Int64))
     )
 
 
@@ -139,25 +166,14 @@ def _column(records: pl.DataFrame, name: str) -> pl.Expr:
     return pl.lit(None, dtype=pl.String)
 
 
-def _name_conflicts(
-    joined: pl.DataFrame, stats: pl.DataFrame, rules: IdentifierRules
-) -> pl.DataFrame:
+def _name_conflicts(rows: pl.DataFrame, rules: IdentifierRules) -> pl.DataFrame:
     """Values whose first names include two clearly different people.
 
-    Only values with 2..max_names distinct names are compared (bounded pairs per value);
+    `rows` hold only values with 2..max_names distinct names (bounded pairs per value);
     names are compatible when Jaro-Winkler-similar or one contains the other ("J" / "Jose",
     "Maria" / "Maria Jose").
     """
-    small = stats.filter(
-        pl.col("id_type").is_in(list(rules.shared_checks))
-        & pl.col("n_names").is_between(2, rules.max_names)
-    ).select("id_type", "id_value")
-    distinct = (
-        joined.join(small, on=["id_type", "id_value"], how="semi")
-        .drop_nulls("_name")
-        .select("id_type", "id_value", "_name")
-        .unique()
-    )
+    distinct = rows.drop_nulls("_name").select("id_type", "id_value", "_name").unique()
     pairs = (
         distinct.join(distinct, on=["id_type", "id_value"], suffix="_r")
         .filter(pl.col("_name") < pl.col("_name_r"))
@@ -184,32 +200,34 @@ def _name_conflicts(
     )
 
 
-def star_edges(ids: pl.DataFrame, rules: IdentifierRules, rule_prefix: str) -> pl.DataFrame:
-    """Edges from each value's smallest record to its other records (EDGE_SCHEMA)."""
-    anchored = ids.with_columns(
-        pl.col("record_key").min().over("id_type", "id_value").alias("_anchor")
-    ).filter(pl.col("record_key") != pl.col("_anchor"))
+def star_edges(
+    rows: pl.DataFrame, rules: IdentifierRules, rule_prefix: str, keep: tuple[str, ...] = ()
+) -> pl.DataFrame:
+    """Edges from each value's smallest record (`_anchor`) to its other records (EDGE_SCHEMA).
+
+    (record_key, id_type) is unique in `rows`, so the edges are too; callers sort if needed.
+    """
     rank = pl.col("id_type").replace_strict(
         {t: 1 + rules.rank(t) for t in ID_COLUMNS}, return_dtype=pl.Int64
     )
-    return (
-        anchored.select(
-            pl.col("_anchor").alias("record_key_a"),
-            pl.col("record_key").alias("record_key_b"),
-            (pl.lit(rule_prefix) + pl.col("id_type")).alias("rule"),
-            pl.col("id_type"),
-            pl.lit(None, dtype=pl.Float64).alias("match_weight"),
-            pl.lit(None, dtype=pl.Float64).alias("match_probability"),
-            pl.lit(None, dtype=pl.String).alias("weights"),
-            rank.alias("rank"),
-        )
-        .unique(subset=["record_key_a", "record_key_b", "id_type"])
-        .sort("record_key_a", "record_key_b", "id_type")
+    return rows.filter(pl.col("record_key") != pl.col("_anchor")).select(
+        pl.col("_anchor").alias("record_key_a"),
+        pl.col("record_key").alias("record_key_b"),
+        (pl.lit(rule_prefix) + pl.col("id_type")).alias("rule"),
+        pl.col("id_type"),
+        pl.lit(None, dtype=pl.Float64).alias("match_weight"),
+        pl.lit(None, dtype=pl.Float64).alias("match_probability"),
+        pl.lit(None, dtype=pl.String).alias("weights"),
+        rank.alias("rank"),
+        *keep,
     )
 
 
 def build_graph(records: pl.DataFrame, rules: IdentifierRules) -> IdentityGraph:
-    """Deterministic edges with blocked, junk, shared and evidence-only values set aside."""
+    """Deterministic edges with blocked, junk, shared and evidence-only values set aside.
+
+    `records` must be unique by record_key (so (record_key, id_type) is unique here).
+    """
     all_ids = identifier_values(records, rules)
     blocked = (
         all_ids.filter(pl.col("blocked"))
@@ -217,23 +235,16 @@ def build_graph(records: pl.DataFrame, rules: IdentifierRules) -> IdentityGraph:
         .agg(pl.len().cast(pl.Int64).alias("blocked"))
         .sort("id_type")
     )
-    ids = all_ids.filter(~pl.col("blocked")).drop("blocked").unique().sort(list(ID_SCHEMA))
-    values = classify_values(ids, records, rules)
-    tagged = ids.join(values.select("id_type", "id_value", "status"), on=["id_type", "id_value"])
-    edges = star_edges(
-        tagged.filter(pl.col("status") == "link").drop("status"), rules, "identifier:"
+    rows = classify(all_ids.filter(~pl.col("blocked")).drop("blocked"), rules)
+    values = rows.filter(pl.col("record_key") == pl.col("_anchor")).select(
+        "id_type", "id_value", "n_records", "n_names", "n_user_ids", "status"
     )
-    bad = tagged.filter(pl.col("status").is_in(["junk", "shared"]))
-    dropped = star_edges(bad.drop("status"), rules, "identifier:").join(
-        bad.select(
-            "record_key",
-            "id_type",
-            (pl.col("status") + ":" + pl.col("id_type")).alias("reason"),
-        ).rename({"record_key": "record_key_b"}),
-        on=["record_key_b", "id_type"],
-        how="left",
+    status = pl.col("status")
+    edges = star_edges(rows.filter(status == "link"), rules, "identifier:")
+    bad = rows.filter(status.is_in(["junk", "shared"])).with_columns(
+        (status + ":" + pl.col("id_type")).alias("reason")
     )
-    evidence = star_edges(
-        tagged.filter(pl.col("status") == "evidence").drop("status"), rules, "evidence:"
-    )
+    dropped = star_edges(bad, rules, "identifier:", keep=("reason",))
+    evidence = star_edges(rows.filter(status == "evidence"), rules, "evidence:")
+    ids = rows.select(list(ID_SCHEMA))
     return IdentityGraph(ids, values, edges, dropped, evidence, blocked)
