@@ -39,6 +39,6 @@ Hard negatives (different people that look alike):
 
 from __future__ import annotations
 
-from cdp.synth.generate import SynthSummary, generate
+from cdp.synth.generate import SynthSummary, generate, population
 
-__all__ = ["SynthSummary", "generate"]
+__all__ = ["SynthSummary", "generate", "population"]

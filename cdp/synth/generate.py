@@ -69,7 +69,7 @@ def generate(out_dir: Path, *, people: int, seed: int) -> SynthSummary:
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    seeds = np.random.SeedSequence(seed).spawn(1 + len(SOURCES))
+    seeds = _seeds(seed)
     with progress.step(f"synth people ({people:,})"):
         population = make_people(np.random.default_rng(seeds[0]), people)
     summary = SynthSummary(out_dir, people, seed)
@@ -88,6 +88,20 @@ def generate(out_dir: Path, *, people: int, seed: int) -> SynthSummary:
     write_atomic(out_dir / "cdp.toml", config_text(people, seed).encode("utf-8"))
     summary.files += [Path("cdp.toml"), Path("truth.csv")]
     return summary
+
+
+def population(people: int, seed: int) -> pl.DataFrame:
+    """The true people behind `generate(..., people=people, seed=seed)` (for evaluation).
+
+    One row per person: `person_id` (as in truth.csv), true names, birth date, contacts,
+    address, household, `twin_of`, `namesake_of`, `junk_email`, ... .
+    """
+    return make_people(np.random.default_rng(_seeds(seed)[0]), people)
+
+
+def _seeds(seed: int) -> list[np.random.SeedSequence]:
+    """One independent stream for the population and one per source."""
+    return np.random.SeedSequence(seed).spawn(1 + len(SOURCES))
 
 
 def config_text(people: int, seed: int) -> str:

@@ -82,10 +82,10 @@ def build(
     ev = explode_people(p, 1 + (rng.random(p.height) < 0.25).astype(np.int64))
     m = ev.height
     ev = render.uniforms(
-        ev, rng, "u_form", "u_org", "u_ad", "u_plat", "u_fn", "u_fn2", "u_ln", "u_case",
-        "u_swap", "u_mail", "u_phone", "u_home", "u_city", "u_dob", "u_size", "u_status",
-        "u_junk",
+        ev, rng, "u_form", "u_org", "u_ad", "u_plat", "u_case", "u_swap", "u_city", "u_dob",
+        "u_size", "u_status", "u_junk",
     )  # fmt: skip
+    ev = render.typed_identity(ev, rng)
     u = pl.col
     form = (
         pl.when(u("country") == "ES").then(pl.when(u("u_form") < 0.6).then(0).otherwise(1))
@@ -137,14 +137,7 @@ def _rows(ev: pl.DataFrame, f: Form) -> pl.DataFrame:
     ad = (u("u_ad") * len(ADS)).floor().cast(pl.Int64).clip(0, len(ADS) - 1)
     ad_id_tail = ad.cast(pl.String)
     local = u("ts").dt.convert_time_zone(f.timezone)
-    hispanic = u("locale").is_in(["es", "latam"])
-    first = render.first_name(u("first_name"), u("nickname"), u("u_fn"))
-    first = render.accents(render.typo(first, u("u_fn2"), 0.03), u("u_fn2"), 0.2)
-    last = render.accents(
-        pl.when(hispanic).then(render.last_name(u("surname1"), u("last_name"), u("u_ln")))
-        .otherwise(u("last_name")),
-        u("u_ln"), 0.15,
-    )  # fmt: skip
+    first, last = u("_first"), u("_last")
     swap = u("u_swap") < 0.03
     full = (
         pl.when(swap)
@@ -153,20 +146,8 @@ def _rows(ev: pl.DataFrame, f: Form) -> pl.DataFrame:
     )
     junk_mail = render.choice(vocab.PLACEHOLDER_EMAILS, u("u_junk"))
     junk_phone = render.choice(vocab.PLACEHOLDER_PHONES, u("u_junk"))
-    email = (
-        pl.when(u("junk_email")).then(junk_mail).otherwise(render.email(u("email"), u("u_mail")))
-    )
-    # Family members often give the household phone (the head's mobile).
-    nat = (
-        pl.when((u("member") > 0) & (u("u_home") < 0.4))
-        .then(u("home_phone_nat"))
-        .otherwise(u("phone_nat"))
-    )
-    phone = (
-        pl.when(u("junk_phone"))
-        .then(junk_phone)
-        .otherwise(render.phone(u("country"), nat, u("u_phone")))
-    )
+    email = pl.when(u("junk_email")).then(junk_mail).otherwise(u("_email"))
+    phone = pl.when(u("junk_phone")).then(junk_phone).otherwise(u("_phone"))
     moved = u("moved_at").is_not_null() & (u("ts") < u("moved_at"))
     city = pl.when(moved).then(u("old_city")).otherwise(u("city"))
     postal = pl.when(moved).then(u("old_postal_code")).otherwise(u("postal_code"))

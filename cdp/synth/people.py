@@ -26,7 +26,7 @@ TABLET_SHARE = 0.3  # of multi-person households: one shared family tablet
 ACCOUNT_SHARE = 0.7  # people with a shop account id (Segment userId / GA4 user_id)
 #: Probability that a person shows up in each source.
 SOURCE_SHARE: dict[str, float] = {
-    "web": 0.55, "app": 0.35, "leads": 0.30, "shop": 0.50, "payments": 0.0,
+    "web": 0.55, "app": 0.30, "leads": 0.30, "shop": 0.50, "payments": 0.0,
 }  # fmt: skip
 PERIOD_START = np.datetime64("2024-01-01T00:00:00", "us")
 PERIOD_END = np.datetime64("2024-07-01T00:00:00", "us")
@@ -101,9 +101,14 @@ def make_people(rng: np.random.Generator, n: int) -> pl.DataFrame:
     twin = (member == 3) & (rng.random(n_hh) < TWIN_SHARE)[hh]
     birth = np.where(twin, np.roll(birth, 1), birth)
     # Namesakes: a single person given the exact full name of an unrelated person.
-    src = rng.integers(0, n, size=n)
+    # The source person is drawn from the same locale (people sorted by locale, blockwise).
+    order = np.argsort(locale, kind="stable")
+    _, inverse, counts = np.unique(locale, return_inverse=True, return_counts=True)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    src = order[starts[inverse] + (rng.random(n) * counts[inverse]).astype(np.int64)]
     namesake = (rng.random(n) < NAMESAKE_SHARE) & (hsize == 1)
-    namesake &= (hh[src] != hh) & (locale == locale[src]) & (src < np.arange(n))
+    namesake &= hh[src] != hh
+    namesake &= ~namesake[src]
     first_name = np.where(namesake, first_name[src], first_name)
     nick = np.where(namesake, nick[src], nick)
     gender = np.where(namesake, gender[src], gender)
@@ -172,13 +177,27 @@ def _add_contacts(rng: np.random.Generator, df: pl.DataFrame) -> pl.DataFrame:
     )  # fmt: skip
     df = df.with_columns(local.alias("local"), work_local.alias("work_local"))
     # Unique emails: the 2nd, 3rd, ... person with the same address gets a number appended.
-    base = pl.format("{}@{}", pl.col("local"), pl.col("domain"))
-    dup = base.cum_count().over(base) - 1
-    email = (
-        pl.when(dup > 0)
-        .then(pl.format("{}{}@{}", pl.col("local"), dup + 1, pl.col("domain")))
-        .otherwise(base)
-    )
+    # Unique mailboxes: a later person whose address is taken gets a number appended.
+    # Gmail ignores dots, so `ana.gil@` and `anagil@` are the same mailbox there.
+    gmail = pl.col("domain") == "gmail.com"
+    df = df.with_columns(pl.format("{}@{}", pl.col("local"), pl.col("domain")).alias("email"))
+    for attempt in range(8):  # one pass per round of collisions, not per person
+        mailbox = (
+            pl.when(gmail)
+            .then(pl.col("email").str.replace_all(".", "", literal=True))
+            .otherwise(pl.col("email"))
+        )
+        dup = mailbox.cum_count().over(mailbox) - 1
+        if not df.select((dup > 0).any()).item():
+            break
+        suffix = (pl.col("pidx") * 7 + attempt) % 97 + 2
+        df = df.with_columns(
+            pl.when(dup > 0)
+            .then(pl.format("{}{}{}@{}", pl.col("local"), suffix, dup, pl.col("domain")))
+            .otherwise(pl.col("email"))
+            .alias("email")
+        )
+    email = pl.col("email")
     work = pl.format("{}{}@work.example", pl.col("work_local"), pl.col("pidx"))
     df = df.with_columns(
         pl.when(pl.col("u_noemail") >= NO_EMAIL_SHARE).then(email).alias("email"),

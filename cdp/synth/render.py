@@ -160,3 +160,32 @@ def street_line(locale: pl.Expr, street: pl.Expr, number: pl.Expr, u: pl.Expr) -
         .otherwise(pl.format("{} {}", number, s))
     )  # fmt: skip
     return line
+
+
+def typed_identity(df: pl.DataFrame, rng: np.random.Generator) -> pl.DataFrame:
+    """Add what a person typed on this record: `_first`, `_last`, `_email`, `_phone`.
+
+    Materialised column by column (rather than nested in one big expression) so the
+    expression trees stay small: polars plans them once per column instead of once per
+    use. Family members give the household phone (the head's mobile) on 40% of records.
+    """
+    df = uniforms(df, rng, "u_fn", "u_fn2", "u_ln", "u_mail", "u_phone", "u_home")
+    u = pl.col
+    hispanic = u("locale").is_in(["es", "latam"])
+    df = df.with_columns(
+        first_name(u("first_name"), u("nickname"), u("u_fn")).alias("_first"),
+        pl.when(hispanic)
+        .then(last_name(u("surname1"), u("last_name"), u("u_ln")))
+        .otherwise(u("last_name"))
+        .alias("_last"),
+        pl.when((u("member") > 0) & (u("u_home") < 0.4))
+        .then(u("home_phone_nat"))
+        .otherwise(u("phone_nat"))
+        .alias("_nat"),
+    )
+    return df.with_columns(
+        accents(typo(u("_first"), u("u_fn2"), 0.03), u("u_fn2"), 0.15).alias("_first"),
+        accents(u("_last"), u("u_ln"), 0.12).alias("_last"),
+        email(u("email"), u("u_mail")).alias("_email"),
+        phone(u("country"), u("_nat"), u("u_phone")).alias("_phone"),
+    )

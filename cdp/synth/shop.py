@@ -71,9 +71,8 @@ def build(
     orders = explode_people(p, 1 + rng.poisson(0.7, p.height))
     n = orders.height
     orders = render.uniforms(
-        orders, rng, "u_src", "u_mail", "u_mail2", "u_status", "u_fn", "u_fn2", "u_ln",
-        "u_name", "u_phone", "u_home", "u_ship", "u_addr", "u_disc", "u_store", "u_junk",
-        "u_zip", "u_tag", "u_custphone",
+        orders, rng, "u_src", "u_mail2", "u_status", "u_name", "u_ship", "u_addr", "u_disc",
+        "u_store", "u_junk", "u_zip", "u_tag", "u_custphone",
     )  # fmt: skip
     orders = orders.with_columns(
         random_times(rng, n).alias("ts"),
@@ -88,6 +87,7 @@ def build(
         (5_500_000_000_000 + pl.Series(np.cumsum(rng.integers(1, 5000, n)))).cast(pl.String)
         .alias("Id"),
     )  # fmt: skip
+    orders = render.typed_identity(orders, rng)
     items = explode_people(orders, orders["n_items"].to_numpy())
     pick = rng.integers(0, PRODUCTS.height, size=items.height)
     items = pl.concat(
@@ -160,39 +160,24 @@ def _order_columns() -> list[pl.Expr]:
         .then(zip_.str.slice(1))
         .otherwise(zip_)
     )
-    first = render.accents(
-        render.typo(render.first_name(u("first_name"), u("nickname"), u("u_fn")), u("u_fn2"), 0.03),
-        u("u_fn2"), 0.15,
-    )  # fmt: skip
-    hispanic = u("locale").is_in(["es", "latam"])
-    last = render.accents(
-        pl.when(hispanic).then(render.last_name(u("surname1"), u("last_name"), u("u_ln")))
-        .otherwise(u("last_name")),
-        u("u_ln"), 0.1,
-    )  # fmt: skip
+    first, last = u("_first"), u("_last")
     name = (
         pl.when(u("u_name") < 0.03)
         .then(pl.format("{}, {}", last, first))
         .otherwise(pl.format("{} {}", first, last))
     )
     name = render.casing(name, u("u_name"), 0.08, 0.02)
-    nat = (
-        pl.when((u("member") > 0) & (u("u_home") < 0.4))
-        .then(u("home_phone_nat"))
-        .otherwise(u("phone_nat"))
-    )
     phone = (
         pl.when(u("junk_phone") & (u("u_junk") < 0.5))
         .then(render.choice(vocab.PLACEHOLDER_PHONES, u("u_junk") * 2))
-        .otherwise(render.phone(u("country"), nat, u("u_phone")))
+        .otherwise(u("_phone"))
     )
-    email = render.email(u("email"), u("u_mail"))
     email = (
-        pl.when(u("junk_email") & (u("u_junk") > 0.3))
+        pl.when(pos & (u("u_mail2") < 0.7)).then(None)
+        .when(u("junk_email") & (u("u_junk") > 0.3))
         .then(render.choice(vocab.PLACEHOLDER_EMAILS, u("u_junk")))
-        .otherwise(email)
-    )
-    email = pl.when(pos & (u("u_mail2") < 0.7)).then(None).otherwise(email)
+        .otherwise(u("_email"))
+    )  # fmt: skip
     cents = u("subtotal")
     shipping = pl.when(pos | (cents >= 5000)).then(0).otherwise(495)
     discount = pl.when(u("u_disc") < 0.1).then((cents / 10).round(0).cast(pl.Int64)).otherwise(0)

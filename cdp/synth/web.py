@@ -84,11 +84,11 @@ def build(
         random_times(rng, n).alias("login_at"),
         pl.Series("skew_ms", np.where(rng.random(n) < 0.1, rng.integers(-90_000, 90_000, n), 0)),
     )
-    ev = explode_people(p, 2 + rng.poisson(6, n))
+    ev = explode_people(p, 1 + rng.poisson(5, n))
     m = ev.height
     ev = render.uniforms(
         ev, rng, "u_browser", "u_tab", "u_type", "u_logout", "u_ev", "u_page", "u_camp",
-        "u_ctx", "u_style", "u_fn", "u_fn2", "u_ln", "u_mail", "u_phone", "u_addr", "u_bday",
+        "u_ctx", "u_style", "u_tphone", "u_addr", "u_bday",
         "u_nprod", "u_alt",
     )  # fmt: skip
     ev = ev.with_columns(
@@ -101,7 +101,8 @@ def build(
     ev = _shape(ev)
     # Encode per call type so each group only computes the fields it carries.
     ev = pl.concat(
-        [part.with_columns(_message(str(kind)).alias("json"))
+        [_typed(part, rng, str(kind))
+         .select("person_id", "messageId", "received", _message(str(kind)).alias("json"))
          for (kind,), part in sorted(ev.partition_by("type", as_dict=True).items())]
     )  # fmt: skip
     truth = ev.select(
@@ -124,6 +125,17 @@ def build(
         path = out_dir / "exports" / SOURCE / f"segment-logs-{day}.jsonl.gz"
         out.files.append(write_atomic(path, gzip_bytes(ndjson_lines(lines))))
     return out
+
+
+def _typed(part: pl.DataFrame, rng: np.random.Generator, kind: str) -> pl.DataFrame:
+    """identify calls carry what the person typed (30% with their alternate email)."""
+    if kind != "identify":
+        return part
+    alt = (pl.col("u_alt") < 0.3) & pl.col("email2").is_not_null()
+    part = part.with_columns(
+        pl.when(alt).then(pl.col("email2")).otherwise(pl.col("email")).alias("email")
+    )
+    return render.typed_identity(part, rng)
 
 
 def _ips(rng: np.random.Generator, n: int) -> pl.Series:
@@ -319,22 +331,8 @@ def _traits() -> pl.Expr:
     camel = u("u_style") < 0.6
     known = u("logged")
     moved = u("moved_at").is_not_null() & (u("ts") < u("moved_at"))
-    first = render.accents(
-        render.typo(render.first_name(u("first_name"), u("nickname"), u("u_fn")), u("u_fn2"), 0.03),
-        u("u_fn2"), 0.15,
-    )  # fmt: skip
-    last = render.accents(
-        render.last_name(u("surname1"), u("last_name"), u("u_ln")), u("u_ln"), 0.1
-    )
-    email = (
-        pl.when((u("u_alt") < 0.3) & u("email2").is_not_null())
-        .then(u("email2"))
-        .otherwise(u("email"))
-    )
-    email = render.email(email, u("u_mail"))
-    phone = pl.when(known & (u("u_phone") < 0.6)).then(
-        render.phone(u("country"), u("phone_nat"), u("u_phone") / 0.6)
-    )
+    first, last, email = u("_first"), u("_last"), u("_email")
+    phone = pl.when(known & (u("u_tphone") < 0.6)).then(u("_phone"))
     street = pl.when(moved).then(u("old_street")).otherwise(u("street"))
     number = pl.when(moved).then(u("old_number")).otherwise(u("number"))
     city = pl.when(moved).then(u("old_city")).otherwise(u("city"))

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from cdp.config import load_settings
 from cdp.synth import SynthSummary, generate
-from tests.synth.conftest import PEOPLE, SEED
+from tests.synth.conftest import SEED
 
 
 def _hashes(root: Path) -> dict[str, str]:
@@ -18,16 +18,26 @@ def _hashes(root: Path) -> dict[str, str]:
     }
 
 
-def test_same_seed_same_bytes(landing: SynthSummary, tmp_path: Path) -> None:
-    again = generate(tmp_path / "again", people=PEOPLE, seed=SEED)
-    first = _hashes(landing.out_dir)
-    assert first == _hashes(again.out_dir)
-    assert len(first) == len(landing.files)
+SMALL = 60
 
 
-def test_other_seed_other_bytes(landing: SynthSummary, tmp_path: Path) -> None:
-    other = generate(tmp_path / "other", people=PEOPLE, seed=SEED + 1)
-    assert _hashes(other.out_dir)["truth.csv"] != _hashes(landing.out_dir)["truth.csv"]
+def test_same_seed_same_bytes(tmp_path: Path) -> None:
+    one = generate(tmp_path / "one", people=SMALL, seed=SEED)
+    two = generate(tmp_path / "two", people=SMALL, seed=SEED)
+    first = _hashes(one.out_dir)
+    assert first == _hashes(two.out_dir)
+    assert len(first) == len(one.files)
+    assert {f.parts[1] for f in one.files if f.parts[0] == "exports"} == {
+        "web", "app", "leads", "shop", "payments"
+    }  # fmt: skip
+
+
+def test_other_seed_other_bytes(tmp_path: Path) -> None:
+    one = generate(tmp_path / "one", people=SMALL, seed=SEED)
+    other = generate(tmp_path / "other", people=SMALL, seed=SEED + 1)
+    a, b = _hashes(one.out_dir), _hashes(other.out_dir)
+    assert a["truth.csv"] != b["truth.csv"]
+    assert not set(a.values()) & set(b.values()) - {a["cdp.toml"]}
 
 
 def test_config_loads_with_the_five_sources(landing: SynthSummary) -> None:
@@ -46,7 +56,7 @@ def test_config_loads_with_the_five_sources(landing: SynthSummary) -> None:
 
 
 def test_rerun_with_fewer_people_leaves_no_stray_files(tmp_path: Path) -> None:
-    big = generate(tmp_path / "l", people=120, seed=3)
+    big = generate(tmp_path / "l", people=60, seed=3)
     small = generate(tmp_path / "l", people=5, seed=3)
     on_disk = {p.relative_to(tmp_path / "l") for p in (tmp_path / "l").rglob("*") if p.is_file()}
     assert on_disk == set(small.files)
