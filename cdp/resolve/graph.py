@@ -8,8 +8,9 @@ connected components as the full clique in O(n) edges.
 
 A value is **junk** when it carries more distinct first names than a person has
 (`max_names`), and **shared** when it carries two first names that are clearly
-different people (a household phone, a couple's email, twins) or several user ids
-(a shared tablet's anonymous id). Junk and shared values link nothing; their edges
+different people (a household phone, a couple's email, twins), birth dates more than
+`birth_gap_years` apart (a mother and daughter with one name and one landline), or
+several user ids (a shared tablet's anonymous id). Junk and shared values link nothing; their edges
 are kept as dropped links with the reason, so the decision is auditable.
 """
 
@@ -71,6 +72,11 @@ def identifier_values(records: pl.DataFrame, rules: IdentifierRules) -> pl.DataF
     records = with_rid(records)
     name = _column(records, "first_name_key").alias("_name")
     user = _column(records, "user_id").alias("_user")
+    born = (
+        pl.col("birth_date").cast(pl.Date)
+        if "birth_date" in records.columns
+        else pl.lit(None, dtype=pl.Date)
+    ).alias("_born")
     frames = []
     for id_type in rules.all_types:
         col = ID_COLUMNS[id_type]
@@ -87,6 +93,7 @@ def identifier_values(records: pl.DataFrame, rules: IdentifierRules) -> pl.DataF
                 value.str.strip_chars().alias("id_value"),
                 name,
                 user,
+                born,
             )
         )
     if not frames:
@@ -95,6 +102,7 @@ def identifier_values(records: pl.DataFrame, rules: IdentifierRules) -> pl.DataF
             "_rid": pl.Int64(),
             "_name": pl.String(),
             "_user": pl.String(),
+            "_born": pl.Date(),
             "blocked": pl.Boolean(),
         }
         return pl.DataFrame(schema=schema)
@@ -121,6 +129,11 @@ def classify(ids: pl.DataFrame, rules: IdentifierRules) -> pl.DataFrame:
         pl.col("_name").drop_nulls().n_unique().over(w).cast(pl.Int64).alias("n_names"),
         pl.col("_user").drop_nulls().n_unique().over(w).cast(pl.Int64).alias("n_user_ids"),
         pl.col("_rid").min().over(w).alias("_anchor_rid"),
+        (pl.col("_born").max().over(w) - pl.col("_born").min().over(w))
+        .dt.total_days()
+        .gt(int(rules.birth_gap_years * 365.25))
+        .fill_null(False)
+        .alias("_born_apart"),
     )
     # rids follow record_key order, so the smallest rid is the smallest key (no string min)
     first = ids.select("_rid", pl.col("record_key").alias("_anchor")).unique("_rid")
@@ -140,13 +153,18 @@ def classify(ids: pl.DataFrame, rules: IdentifierRules) -> pl.DataFrame:
             checked
             & (
                 pl.col("_conflict").fill_null(False)
+                | pl.col("_born_apart")
                 | ((pl.col("id_type") != "user_id") & (pl.col("n_user_ids") > user_limit))
             )
         )
         .then(pl.lit("shared"))
         .otherwise(pl.lit("link"))
     )
-    return pl.concat([plain, few]).with_columns(status.alias("status")).drop("_conflict")
+    return (
+        pl.concat([plain, few])
+        .with_columns(status.alias("status"))
+        .drop("_conflict", "_born_apart")
+    )
 
 
 def with_rid(records: pl.DataFrame) -> pl.DataFrame:

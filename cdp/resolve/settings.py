@@ -16,6 +16,7 @@ Example (every key optional; lists add to the built-in defaults)::
     shared_checks = ["email", "phone", "anonymous_id"]
     max_names = 5                    # a value seen with more distinct first names is junk
     name_similarity = 0.8            # Jaro-Winkler below this = two different first names
+    birth_gap_years = 10             # birth dates further apart = two people (parent, child)
     [identifiers.blocked]
     email = ["info@example.com"]
 
@@ -99,6 +100,7 @@ _ID_KEYS = frozenset(
         "shared_checks",
         "max_names",
         "name_similarity",
+        "birth_gap_years",
     }
 )
 
@@ -118,6 +120,7 @@ class IdentifierRules:
     shared_checks: tuple[str, ...] = ("email", "phone", "anonymous_id")
     max_names: int = 5
     name_similarity: float = 0.8
+    birth_gap_years: int = 10
 
     def __post_init__(self) -> None:
         both = set(self.priority) & set(self.evidence_only)
@@ -208,6 +211,9 @@ def identifier_rules(r: SectionReader) -> IdentifierRules:
     sim = r.get("name_similarity", float, d.name_similarity)
     if not 0.0 < sim <= 1.0:
         raise r.error("name_similarity", "expected a number in (0, 1]")
+    gap = r.get("birth_gap_years", int, d.birth_gap_years)
+    if gap < 1:
+        raise r.error("birth_gap_years", "expected a positive integer")
     return IdentifierRules(
         priority=priority,
         evidence_only=evidence,
@@ -219,6 +225,7 @@ def identifier_rules(r: SectionReader) -> IdentifierRules:
         shared_checks=_types(r, "shared_checks", d.shared_checks),
         max_names=max_names,
         name_similarity=sim,
+        birth_gap_years=gap,
     )
 
 

@@ -221,3 +221,41 @@ def test_size_cap_ignores_sparse_event_records_and_repeat_profiles() -> None:
     res = run(recs, settings=ResolveSettings(max_cluster_size=2))
     assert res.metrics["customers"] == 1
     assert res.metrics["oversize_clusters"] == 0
+
+
+def test_parent_and_child_with_the_same_name_and_phone_stay_separate() -> None:
+    recs = records(
+        {
+            "key": "web:1",
+            "first_name_key": "ana",
+            "last_name_key": "diaz ruiz",
+            "birth_date": dt.date(1953, 7, 30),
+            "phone": "+34936629037",
+        },
+        {
+            "key": "pay:1",
+            "first_name_key": "ana",
+            "last_name_key": "diaz gil",
+            "birth_date": dt.date(1976, 6, 20),
+            "phone": "+34936629037",
+        },
+        # a one-digit typo in the year is not two people
+        {
+            "key": "web:2",
+            "first_name_key": "eva",
+            "birth_date": dt.date(1976, 6, 20),
+            "email_key": "eva@x.es",
+        },
+        {
+            "key": "pay:2",
+            "first_name_key": "eva",
+            "birth_date": dt.date(1978, 6, 20),
+            "email_key": "eva@x.es",
+        },
+    )
+    res = run(recs)
+    assert partition(res) == {
+        frozenset({"web:1"}),
+        frozenset({"pay:1"}),
+        frozenset({"web:2", "pay:2"}),
+    }
