@@ -14,6 +14,7 @@ utm_source = platform (fb/ig), utm_medium paid/organic, utm_campaign = campaign.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import tempfile
 from dataclasses import dataclass, field
@@ -25,7 +26,7 @@ import numpy as np
 import polars as pl
 
 from cdp.config import ProjectSettings, SourceSettings
-from connectors._io import MAX_LINE_BYTES, read_bytes
+from connectors._io import MAX_FILE_BYTES, MAX_LINE_BYTES, read_bytes
 from connectors._parse import (
     bool_flag,
     decode_text,
@@ -182,12 +183,15 @@ def read_delimited(path: Path, *, delimiter: str) -> Delimited:
     a quoted multi-line field counts once).
     """
     try:
+        size = path.stat().st_size
         with path.open("rb") as fh:
             head = fh.read(_SNIFF)
     except OSError as exc:
         raise FileRejected("unreadable_file", f"cannot read file ({exc.strerror})") from None
     if not head.strip():
         raise FileRejected("unreadable_file", "empty file")
+    if size > MAX_FILE_BYTES:
+        raise FileRejected("too_large", f"{size} bytes > cap of {MAX_FILE_BYTES}")
     encoding = detect_encoding(head[:4])
     if encoding == "utf-8" and b"\x00" in head and not head.startswith(_GZIP_MAGIC):
         raise FileRejected("encoding", "NUL bytes and no byte-order mark (UTF-16 without BOM?)")
@@ -195,8 +199,10 @@ def read_delimited(path: Path, *, delimiter: str) -> Delimited:
         # DuckDB reads a fixed name: file names can hold glob characters (`[1]`, `*`) and
         # extensions (`.gz`, `.zst`) that would change how it opens the file.
         src = Path(tmp) / "input.txt"
-        if head.startswith(_GZIP_MAGIC) or encoding not in ("utf-8", "utf-8-sig"):
+        if head.startswith(_GZIP_MAGIC):  # gunzip with the bomb guard, then decode
             src.write_text(decode_text(read_bytes(path)), encoding="utf-8", newline="")
+        elif encoding not in ("utf-8", "utf-8-sig"):
+            _transcode(path, encoding, src)
         else:
             src.symlink_to(path.resolve())
         columns = _header(src, delimiter)
@@ -238,6 +244,23 @@ def read_delimited(path: Path, *, delimiter: str) -> Delimited:
         _line=pl.Series(lines, dtype=pl.Int64)
     )
     return Delimited(data, columns, total, rejects)
+
+
+def _transcode(path: Path, encoding: str, out: Path) -> None:
+    """Stream `path` from `encoding` (BOM included) to UTF-8, in constant memory."""
+    decoder = codecs.getincrementaldecoder(encoding)()
+    offset = 0
+    with path.open("rb") as src, out.open("w", encoding="utf-8", newline="") as dst:
+        while True:
+            chunk = src.read(1 << 20)
+            try:
+                dst.write(decoder.decode(chunk, final=not chunk))
+            except UnicodeDecodeError as exc:
+                where = max(offset + exc.start - len(decoder.getstate()[0]), 0)
+                raise FileRejected("encoding", f"not valid {encoding} at byte {where}") from None
+            if not chunk:
+                return
+            offset += len(chunk)
 
 
 def _header(path: Path, delimiter: str) -> list[str]:

@@ -106,6 +106,16 @@ def test_utf16_without_bom_fails_loudly(tmp_path: Path) -> None:
     assert e.value.reason == "encoding"
 
 
+def test_broken_utf16_is_an_encoding_reject(tmp_path: Path) -> None:
+    path = tmp_path / "leads.tsv"
+    good = "id\tfull_name\nl:1\tAna\n".encode("utf-16")
+    path.write_bytes(good + b"\x00\xd8A\x00")  # a lone high surrogate, then "A"
+    with pytest.raises(FileRejected) as e:
+        read(path, SOURCE, PROJECT)
+    assert e.value.reason == "encoding"
+    assert e.value.detail == f"not valid utf-16 at byte {len(good)}"
+
+
 def test_cp1252_bytes_are_not_utf8(tmp_path: Path) -> None:
     path = tmp_path / "leads.tsv"
     path.write_bytes("id\tfull_name\nl:1\tPeña\n".encode("cp1252"))
