@@ -19,18 +19,21 @@ from cdp.resolve.settings import resolve_settings
 from cdp.resolve.store import (
     ResolvePaths,
     append_changes,
+    fingerprint,
     issued_ids,
     read_identity_records,
     read_optional,
     write_parquet,
+    write_text,
 )
 from pipelines.reports import StageReport
 
 __all__ = ["explain", "fuzzy_matcher", "resolve"]
 
 
-def fuzzy_matcher(settings: Settings, paths: ResolvePaths) -> Matcher | None:
-    """The probabilistic matcher bound to this config and model file (None if not installed)."""
+def fuzzy_matcher(settings: Settings, paths: ResolvePaths) -> tuple[Matcher | None, str]:
+    """The probabilistic matcher bound to this config and model file (None if not installed),
+    and a fingerprint of its settings: cached pairs scored under other settings are stale."""
     try:
         from cdp.resolve.fuzzy import find_matches, fuzzy_settings
     except ImportError as exc:
@@ -38,7 +41,7 @@ def fuzzy_matcher(settings: Settings, paths: ResolvePaths) -> Matcher | None:
             f"fuzzy matcher unavailable ({exc.name or 'import failed'}); "
             "linking on identifiers only"
         )
-        return None
+        return None, "none"
     fs = fuzzy_settings(settings)
 
     def match(records: pl.DataFrame, new_keys: pl.Series | None, retrain: bool) -> MatchBatch:
@@ -47,7 +50,7 @@ def fuzzy_matcher(settings: Settings, paths: ResolvePaths) -> Matcher | None:
         )
         return result
 
-    return match
+    return match, repr(fs)
 
 
 def resolve(
@@ -67,11 +70,14 @@ def resolve(
     previous = read_optional(paths.id_map)
     history = read_optional(paths.id_changes)
     progress.info(f"  {records.height:,} identity records, {overrides.count} override(s)")
+    label = "custom"
     if matcher is None:
-        matcher = fuzzy_matcher(settings, paths)
-    scored = score_pairs(
-        records, matcher, previous=previous, cached=read_optional(paths.pairs), retrain=retrain
-    )
+        matcher, label = fuzzy_matcher(settings, paths)
+    cached = read_optional(paths.pairs)
+    if cached is not None and _stored(paths) != fingerprint(label, paths.model):
+        progress.info("  matcher settings or model changed: re-scoring every pair")
+        cached = None
+    scored = score_pairs(records, matcher, previous=previous, cached=cached, retrain=retrain)
     mode = "incremental" if scored.incremental else "full"
     progress.info(
         f"  fuzzy ({mode}): {scored.new_records:,} new records, {scored.pairs.height:,} pairs"
@@ -91,6 +97,7 @@ def resolve(
     write_parquet(res.dropped, paths.dropped_links)
     append_changes(paths.id_changes, res.changes)
     write_parquet(scored.pairs, paths.pairs)
+    write_text(fingerprint(label, paths.model), paths.pairs_fingerprint)
     write_parquet(res.id_map, paths.id_map)
     metrics = {
         **res.metrics,
@@ -107,6 +114,11 @@ def resolve(
         table=list(scored.blocking),
         notes=notes,
     )
+
+
+def _stored(paths: ResolvePaths) -> str:
+    f = paths.pairs_fingerprint
+    return f.read_text(encoding="utf-8").strip() if f.is_file() else ""
 
 
 def _notes(values: pl.DataFrame, violations: pl.DataFrame, unmatched: list[int]) -> list[str]:

@@ -8,6 +8,7 @@ produces the same outputs again.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ class ResolvePaths:
     id_changes: Path
     id_map: Path
     pairs: Path
+    pairs_fingerprint: Path
     model: Path
 
     @classmethod
@@ -42,6 +44,7 @@ class ResolvePaths:
             id_changes=out / "customer_id_changes.parquet",
             id_map=state / "id_map.parquet",
             pairs=state / "pairs.parquet",
+            pairs_fingerprint=state / "pairs.fingerprint",
             model=state / "match_model.json",
         )
 
@@ -57,6 +60,26 @@ def write_parquet(df: pl.DataFrame, path: Path) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_text(text: str, path: Path) -> None:
+    """Atomic small-text write (same temp-file-and-rename rule as Parquet)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def fingerprint(*parts: str | Path) -> str:
+    """sha256 over strings and file contents (missing files count as empty)."""
+    h = hashlib.sha256()
+    for part in parts:
+        if isinstance(part, Path):
+            h.update(part.read_bytes() if part.is_file() else b"")
+        else:
+            h.update(part.encode("utf-8"))
+        h.update(b"\x00")
+    return h.hexdigest()
 
 
 def read_optional(path: Path) -> pl.DataFrame | None:

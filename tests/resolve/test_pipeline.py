@@ -182,3 +182,13 @@ def test_config_errors_name_the_key(write_config, section: str, key: str) -> Non
     cfg = write_config(base + section + "\n")
     with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
         resolve_settings(load_settings(cfg, check_files=False))
+
+
+def test_changed_model_file_invalidates_the_pair_cache(tmp_path: Path, write_config) -> None:
+    settings = _setup(tmp_path, write_config)
+    resolve(settings, matcher=fake_matcher, run_id="r1")
+    paths = ResolvePaths.of(Layout.of(settings))
+    assert resolve(settings, matcher=fake_matcher, run_id="r2").metrics["mode"] == "incremental"
+    paths.model.write_text('{"retrained": true}')
+    assert resolve(settings, matcher=fake_matcher, run_id="r3").metrics["mode"] == "full"
+    assert resolve(settings, matcher=fake_matcher, run_id="r4").metrics["mode"] == "incremental"
