@@ -29,6 +29,19 @@ def level(name: str, a: dict[str, Any], b: dict[str, Any]) -> str:
             {"first_name_key": "garcia", "last_name_key": "jose", "last_name_first_key": "jose"},
             "swapped",
         ),
+        (
+            {
+                "first_name_key": "antonio",
+                "last_name_key": "martinez",
+                "last_name_first_key": "martinez",
+            },
+            {
+                "first_name_key": "martines",
+                "last_name_key": "antnoio",
+                "last_name_first_key": "antnoio",
+            },
+            "swapped",
+        ),
         ({"first_name_key": "maria jose"}, {"first_name_key": "maria"}, "tokens"),
         ({"first_name_key": "mario"}, {"first_name_key": "maria"}, "other_gender"),
         ({"first_name_key": "juan"}, {"first_name_key": "juana"}, "other_gender"),
@@ -70,6 +83,7 @@ def test_last_name_levels(a: dict[str, Any], b: dict[str, Any], expected: str) -
         ("ana.ruiz@gmail.com", "ana.ruiz@yahoo.es", "local_part"),
         ("ana.ruiz7@gmail.com", "ana.ruis7@yahoo.es", "fuzzy_local"),
         ("ana.garcia12@gmail.com", "juan.garcia45@gmail.com", "else"),
+        ("jose.garcia12@gmail.com", "jose.garcia45@gmail.com", "else"),
     ],
 )
 def test_email_levels(a: str, b: str | None, expected: str) -> None:

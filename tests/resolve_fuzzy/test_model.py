@@ -86,7 +86,9 @@ def _model() -> MatchModel:
                          np.array([1, 0.7, 0.05, 0.25]), np.array([1, 0.001, 0.001, 0.998])),
     ]  # fmt: skip
     tf = {"phone": TermFrequencies("phone", 10, {"+34600": 3})}
-    return MatchModel(comps, 1e-4, "abc", True, tf, {"em_iterations": 7})
+    return MatchModel(
+        comps, 1e-4, "abc", tf_adjustment=True, tf=tf, info={"em_iterations": 7}, guard_weight=-60.0
+    )
 
 
 def test_model_save_load_round_trip(tmp_path: Path) -> None:

@@ -11,6 +11,8 @@ import numpy as np
 import polars as pl
 
 from cdp.resolve.fuzzy.comparisons import COMPARED_COLUMNS, COMPARISONS, compare
+from cdp.resolve.fuzzy.guard import GUARD
+from cdp.resolve.fuzzy.guard import LABELS as GUARD_LABELS
 from cdp.resolve.fuzzy.model import MatchModel, probability, score
 
 
@@ -84,6 +86,19 @@ def explain_pair(
                 bayes_factor=float(2.0**base),
                 weight=float(per[c.name][0]),
                 tf_adjustment=adj,
+            )
+        )
+    if GUARD in per:
+        w = float(per[GUARD][0])
+        rows.append(
+            ComparisonEvidence(
+                comparison=GUARD,
+                level=GUARD_LABELS[1] if w else GUARD_LABELS[0],
+                m=float("nan"),
+                u=float("nan"),
+                bayes_factor=float(2.0**w),
+                weight=w,
+                tf_adjustment=0.0,
             )
         )
     weight = float(total[0])

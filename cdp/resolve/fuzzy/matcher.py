@@ -14,6 +14,8 @@ import polars as pl
 from cdp.errors import CdpError
 from cdp.resolve.fuzzy.blocking import Blocked, block
 from cdp.resolve.fuzzy.comparisons import COMPARED_COLUMNS, COMPARISONS, compare
+from cdp.resolve.fuzzy.guard import GUARD
+from cdp.resolve.fuzzy.guard import LABELS as GUARD_LABELS
 from cdp.resolve.fuzzy.model import (
     ComparisonParams,
     MatchModel,
@@ -73,7 +75,7 @@ def find_matches(
     new_idx = None
     if new_keys is not None:
         new_idx = recs.filter(pl.col("record_key").is_in(new_keys.cast(pl.String).implode()))["_i"]
-    wanted = spec_hash(names, settings.fixed_m, settings.tf_adjustment)
+    wanted = spec_hash(names, settings.fixed_m, settings.tf_adjustment, settings.guard_weight)
     model = None if retrain else _current_model(model_path, wanted)
     trained = model is None
     if model is None:
@@ -157,7 +159,9 @@ def _train(recs: pl.DataFrame, settings: FuzzySettings, wanted: str) -> MatchMod
     if settings.labels_path is not None:
         matches = _labelled_matches(recs, settings.labels_path)
         m = m_from_labels(compare(recs, matches[0], matches[1], names), names)
-        prior = prior_from_pairs(levels, names, m, u, n_records=recs.height)
+        prior = prior_from_pairs(
+            levels, names, m, u, n_records=recs.height, guard_weight=settings.guard_weight
+        )
         info["labelled_matches"] = len(matches[0])
     else:
         m, prior, em_info = train(
@@ -170,10 +174,13 @@ def _train(recs: pl.DataFrame, settings: FuzzySettings, wanted: str) -> MatchMod
             max_iterations=settings.em_max_iterations,
             tol=settings.em_convergence,
             n_records=recs.height,
+            guard_weight=settings.guard_weight,
         )
         info.update(em_info)
     comps = [ComparisonParams(n, COMPARISONS[n].labels, m[n], u[n]) for n in names]
-    return MatchModel(comps, prior, wanted, settings.tf_adjustment, info=info)
+    return MatchModel(
+        comps, prior, wanted, settings.tf_adjustment, info=info, guard_weight=settings.guard_weight
+    )
 
 
 def _labelled_matches(recs: pl.DataFrame, path: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -223,19 +230,23 @@ def _output(
     kept = blocked.pairs.filter(mask)
     keys = recs["record_key"]
     rule_names = {i: r.name for i, r in enumerate(settings.blocking)}
-    weights = pl.DataFrame(
-        {
-            c.name: pl.DataFrame(
-                {
-                    "level": levels[c.name]
-                    .filter(mask)
-                    .replace_strict(dict(enumerate(c.labels)), return_dtype=pl.String),
-                    "weight": np.round(per[c.name][keep], 4),
-                }
-            ).to_struct()
-            for c in model.comparisons
-        }
-    ).select(pl.struct(pl.all()).struct.json_encode().alias("weights"))
+    parts = {
+        c.name: pl.DataFrame(
+            {
+                "level": levels[c.name]
+                .filter(mask)
+                .replace_strict(dict(enumerate(c.labels)), return_dtype=pl.String),
+                "weight": np.round(per[c.name][keep], 4),
+            }
+        ).to_struct()
+        for c in model.comparisons
+    }
+    if GUARD in per:
+        w = per[GUARD][keep]
+        parts[GUARD] = pl.DataFrame(
+            {"level": np.where(w != 0, GUARD_LABELS[1], GUARD_LABELS[0]), "weight": w}
+        ).to_struct()
+    weights = pl.DataFrame(parts).select(pl.struct(pl.all()).struct.json_encode().alias("weights"))
     return pl.DataFrame(
         {
             "record_key_l": keys.gather(kept["l"]),

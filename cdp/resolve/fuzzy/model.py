@@ -27,6 +27,7 @@ import polars as pl
 
 from cdp.errors import CdpError
 from cdp.resolve.fuzzy.comparisons import COMPARISONS, COMPARISONS_VERSION, compare
+from cdp.resolve.fuzzy.guard import GUARD, guard_conflict
 from cdp.resolve.fuzzy.tf import TermFrequencies, tf_adjustment
 
 MODEL_FORMAT = 1
@@ -64,6 +65,7 @@ class MatchModel:
     tf_adjustment: bool = True
     tf: dict[str, TermFrequencies] = field(default_factory=dict)  # by comparison name
     info: dict[str, Any] = field(default_factory=dict)
+    guard_weight: float = 0.0  # log2 weight added to guarded pairs (see guard.py)
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -106,6 +108,7 @@ class MatchModel:
             "spec_hash": self.spec_hash,
             "prior": self.prior,
             "tf_adjustment": self.tf_adjustment,
+            "guard_weight": self.guard_weight,
             "comparisons": [
                 {
                     "name": c.name,
@@ -135,6 +138,7 @@ class MatchModel:
             spec_hash=str(data["spec_hash"]),
             tf_adjustment=bool(data.get("tf_adjustment", True)),
             tf={k: TermFrequencies.from_json(v) for k, v in data.get("tf", {}).items()},
+            guard_weight=float(data.get("guard_weight", 0.0)),
             info=dict(data.get("info", {})),
         )
 
@@ -164,13 +168,16 @@ def load_model(model_path: Path) -> MatchModel:
         raise ModelError(f"{model_path}: invalid model file ({type(exc).__name__})") from exc
 
 
-def spec_hash(names: tuple[str, ...], fixed_m: Mapping[str, float], tf_on: bool) -> str:
+def spec_hash(
+    names: tuple[str, ...], fixed_m: Mapping[str, float], tf_on: bool, guard_weight: float = 0.0
+) -> str:
     """Changes whenever the comparison spec does, so a stale stored model is retrained."""
     spec = {
         "version": COMPARISONS_VERSION,
         "comparisons": [[n, list(COMPARISONS[n].labels)] for n in names],
         "fixed_m": sorted(fixed_m.items()),
         "tf": tf_on,
+        "guard_weight": guard_weight,
     }
     return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -181,7 +188,12 @@ def spec_hash(names: tuple[str, ...], fixed_m: Mapping[str, float], tf_on: bool)
 def estimate_u(
     records: pl.DataFrame, names: tuple[str, ...], *, size: int, seed: int
 ) -> dict[str, np.ndarray]:
-    """u per level from `size` random record pairs (deterministic for a seed and row order)."""
+    """u per level from `size` random record pairs (deterministic for a seed and row order).
+
+    Where level `exact` is plain equality of one column, its u is computed exactly from
+    value counts (sum of c(c-1) over N(N-1)): a sample would see a birth-date or phone
+    agreement only a handful of times. The other levels share the rest as sampled.
+    """
     n = records.height
     rng = np.random.default_rng(seed)
     i = rng.integers(0, max(n, 1), size=size)
@@ -192,10 +204,37 @@ def estimate_u(
     for name in names:
         k = len(COMPARISONS[name].labels)
         counts = np.bincount(levels[name].to_numpy(), minlength=k).astype(np.float64)
+        exact_col = _EXACT_COLUMN.get(name)
+        if exact_col is not None:
+            counts[1] = 0.0
         # half a pair for levels never seen: a finite, conservative u
         counts[1:] = np.maximum(counts[1:], 0.5)
-        out[name] = np.concatenate([[1.0], counts[1:] / counts[1:].sum()])
+        u = np.concatenate([[1.0], counts[1:] / counts[1:].sum()])
+        if exact_col is not None:
+            u_exact = _agreement_rate(records.get_column(exact_col))
+            u[2:] = u[2:] / u[2:].sum() * (1.0 - u_exact)
+            u[1] = u_exact
+        out[name] = u
     return out
+
+
+#: Comparisons whose `exact` level is equality of one column.
+_EXACT_COLUMN = {
+    "first_name": "first_name_key",
+    "last_name": "last_name_key",
+    "email": "email_key",
+    "phone": "phone",
+    "birth_date": "birth_date",
+}
+
+
+def _agreement_rate(values: pl.Series) -> float:
+    """P(two random records with a value agree), from value counts; floored at 1/N(N-1)."""
+    counts = values.drop_nulls().value_counts(name="c")["c"].cast(pl.Float64).to_numpy()
+    total = counts.sum()
+    if total < 2:
+        return 0.5
+    return float(max((counts * (counts - 1)).sum(), 0.5) / (total * (total - 1)))
 
 
 def _m_init(name: str, fixed_m: Mapping[str, float]) -> np.ndarray:
@@ -247,13 +286,18 @@ def em(
     max_iterations: int,
     tol: float,
     update_m: bool = True,
+    offset: np.ndarray | None = None,
 ) -> tuple[dict[str, np.ndarray], float, int]:
-    """Expectation-maximisation of m (comparisons in `free`) and the prior, u held fixed."""
+    """Expectation-maximisation of m (comparisons in `free`) and the prior, u held fixed.
+
+    `offset` is a fixed log2 weight per pattern (the household guard)."""
     m = {k: v.copy() for k, v in m.items()}
     total = counts.sum()
     iterations = 0
     for iterations in range(1, max_iterations + 1):  # noqa: B007 (reported after the loop)
         logit = np.full(len(counts), np.log(prior / (1 - prior)))
+        if offset is not None:
+            logit += offset * np.log(2.0)
         for c, name in enumerate(names):
             if name in free:
                 bf = np.log(np.maximum(m[name], _M_FLOOR)) - np.log(np.maximum(u[name], _M_FLOOR))
@@ -293,6 +337,7 @@ def train(
     max_iterations: int,
     tol: float,
     n_records: int,
+    guard_weight: float = 0.0,
 ) -> tuple[dict[str, np.ndarray], float, dict[str, Any]]:
     """m by per-rule EM sessions, then the prior over all candidate pairs."""
     init = {n: _m_init(n, fixed_m) for n in names}
@@ -306,7 +351,7 @@ def train(
         pats, counts = patterns(levels.filter(pl.Series(sel)))
         m_k, prior_k, iters = em(
             pats, counts, names, init, u, free=free, fixed_m=fixed_m, prior=0.3,
-            max_iterations=max_iterations, tol=tol,
+            max_iterations=max_iterations, tol=tol, offset=_guard(pats, names, guard_weight),
         )  # fmt: skip
         sessions.append({"rule": k, "pairs": int(sel.sum()), "iterations": iters, "prior": prior_k})
         for n in free:
@@ -315,7 +360,7 @@ def train(
         n: _apply_fixed(np.mean(estimates[n], axis=0), n, fixed_m) if estimates[n] else init[n]
         for n in names
     }
-    prior = prior_from_pairs(levels, names, m, u, n_records=n_records)
+    prior = prior_from_pairs(levels, names, m, u, n_records=n_records, guard_weight=guard_weight)
     return (
         m,
         prior,
@@ -330,6 +375,7 @@ def prior_from_pairs(
     u: dict[str, np.ndarray],
     *,
     n_records: int,
+    guard_weight: float = 0.0,
 ) -> float:
     """Share of matches among candidate pairs (EM on the prior only), scaled to all pairs."""
     total_pairs = max(n_records * (n_records - 1) / 2, 1.0)
@@ -338,9 +384,14 @@ def prior_from_pairs(
     pats, counts = patterns(levels)
     _, prior_blocked, _ = em(
         pats, counts, names, m, u, free=frozenset(names), fixed_m={}, prior=0.1,
-        max_iterations=50, tol=1e-7, update_m=False,
+        max_iterations=50, tol=1e-7, update_m=False, offset=_guard(pats, names, guard_weight),
     )  # fmt: skip
     return float(np.clip(prior_blocked * levels.height / total_pairs, 1e-12, 0.5))
+
+
+def _guard(pats: np.ndarray, names: tuple[str, ...], guard_weight: float) -> np.ndarray:
+    frame = pl.DataFrame(pats, schema=list(names), orient="row")
+    return np.asarray(guard_conflict(frame) * guard_weight, dtype=np.float64)
 
 
 def m_from_labels(levels: pl.DataFrame, names: tuple[str, ...]) -> dict[str, np.ndarray]:
@@ -360,7 +411,8 @@ def m_from_labels(levels: pl.DataFrame, names: tuple[str, ...]) -> dict[str, np.
 def score(
     levels: pl.DataFrame, model: MatchModel, tf_values: Mapping[str, pl.Series]
 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """Total match weight and per-comparison weights (tf adjustment included) per pair.
+    """Total match weight and per-comparison weights (tf adjustment included) per pair,
+    plus the household guard's weight under `GUARD` when the model has one.
 
     `tf_values[name]` is the compared value (left side) of each tf-adjusted comparison.
     """
@@ -379,6 +431,9 @@ def score(
                 w[at] += tf_adjustment(freq, float(c.u[exact]))
         per[c.name] = w
         total = total + w
+    if model.guard_weight:
+        per[GUARD] = guard_conflict(levels) * model.guard_weight
+        total = total + per[GUARD]
     return total, per
 
 

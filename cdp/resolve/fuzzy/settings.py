@@ -8,13 +8,14 @@ Example (every key optional)::
     max_block_size = 1000            # key values shared by more records are skipped and reported
     em_max_iterations = 25
     em_convergence = 0.0001
-    u_sample_size = 300000           # random record pairs used to estimate u
+    u_sample_size = 100000           # random record pairs used to estimate u
     tf_adjustment = true
     seed = 42
     labels = "labels.csv"            # labelled pairs: record_key_l, record_key_r, is_match
     blocking = [ { name = "email", on = ["email_key"] }, { name = "dob", on = ["birth_date"] } ]
+    guard_weight = -60.0             # household guard (twins, parent/child); 0 turns it off
     [resolve.fuzzy.fixed_m]          # expert m probabilities EM must not move
-    "first_name.else" = 1e-9
+    "phone.else" = 0.3
 """
 
 from __future__ import annotations
@@ -32,24 +33,20 @@ from cdp.resolve.fuzzy.comparisons import COMPARISONS
 DEFAULT_BLOCKING: tuple[BlockingRule, ...] = (
     BlockingRule("email", ("email_key",)),
     BlockingRule("phone", ("phone",)),
+    BlockingRule("user_id", ("user_id",)),
+    BlockingRule("external_id", ("external_customer_id",)),
     BlockingRule("full_name", ("first_name_key", "last_name_key")),
     BlockingRule("birth_date", ("birth_date",)),
     BlockingRule("surname_prefix_postcode", ("surname_prefix", "postal_code")),
     BlockingRule("surname_sound_birth_year", ("surname_sound", "birth_year")),
     BlockingRule("first_name_street", ("first_name_key", "street_key")),
+    BlockingRule("first_sound_postcode", ("first_name_sound", "postal_code")),
+    BlockingRule("street_number_postcode", ("street_number", "postal_code")),
 )
 
-#: Expert priors that EM keeps fixed: a clear first-name or birth-date disagreement is
-#: near-proof of two people (twins, parent and child at one address share everything else).
-#: Household evidence (surname, address, phone, even birth date for twins) adds up to
-#: some 40 bits under the independence assumption, so these act as vetoes.
-DEFAULT_FIXED_M: Mapping[str, float] = MappingProxyType(
-    {
-        "first_name.else": 2.0**-60,
-        "first_name.other_gender": 2.0**-60,
-        "birth_date.else": 2.0**-45,
-    }
-)
+#: Expert m probabilities EM keeps fixed (none by default; the household guard covers
+#: twins and families, see guard.py).
+DEFAULT_FIXED_M: Mapping[str, float] = MappingProxyType({})
 
 _KEYS = frozenset(
     {
@@ -64,6 +61,7 @@ _KEYS = frozenset(
         "seed",
         "fixed_m",
         "labels",
+        "guard_weight",
     }
 )
 
@@ -78,11 +76,12 @@ class FuzzySettings:
     max_block_size: int = 1000
     em_max_iterations: int = 25
     em_convergence: float = 1e-4
-    u_sample_size: int = 300_000
+    u_sample_size: int = 100_000
     tf_adjustment: bool = True
     seed: int = 42
     fixed_m: Mapping[str, float] = field(default_factory=lambda: DEFAULT_FIXED_M)
     labels_path: Path | None = None
+    guard_weight: float = -60.0
 
     def __post_init__(self) -> None:
         if not 0.0 < self.threshold < 1.0:
@@ -92,6 +91,8 @@ class FuzzySettings:
             raise ValueError(f"unknown comparisons: {unknown}")
         if not self.blocking:
             raise ValueError("at least one blocking rule is needed")
+        if self.guard_weight > 0:
+            raise ValueError("guard_weight must be <= 0 (a penalty)")
 
 
 def fuzzy_settings(settings: Settings) -> FuzzySettings:
@@ -110,6 +111,9 @@ def fuzzy_settings(settings: Settings) -> FuzzySettings:
                 "comparisons", f"unknown comparison {c!r} (one of: {', '.join(COMPARISONS)})"
             )
     labels = r.get("labels", str, "")
+    guard = r.get("guard_weight", float, d.guard_weight)
+    if guard > 0:
+        raise r.error("guard_weight", "expected a penalty <= 0 (log2 weight; 0 turns it off)")
     return FuzzySettings(
         threshold=threshold,
         blocking=_blocking(r) if "blocking" in table else d.blocking,
@@ -122,6 +126,7 @@ def fuzzy_settings(settings: Settings) -> FuzzySettings:
         seed=r.get("seed", int, d.seed),
         fixed_m=_fixed_m(r, comparisons) if "fixed_m" in table else d.fixed_m,
         labels_path=(settings.path.parent / labels) if labels else None,
+        guard_weight=guard,
     )
 
 
