@@ -158,9 +158,11 @@ def explain(settings: Settings, record_a: str, record_b: str) -> str:
     for key in (record_a, record_b):
         if ":" not in key:
             raise CdpError(f"{key!r}: expected source:record_id")
-    text = explain_link(
-        record_a, record_b, id_map=customers, evidence=evidence, dropped=dropped
-    ).format()
+    found = explain_link(record_a, record_b, id_map=customers, evidence=evidence, dropped=dropped)
+    unknown = [k for k, c in ((record_a, found.customer_a), (record_b, found.customer_b)) if not c]
+    if unknown:
+        raise CdpError(f"unknown record(s) {', '.join(unknown)} (expected source:record_id)")
+    text = found.format()
     return text + "\n" + _fuzzy_breakdown(paths, record_a, record_b)
 
 

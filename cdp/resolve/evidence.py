@@ -66,7 +66,8 @@ class LinkExplanation:
     record_b: str
     customer_a: str | None
     customer_b: str | None
-    path: list[dict[str, object]] = field(default_factory=list)
+    path: list[dict[str, object]] = field(default_factory=list)  # one row per hop
+    also: list[list[dict[str, object]]] = field(default_factory=list)  # other rules per hop
     refused: list[dict[str, object]] = field(default_factory=list)
 
     @property
@@ -80,8 +81,10 @@ class LinkExplanation:
         ]
         if self.linked:
             lines.append(f"linked: yes, through {len(self.path)} link(s):")
-            for hop in self.path:
+            for i, hop in enumerate(self.path):
                 lines.append("  " + _describe(hop))
+                for row in self.also[i] if i < len(self.also) else []:
+                    lines.append("    also " + _rule(row))
         else:
             lines.append("linked: no")
         if self.refused:
@@ -92,7 +95,11 @@ class LinkExplanation:
 
 
 def _describe(row: dict[str, object]) -> str:
-    text = f"{row['record_key_a']} -- {row['record_key_b']}  {row['rule']}"
+    return f"{row['record_key_a']} -- {row['record_key_b']}  {_rule(row)}"
+
+
+def _rule(row: dict[str, object]) -> str:
+    text = str(row["rule"])
     if row.get("match_weight") is not None:
         text += f" (match weight {row['match_weight']:.2f}, p={row['match_probability']:.4f})"
     return text
@@ -118,6 +125,7 @@ def explain_link(
     if not out.linked:
         return out
     rows = evidence.filter(pl.col("customer_id") == out.customer_a).to_dicts()
+    rows.sort(key=lambda r: (r["rule"] == "fuzzy", str(r["rule"])))  # proof before score
     adjacent: dict[str, list[dict[str, object]]] = {}
     for row in rows:  # one customer's links: small
         adjacent.setdefault(str(row["record_key_a"]), []).append(row)
@@ -137,4 +145,13 @@ def explain_link(
         out.path.append(row)
         node = prev
     out.path.reverse()
+    for hop in out.path:
+        ends = {hop["record_key_a"], hop["record_key_b"]}
+        out.also.append(
+            [
+                r
+                for r in adjacent[str(hop["record_key_a"])]
+                if r is not hop and {r["record_key_a"], r["record_key_b"]} == ends
+            ]
+        )
     return out

@@ -131,6 +131,8 @@ def test_explain_shows_the_evidence_path(tmp_path: Path, write_config, capsys) -
     assert "linked: yes, through 3 link(s)" in text
     assert "identifier:anonymous_id" in text and "fuzzy (match weight 10.00" in text
     assert "linked: no" in explain(settings, "web:1", "crm:2")
+    with pytest.raises(CdpError, match="unknown record"):
+        explain(settings, "web:1", "web:404")
     assert main(["explain", "--config", str(settings.path), "web:1", "shop:1"]) == 0
     assert "identifier:email" in capsys.readouterr().out
 
