@@ -65,7 +65,9 @@ def test_shopify_names_and_stripe_ids(truth: pl.DataFrame, landing: SynthSummary
     assert pay.height == pay["id"].n_unique()
 
 
-def test_linked_payments_belong_to_the_orders_person(truth: pl.DataFrame, landing: SynthSummary) -> None:
+def test_linked_payments_belong_to_the_orders_person(
+    truth: pl.DataFrame, landing: SynthSummary
+) -> None:
     pay = pl.concat([read_delimited(p) for p in files(landing, "payments")], how="diagonal")
     linked = pay.filter(pl.col("order_id (metadata)").is_not_null()).select(
         "id", pl.format("#{}", pl.col("order_id (metadata)")).alias("Name")
