@@ -10,8 +10,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cdp.resolve.clustering import components
+from cdp.resolve.guards import profiles
 from cdp.resolve.incremental import score_pairs
 from cdp.resolve.overrides import parse_overrides
+from cdp.resolve.settings import ResolveSettings
 
 from .helpers import customer_of, fake_matcher, pairs, partition, records, run
 
@@ -165,3 +167,17 @@ def test_fake_matcher_restricts_to_new_keys() -> None:
     only = fake_matcher(recs, pl.Series(["s:2"]), False).pairs
     assert only.select("record_key_l", "record_key_r").rows() == [("s:0", "s:2"), ("s:1", "s:2")]
     assert pairs().height == 0
+
+
+@FEWER
+@given(rows=record_rows, cap=st.integers(1, 3), hold=st.booleans())
+def test_no_customer_exceeds_the_size_cap(rows: list[dict[str, Any]], cap: int, hold: bool) -> None:
+    recs = _recs(rows)
+    rs = ResolveSettings(max_cluster_size=cap, oversize="hold" if hold else "split")
+    res = run(recs, scored=_fuzzy(recs), settings=rs)
+    sizes = (
+        res.customer_records.join(profiles(recs), on="record_key")
+        .group_by("customer_id")
+        .agg(pl.col("profile").drop_nulls().n_unique())
+    )
+    assert sizes["profile"].max() <= cap  # type: ignore[operator]
