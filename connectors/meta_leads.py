@@ -226,24 +226,92 @@ def read_delimited(path: Path, *, delimiter: str) -> Delimited:
             raise FileRejected("unreadable_file", "not a delimited text file") from None
         finally:
             con.close()
-    rejects = []
-    for line, kind in errors:
-        if kind == "INVALID ENCODING":
-            raise FileRejected("encoding", f"row {line} is not valid {encoding}")
-        if kind in _QUOTE_ERRORS:
-            raise FileRejected("unreadable_file", f"unbalanced quote at row {line}")
-        if kind not in _ROW_ERRORS:
-            raise FileRejected("unreadable_file", f"{kind.lower()} at row {line}")
-        reason, detail = _ROW_ERRORS[kind]
-        rejects.append(Reject(int(line), reason, None, detail))
-    total = data.height + len(rejects)
-    keep = np.ones(total, dtype=bool)
-    keep[np.array([r.line for r in rejects], dtype=np.int64) - 2] = False
-    lines = np.arange(2, total + 2, dtype=np.int64)[keep]
+        for record, kind in errors:  # whole-file damage first (DuckDB counts records)
+            if kind == "INVALID ENCODING":
+                raise FileRejected("encoding", f"record {record} is not valid {encoding}")
+            if kind in _QUOTE_ERRORS:
+                raise FileRejected("unreadable_file", f"unbalanced quote in record {record}")
+            if kind not in _ROW_ERRORS:
+                raise FileRejected("unreadable_file", f"{kind.lower()} in record {record}")
+        lines, reject_lines = _physical_lines(src, data.height, [int(r) for r, _ in errors])
+    kinds = [_ROW_ERRORS[kind] for _, kind in errors]
+    rejects = [
+        Reject(n, reason, None, d) for n, (reason, d) in zip(reject_lines, kinds, strict=True)
+    ]
     data = data.rename(dict(zip(slots, columns, strict=True))).with_columns(
         _line=pl.Series(lines, dtype=pl.Int64)
     )
-    return Delimited(data, columns, total, rejects)
+    return Delimited(data, columns, data.height + len(rejects), rejects)
+
+
+def _physical_lines(path: Path, rows: int, rejected: list[int]) -> tuple[np.ndarray, list[int]]:
+    """1-based physical start lines of the loaded rows and of the rejected records.
+
+    DuckDB numbers records (a blank line counts, a quoted multi-line field counts
+    once) and gives no position for loaded rows. When the file has exactly one
+    newline per record the record number is the line; otherwise a quote-aware scan
+    maps records to lines. A stray quote inside an unquoted field (`5'10"`) can
+    make that scan disagree with DuckDB: then record numbers are kept, not guessed.
+    """
+    records = 1 + rows + len(rejected)  # the header, then data records (not blank lines)
+    newlines, ends_with_newline = _count_newlines(path)
+    if newlines == records - (0 if ends_with_newline else 1):
+        seq = np.arange(2, records + 1, dtype=np.int64)
+        return seq[~np.isin(seq, rejected)], rejected
+    starts, blank = _scan_records(path)
+    index = np.arange(1, len(starts) + 1)
+    loaded = index[(index >= 2) & ~blank & ~np.isin(index, rejected)]
+    if len(loaded) != rows or any(r > len(starts) for r in rejected):
+        seq = np.arange(2, records + len(rejected) + 1, dtype=np.int64)
+        return seq[~np.isin(seq, rejected)][:rows], rejected
+    return starts[loaded - 1], [int(starts[r - 1]) for r in rejected]
+
+
+_CHUNK = 16 * 1024 * 1024
+
+
+def _count_newlines(path: Path) -> tuple[int, bool]:
+    count, last = 0, b""
+    with path.open("rb") as fh:
+        while chunk := fh.read(_CHUNK):
+            count += chunk.count(b"\n")
+            last = chunk[-1:]
+    return count, last == b"\n"
+
+
+def _scan_records(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Start line and blank flag of every record: newlines outside double quotes end one.
+
+    Vectorised per chunk; the quote parity (a doubled `""` escape toggles twice) and
+    the newline count carry across chunks, so memory stays at a few bytes per byte
+    of one chunk.
+    """
+    ends: list[np.ndarray] = []  # byte offset of each record-ending newline
+    end_lines: list[np.ndarray] = []  # physical line (1-based) that newline ends
+    crs: list[np.ndarray] = []  # the byte before it is a carriage return
+    parity, seen, offset, last = np.uint8(0), 0, 0, 0
+    with path.open("rb") as fh:
+        while chunk := fh.read(_CHUNK):
+            b = np.frombuffer(chunk, dtype=np.uint8)
+            inside = np.bitwise_xor.accumulate((b == ord('"')).view(np.uint8)) ^ parity
+            nl = np.flatnonzero(b == 10)
+            outside = inside[nl] == 0
+            ends.append(nl[outside] + offset)
+            end_lines.append(np.arange(seen + 1, seen + len(nl) + 1)[outside])
+            before = np.where(nl > 0, b[np.maximum(nl - 1, 0)], last)
+            crs.append(before[outside] == 13)
+            parity, seen, offset, last = inside[-1], seen + len(nl), offset + len(b), int(b[-1])
+    end = np.concatenate(ends) if ends else np.zeros(0, np.int64)
+    line = np.concatenate(end_lines) if end_lines else np.zeros(0, np.int64)
+    cr = np.concatenate(crs) if crs else np.zeros(0, bool)
+    begin = np.concatenate(([0], end[:-1] + 1)) if len(end) else np.zeros(0, np.int64)
+    starts = np.concatenate(([1], line[:-1] + 1)) if len(line) else np.zeros(0, np.int64)
+    length = end - begin
+    blank = (length == 0) | ((length == 1) & cr)
+    if offset > (end[-1] + 1 if len(end) else 0):  # a last record without a newline
+        starts = np.append(starts, line[-1] + 1 if len(line) else 1)
+        blank = np.append(blank, False)
+    return starts.astype(np.int64), blank
 
 
 def _transcode(path: Path, encoding: str, out: Path) -> None:

@@ -252,3 +252,23 @@ def test_property_one_record_per_order(tmp_path_factory, orders) -> None:
     assert [len(r["items"]) for r in recs] == [n for n, _ in orders]
     starts = [2 + sum(n for n, _ in orders[:i]) for i in range(len(orders))]
     assert [r["_line"] for r in recs] == starts
+
+
+def test_lines_are_physical_with_multiline_notes_and_blank_lines(tmp_path: Path) -> None:
+    header = [*HEADER, "Notes"]
+    rows = [
+        _order("#40", Notes="leave at\nthe door\nplease"),
+        _line_item("#40", "SKU-2"),
+        _order("#41", Total="oops"),
+        _order("#42"),
+    ]
+    path = _csv(tmp_path, rows, header=header)
+    records = path.read_bytes().split(b"\r\n")
+    records.insert(4, b"")  # a blank line before order #42
+    path.write_bytes(b"\r\n".join(records))
+    # 1 header, 2-4 #40 (three-line note), 5 its second item, 6 #41, 7 blank, 8 #42
+    result = _read(path)
+    recs = result.records.to_pylist()
+    assert [(r["record_id"], r["_line"]) for r in recs] == [("#40", 2), ("#42", 8)]
+    assert json.loads(recs[0]["extras"])["Notes"] == "leave at\nthe door\nplease"
+    assert [(r.line, r.reason) for r in result.rejects] == [(6, "bad_amount")]

@@ -225,3 +225,33 @@ def test_header_names_match_case_insensitively(tmp_path: Path) -> None:
     (rec,) = _read(_csv(tmp_path, [_pay("py_1", amount="3.00")], header)).records.to_pylist()
     assert (rec["record_id"], rec["amount"], rec["status"]) == ("py_1", Decimal("3.0000"), "paid")
     assert rec["occurred_at"] == datetime(2024, 3, 2, 10, 21, 41, tzinfo=UTC)
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(
+            st.text(st.sampled_from('ab ,"\n'), max_size=8),  # quoted by the writer when needed
+            st.booleans(),  # a blank line before the row
+        ),
+        min_size=1,
+        max_size=8,
+    ),
+    crlf=st.booleans(),
+)
+def test_property_line_is_the_physical_start_line(tmp_path_factory, rows, crlf) -> None:
+    eol = "\r\n" if crlf else "\n"
+    parts, expected, line = ["id,Description,Amount" + eol], [], 2
+    for i, (text, blank) in enumerate(rows):
+        if blank:
+            parts.append(eol)
+            line += 1
+        buf = io.StringIO()
+        csv.writer(buf, lineterminator=eol).writerow([f"py_{i}", text, "1.00"])
+        parts.append(buf.getvalue())
+        expected.append((f"py_{i}", line))
+        line += buf.getvalue().count("\n")
+    path = tmp_path_factory.mktemp("l") / "p.csv"
+    path.write_bytes("".join(parts).encode("utf-8"))
+    recs = _read(path).records.to_pylist()
+    assert [(r["record_id"], r["_line"]) for r in recs] == expected
