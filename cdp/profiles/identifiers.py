@@ -16,7 +16,7 @@ ID_TYPES: tuple[str, ...] = ("email", "phone", *IDENTIFIER_COLUMNS)
 
 def build_identifiers(records: pl.DataFrame) -> pl.DataFrame:
     """Identity records with `customer_id` → (customer_id, id_type, id_value, first_seen,
-    last_seen, records, sources)."""
+    last_seen, records)."""
     parts = []
     for t in ID_TYPES:
         value = pl.col(t).cast(pl.String).str.strip_chars()
@@ -25,25 +25,17 @@ def build_identifiers(records: pl.DataFrame) -> pl.DataFrame:
                 pl.col("email_valid").fill_null(True) if "email_valid" in records.columns else True
             )
             value = pl.when(valid).then(value.str.to_lowercase())
-        parts.append(
-            records.select(
-                "customer_id",
-                pl.lit(t).alias("id_type"),
-                value.alias("id_value"),
-                "occurred_at",
-                "source",
-            )
+        part = records.select(
+            "customer_id",
+            pl.lit(t).alias("id_type"),
+            value.alias("id_value"),
+            "occurred_at",
+            "source",
         )
-    long = pl.concat(parts, how="vertical").filter(
-        pl.col("id_value").is_not_null() & (pl.col("id_value") != "")
-    )
-    return (
-        long.group_by("customer_id", "id_type", "id_value")
-        .agg(
-            pl.col("occurred_at").min().alias("first_seen"),
-            pl.col("occurred_at").max().alias("last_seen"),
-            pl.len().cast(pl.Int64).alias("records"),
-            pl.col("source").unique().sort().alias("sources"),
-        )
-        .sort("customer_id", "id_type", "id_value")
+        parts.append(part.filter(pl.col("id_value").is_not_null() & (pl.col("id_value") != "")))
+    long = pl.concat(parts, how="vertical")
+    return long.group_by("customer_id", "id_type", "id_value").agg(
+        pl.col("occurred_at").min().alias("first_seen"),
+        pl.col("occurred_at").max().alias("last_seen"),
+        pl.len().cast(pl.Int64).alias("records"),
     )

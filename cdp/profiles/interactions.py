@@ -36,8 +36,8 @@ def build_interactions(
 ) -> tuple[pl.DataFrame, int]:
     """Timeline rows for every raw record that has a customer.
 
-    Returns the table (sorted by customer and time) and the number of raw records that
-    had no customer (a stage check: should be 0).
+    Returns the table (in the raw frame's order, which `read_raw` makes deterministic)
+    and the number of raw records that had no customer (a stage check: should be 0).
     """
     cr = customer_records.select("source", "record_id", "customer_id").unique(
         subset=["source", "record_id"], keep="first", maintain_order=True
@@ -52,6 +52,5 @@ def build_interactions(
             pl.col("kind").str.to_lowercase(),
         )
         .select(INTERACTION_COLUMNS)
-        .sort("customer_id", "occurred_at", "source", "record_id", nulls_last=True)
     )
     return timeline, orphans

@@ -1,0 +1,182 @@
+"""Benchmark: profiles + traits for N source records (default 1M) on this machine.
+
+Generates inputs with numpy in the contract schemas (RAW_RECORD, IDENTITY_RECORD,
+CUSTOMER_RECORD): ~3.3 records per customer, a mix of events, orders, payments and
+leads over a year, several currencies, consent flags, UTMs. Times each step of
+`cdp.profiles` and the warehouse write, then prints a table.
+
+    .venv/bin/python benchmarks/bench_profiles.py [--records 1000000] [--no-warehouse]
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from cdp.profiles.build import build_tables, views_sql
+from cdp.profiles.golden import attach_customers, golden_records
+from cdp.profiles.identifiers import build_identifiers
+from cdp.profiles.interactions import build_interactions
+from cdp.profiles.lake import LakeFrames, conform, empty
+from cdp.profiles.settings import ProfileSettings
+from cdp.profiles.traits import build_traits
+from cdp.schema import (
+    CUSTOMER_ID_CHANGE,
+    CUSTOMER_RECORD,
+    IDENTITY_RECORD,
+    MATCH_EVIDENCE,
+    RAW_RECORD,
+)
+from cdp.warehouse import build_warehouse
+
+SOURCES = np.array(["web", "app", "shop", "pay", "leads"])
+KIND_OF = {"web": "event", "app": "event", "shop": "order", "pay": "payment", "leads": "lead"}
+FIRST = np.array(
+    ["Ana", "Juan", "María", "José", "Lucía", "Pedro", "Carmen", "Luis", "Sofía", "Pablo"]
+)
+LAST = np.array(["García", "López", "Martín", "Sánchez", "Pérez", "Gómez", "Ruiz", "Díaz"])
+CITY = np.array(["Madrid", "Barcelona", "Sevilla", "Valencia", "Bilbao", ""])
+EVENTS = np.array(["Page Viewed", "Product Viewed", "Order Completed", "Signed Up"])
+
+
+def generate(n: int, seed: int = 7) -> LakeFrames:
+    rng = np.random.default_rng(seed)
+    n_cust = max(1, int(n / 3.3))
+    cust = rng.integers(0, n_cust, n)
+    src = SOURCES[rng.choice(5, n, p=[0.45, 0.15, 0.15, 0.15, 0.10])]
+    t0 = int(datetime(2025, 1, 1, tzinfo=UTC).timestamp() * 1e6)
+    occurred = t0 + rng.integers(0, 365 * 86_400, n) * 1_000_000
+    amount = np.round(rng.gamma(2.0, 30.0, n), 2)
+    base = pl.DataFrame(
+        {
+            "source": src,
+            "record_id": np.char.add("r", np.arange(n).astype(str)),
+            "cust": cust,
+            "occurred_at": occurred,
+            "amount": amount,
+            "refund": rng.random(n) < 0.05,
+            "cur": rng.choice(np.array(["EUR", "USD", "GBP"]), n, p=[0.8, 0.15, 0.05]),
+            "ev": EVENTS[rng.integers(0, 4, n)],
+            "consent": rng.choice(np.array([1, 0, -1]), n, p=[0.3, 0.2, 0.5]),
+            "utm": rng.random(n) < 0.2,
+            "fn": FIRST[rng.integers(0, len(FIRST), n)],
+            "ln": LAST[rng.integers(0, len(LAST), n)],
+            "city": CITY[rng.integers(0, len(CITY), n)],
+            "has_email": rng.random(n) < 0.6,
+        }
+    ).with_columns(
+        pl.col("city").replace("", None),
+        pl.col("occurred_at").cast(pl.Datetime("us", "UTC")),
+        pl.col("cust").cast(pl.String).alias("customer_id"),
+    )
+    kind = pl.col("source").replace_strict(KIND_OF, return_dtype=pl.String)
+    money = pl.col("kind").is_in(["order", "payment"]) | (pl.col("ev") == "Order Completed")
+    consent = pl.when(pl.col("consent") == 1).then(True).when(pl.col("consent") == 0).then(False)
+    raw = base.with_columns(kind.alias("kind")).with_columns(
+        pl.when(pl.col("kind") == "event").then(pl.col("ev")).alias("event_name"),
+        pl.when(money).then(pl.col("amount")).cast(pl.Decimal(18, 4)).alias("amount"),
+        pl.when(money & pl.col("refund"))
+        .then(pl.col("amount"))
+        .cast(pl.Decimal(18, 4))
+        .alias("amount_refunded"),
+        pl.when(money).then(pl.col("cur")).alias("currency"),
+        pl.when(pl.col("kind").is_in(["order", "payment"])).then(pl.lit("paid")).alias("status"),
+        pl.when(pl.col("kind") == "order")
+        .then(pl.concat_list(pl.lit("SKU-") + pl.col("cust").mod(50).cast(pl.String)))
+        .alias("items"),
+        pl.when(pl.col("kind") == "payment").then(pl.lit("card")).alias("payment_method"),
+        pl.col("source").alias("channel"),
+        pl.when(pl.col("utm")).then(pl.lit("google")).alias("utm_source"),
+        pl.when(pl.col("utm")).then(pl.lit("spring")).alias("utm_campaign"),
+        consent.alias("consent_ads"),
+        consent.alias("consent_marketing"),
+        pl.lit("exports/x.jsonl").alias("_source_file"),
+        pl.int_range(pl.len()).alias("_line"),
+        pl.lit("0" * 64).alias("_file_sha256"),
+        pl.col("occurred_at").alias("_ingested_at"),
+    )
+    email = pl.when(pl.col("has_email")).then(pl.lit("c") + pl.col("customer_id") + "@example.com")
+    identity = base.select(
+        (pl.col("source") + ":" + pl.col("record_id")).alias("record_key"),
+        "source",
+        "record_id",
+        "occurred_at",
+        pl.col("fn").alias("first_name"),
+        pl.col("ln").alias("last_name"),
+        email.alias("email"),
+        pl.col("has_email").alias("email_valid"),
+        pl.when(pl.col("source") == "shop")
+        .then(pl.lit("+3460") + pl.col("customer_id").str.zfill(7))
+        .alias("phone"),
+        "city",
+        pl.when(pl.col("city").is_not_null()).then(pl.lit("ES")).alias("country"),
+        pl.when(pl.col("source") == "web")
+        .then(pl.lit("anon-") + pl.col("customer_id"))
+        .alias("anonymous_id"),
+    )
+    cr = base.select(
+        (pl.col("source") + ":" + pl.col("record_id")).alias("record_key"),
+        "source",
+        "record_id",
+        "customer_id",
+    )
+    return LakeFrames(
+        raw=conform(raw, RAW_RECORD).select([f.name for f in RAW_RECORD]),
+        identity=conform(identity, IDENTITY_RECORD).select([f.name for f in IDENTITY_RECORD]),
+        customer_records=conform(cr, CUSTOMER_RECORD),
+        match_evidence=empty(MATCH_EVIDENCE),
+        customer_id_changes=empty(CUSTOMER_ID_CHANGE),
+    )
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--records", type=int, default=1_000_000)
+    ap.add_argument("--no-warehouse", action="store_true")
+    args = ap.parse_args()
+    t = time.perf_counter()
+    lake = generate(args.records)
+    gen = time.perf_counter() - t
+    cfg = ProfileSettings(source_priority=("shop", "pay", "leads", "app", "web"))
+    rows: list[tuple[str, float, int]] = [("generate inputs (not counted)", gen, lake.raw.height)]
+
+    def timed(name: str, fn, *a, **k):  # type: ignore[no-untyped-def]
+        s = time.perf_counter()
+        out = fn(*a, **k)
+        first = out[0] if isinstance(out, tuple) else out
+        rows.append((name, time.perf_counter() - s, getattr(first, "height", 0)))
+        return out
+
+    records = timed("attach customers", attach_customers, lake.identity, lake.customer_records)
+    golden, _ = timed("golden records + provenance", golden_records, records, cfg)
+    timeline, _ = timed("interactions", build_interactions, lake.raw, lake.customer_records)
+    timed("identifiers", build_identifiers, records)
+    timed("traits + LTV + RFM", build_traits, timeline, golden, cfg.purchase_events)
+    build = timed("ALL: build_tables (profiles + traits)", build_tables, lake, cfg)
+    if not args.no_warehouse:
+        with tempfile.TemporaryDirectory() as tmp:
+            timed(
+                "warehouse write (DuckDB, swap)",
+                build_warehouse,
+                Path(tmp) / "cdp.duckdb",
+                build.tables,
+                views_sql=views_sql(),
+            )
+    print(
+        f"\nprofiles benchmark: {args.records:,} source records, "
+        f"{build.tables['customers'].height:,} customers, polars {pl.__version__}\n"
+    )
+    print(f"{'step':<40} {'seconds':>8} {'rows':>12}")
+    print("-" * 62)
+    for name, secs, n in rows:
+        print(f"{name:<40} {secs:>8.2f} {n:>12,}")
+
+
+if __name__ == "__main__":
+    main()
