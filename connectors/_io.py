@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import gzip
+import threading
 import zlib
 from pathlib import Path
 
@@ -27,6 +28,7 @@ __all__ = [
     "json_object_lines",
     "read_bytes",
     "read_parquet",
+    "run_on_lines",
     "text_lines",
 ]
 
@@ -135,8 +137,57 @@ def duck() -> duckdb.DuckDBPyConnection:
     return _database().cursor()
 
 
+#: Inputs up to this many lines run as prepared statements (planning the connectors'
+#: wide queries costs tens of ms, which dominates small files such as hourly
+#: exports); larger ones are scanned in place, where planning is noise.
+PREPARED_MAX_ROWS = 50_000
+
+_local = threading.local()
+
+
+def _session() -> tuple[duckdb.DuckDBPyConnection, set[str]]:
+    """This thread's cursor holding the `_lines` staging table and its prepared queries."""
+    session = getattr(_local, "session", None)
+    if session is None:
+        con = _database().cursor()
+        con.execute("CREATE TEMP TABLE _lines (_line BIGINT, text VARCHAR)")
+        session = _local.session = (con, set())
+    return session
+
+
+def run_on_lines(lines: pa.Table, sql: str, name: str) -> pa.Table:
+    """Run `sql` (which reads `_lines(_line, text)`) over `lines` and return Arrow.
+
+    Small inputs are copied into a staging table and run through a statement
+    prepared once per thread under `name`, so the plan is reused across files;
+    large ones are registered and scanned without a copy. Same SQL, same result.
+    """
+    lines = lines.select(["_line", "text"])
+    if lines.num_rows > PREPARED_MAX_ROWS:
+        con = duck()
+        try:
+            con.register("_lines", lines)
+            return con.sql(sql).to_arrow_table()
+        finally:
+            con.close()
+    con, prepared = _session()
+    if name not in prepared:
+        con.execute(f"PREPARE {name} AS {sql}")
+        prepared.add(name)
+    con.register("_lines_in", lines)
+    try:
+        con.execute("INSERT INTO _lines SELECT _line, text FROM _lines_in")
+        return con.sql(f"EXECUTE {name}").to_arrow_table()
+    finally:
+        con.unregister("_lines_in")
+        con.execute("DELETE FROM _lines")
+
+
+_JSON_KIND_SQL = "SELECT CASE WHEN json_valid(text) THEN json_type(text) END AS t FROM _lines"
+
+
 def json_object_lines(
-    text: str, con: duckdb.DuckDBPyConnection, *, max_line_bytes: int = MAX_LINE_BYTES
+    text: str, *, max_line_bytes: int = MAX_LINE_BYTES
 ) -> tuple[pa.Table, int, list[Reject]]:
     """JSON-lines text to the lines that hold a JSON object, with the count of rows read.
 
@@ -147,13 +198,7 @@ def json_object_lines(
     """
     lines, rejects = text_lines(text, max_line_bytes=max_line_bytes)
     rows_read = lines.num_rows + len(rejects)
-    con.register("_jsonl", lines)
-    try:
-        kind = con.sql(
-            "SELECT CASE WHEN json_valid(text) THEN json_type(text) END AS t FROM _jsonl"
-        ).to_arrow_table()
-    finally:
-        con.unregister("_jsonl")
+    kind = run_on_lines(lines, _JSON_KIND_SQL, "cdp_json_kind")
     is_object = pc.fill_null(pc.equal(kind.column("t"), "OBJECT"), False)
     if not pc.all(is_object).as_py():
         bad = lines.filter(pc.invert(is_object)).column("_line").to_pylist()

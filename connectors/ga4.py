@@ -31,13 +31,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import duckdb
 import polars as pl
 import pyarrow as pa
 
 from cdp.config import ProjectSettings, SourceSettings
 from cdp.record_ids import GA4_ID_SQL
-from connectors._io import duck, json_object_lines, read_bytes, read_parquet
+from connectors._io import duck, json_object_lines, read_bytes, read_parquet, run_on_lines
 from connectors._parse import bool_flag, decode_text, finish_records, money, split_rejects
 from connectors.base import ReadResult, Reject
 
@@ -159,18 +158,13 @@ FROM ids
 
 def read(path: Path, source: SourceSettings, project: ProjectSettings) -> ReadResult:
     """Read one GA4 export file (NDJSON, gzipped or not, or Parquet by its magic bytes)."""
-    con = duck()
-    try:
-        if _is_parquet(path):
-            lines, rows_read, rejects = _parquet_lines(path, con)
-        else:
-            text = decode_text(read_bytes(path), source.options.get("encoding"))
-            lines, rows_read, rejects = json_object_lines(text, con)
-            del text
-        con.register("_lines", lines)
-        df = pl.from_arrow(con.sql(_SQL).to_arrow_table())
-    finally:
-        con.close()
+    if _is_parquet(path):
+        lines, rows_read, rejects = _parquet_lines(path)
+    else:
+        text = decode_text(read_bytes(path), source.options.get("encoding"))
+        lines, rows_read, rejects = json_object_lines(text)
+        del text
+    df = pl.from_arrow(run_on_lines(lines, _SQL, "cdp_ga4"))
     assert isinstance(df, pl.DataFrame)
     df, more = _validate(df)
     df = df.with_columns(
@@ -186,17 +180,16 @@ def _is_parquet(path: Path) -> bool:
         return fh.read(4) == b"PAR1"
 
 
-def _parquet_lines(
-    path: Path, con: duckdb.DuckDBPyConnection
-) -> tuple[pa.Table, int, list[Reject]]:
+def _parquet_lines(path: Path) -> tuple[pa.Table, int, list[Reject]]:
     """Parquet rows as JSON text lines (`_line` = 1-based row number)."""
-    con.register("_pq", read_parquet(path))
+    con = duck()
     try:
+        con.register("_pq", read_parquet(path))
         lines = con.sql(
             "SELECT (row_number() OVER ())::BIGINT AS _line, to_json(t)::VARCHAR AS text FROM _pq t"
         ).to_arrow_table()
     finally:
-        con.unregister("_pq")
+        con.close()
     return lines, lines.num_rows, []
 
 

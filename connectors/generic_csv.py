@@ -238,10 +238,10 @@ def _read_jsonl(
     path: Path, opts: Mapping[str, Any], wanted: list[str]
 ) -> tuple[pl.DataFrame, int, list[Reject]]:
     text = decode_text(read_bytes(path), opts.get("encoding"))
+    lines, rows_read, rejects = json_object_lines(text)
+    del text
     con = duck()
     try:
-        lines, rows_read, rejects = json_object_lines(text, con)
-        del text
         con.register("_lines", lines)
         paths = ["$." + json.dumps(c) for c in wanted]
         patch = json.dumps(dict.fromkeys(wanted))

@@ -26,7 +26,7 @@ from pathlib import Path
 import polars as pl
 
 from cdp.config import ProjectSettings, SourceSettings
-from connectors._io import duck, json_object_lines, read_bytes
+from connectors._io import json_object_lines, read_bytes, run_on_lines
 from connectors._parse import decode_text, finish_records, money, split_rejects, utc_timestamp
 from connectors.base import ReadResult, Reject
 
@@ -160,14 +160,9 @@ FROM parsed
 def read(path: Path, source: SourceSettings, project: ProjectSettings) -> ReadResult:
     """Read one Segment JSONL(.gz) file into raw records and typed rejects."""
     text = decode_text(read_bytes(path), source.options.get("encoding"))
-    con = duck()
-    try:
-        lines, rows_read, rejects = json_object_lines(text, con)
-        del text
-        con.register("_lines", lines)
-        df = pl.from_arrow(con.sql(_SQL).to_arrow_table())
-    finally:
-        con.close()
+    lines, rows_read, rejects = json_object_lines(text)
+    del text
+    df = pl.from_arrow(run_on_lines(lines, _SQL, "cdp_segment"))
     assert isinstance(df, pl.DataFrame)
     records, more = _validate(df)
     records = records.with_columns(

@@ -1,0 +1,134 @@
+"""Ingest throughput per connector: rows/s, CPU seconds and peak RSS (run by hand).
+
+    .venv/bin/python -m benchmarks.bench_ingest --people 142000        # ~1M source records
+    .venv/bin/python -m benchmarks.bench_ingest --people 20000 --keep  # quicker, keep the lake
+
+Input is a `cdp synth` landing folder (generated once per (people, seed) under
+`benchmarks/work/`). Every source is ingested in its own child process into a
+fresh data dir, then all sources together in one more child (the target: 1M
+records in <= 15 s wall with peak RSS <= 2 GiB on 2 cores). Each child reports
+its own wall time, CPU time (all threads) and peak RSS (`ru_maxrss`), so one
+connector's memory never hides another's. Prints a table; nothing is asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+WORK = REPO / "benchmarks" / "work"
+
+
+def _landing(people: int, seed: int) -> Path:
+    out = WORK / f"ingest-synth-{people}-{seed}"
+    if not (out / "cdp.toml").exists():
+        from cdp.synth.generate import generate
+
+        t0 = time.perf_counter()
+        generate(out, people=people, seed=seed)
+        print(f"generated {out} in {time.perf_counter() - t0:.1f}s", file=sys.stderr)
+    return out
+
+
+def _child(config: Path, sources: list[str], data_dir: Path) -> dict[str, object]:
+    """Runs in the child: ingest `sources` into `data_dir`, report counts and resources."""
+    from cdp import progress
+    from cdp.config import load_settings
+    from pipelines.ingest import ingest
+
+    progress.set_verbosity(0)
+    settings = load_settings(config)
+    project = settings.project.__class__(
+        settings.project.name,
+        data_dir,
+        data_dir / "warehouse.duckdb",
+        settings.project.default_country,
+    )
+    settings = settings.__class__(settings.path, project, settings.sources, settings.sections)
+    shutil.rmtree(data_dir, ignore_errors=True)
+    w0, c0 = time.perf_counter(), time.process_time()
+    report = ingest(settings, sources=sources)
+    wall, cpu = time.perf_counter() - w0, time.process_time() - c0
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return {
+        "files": report.metrics["files"],
+        "rows_read": report.metrics["rows_read"],
+        "loaded": report.rows,
+        "quarantined": report.metrics["quarantined_rows"],
+        "wall_s": wall,
+        "cpu_s": cpu,
+        "peak_rss_mib": usage.ru_maxrss / 1024,
+    }
+
+
+def _run_child(config: Path, sources: list[str], data_dir: Path) -> dict[str, object]:
+    cmd = [
+        sys.executable,
+        "-m",
+        "benchmarks.bench_ingest",
+        "--child",
+        json.dumps({"config": str(config), "sources": sources, "data_dir": str(data_dir)}),
+    ]
+    out = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, check=True)
+    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--people", type=int, default=142_000, help="synth people (~7 records each)")
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--keep", action="store_true", help="keep the ingested lakes")
+    p.add_argument("--child", help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if args.child:
+        spec = json.loads(args.child)
+        print(json.dumps(_child(Path(spec["config"]), spec["sources"], Path(spec["data_dir"]))))
+        return 0
+
+    landing = _landing(args.people, args.seed)
+    config = landing / "cdp.toml"
+    from cdp.config import load_settings
+
+    settings = load_settings(config)
+    runs: list[tuple[str, str, list[str]]] = [
+        (s.name, s.connector, [s.name]) for s in settings.sources
+    ]
+    runs.append(("ALL", "(one run)", [s.name for s in settings.sources]))
+    rows = []
+    for label, connector, sources in runs:
+        data_dir = WORK / f"ingest-out-{label.lower()}"
+        r = _run_child(config, sources, data_dir)
+        if not args.keep:
+            shutil.rmtree(data_dir, ignore_errors=True)
+        wall = float(r["wall_s"])  # type: ignore[arg-type]
+        rows.append(
+            {
+                "source": label,
+                "connector": connector,
+                "files": r["files"],
+                "rows read": r["rows_read"],
+                "loaded": r["loaded"],
+                "wall s": round(wall, 2),
+                "cpu s": round(float(r["cpu_s"]), 2),  # type: ignore[arg-type]
+                "rows/s (wall)": int(int(r["rows_read"]) / wall) if wall else 0,  # type: ignore[call-overload]
+                "peak RSS MiB": int(float(r["peak_rss_mib"])),  # type: ignore[arg-type]
+            }
+        )
+    from pipelines.reports import format_table
+
+    print(f"cdp ingest benchmark: people={args.people} seed={args.seed} cpus={os.cpu_count()}")
+    print(f"load average at end: {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    print(format_table(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
