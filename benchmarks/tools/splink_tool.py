@@ -47,6 +47,18 @@ def comparisons(cols: set[str]) -> list[Any]:
     return out
 
 
+def deterministic_rules(cols: set[str]) -> list[tuple[str, ...]]:
+    """Near-certain matches for the prior: email, or names + birth date (or + postcode)."""
+    wanted = [("email",), ("first_name", "surname", "dob"), ("first_name", "surname", "postcode")]
+    return [r for r in wanted if set(r) <= cols][:2]
+
+
+def em_rules(cols: set[str]) -> list[tuple[str, ...]]:
+    """Two EM sessions on complementary rules, so every comparison is estimated once."""
+    wanted = [("first_name", "surname"), ("dob",), ("email",), ("postcode",)]
+    return [r for r in wanted if set(r) <= cols][:2]
+
+
 def main() -> None:
     from splink import DuckDBAPI, Linker, SettingsCreator, block_on
     from splink.blocking_analysis import count_comparisons_from_blocking_rules
@@ -72,14 +84,11 @@ def main() -> None:
     timings["setup"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    deterministic: list[Any] = [block_on("email")] if "email" in cols else []
-    deterministic.append(block_on("first_name", "surname", "dob"))
+    deterministic = [block_on(*r) for r in deterministic_rules(cols)]
     linker.training.estimate_probability_two_random_records_match(deterministic, recall=0.7)
     linker.training.estimate_u_using_random_sampling(max_pairs=1e6, seed=1)
-    linker.training.estimate_parameters_using_expectation_maximisation(
-        block_on("first_name", "surname")
-    )
-    linker.training.estimate_parameters_using_expectation_maximisation(block_on("dob"))
+    for rule in em_rules(cols):
+        linker.training.estimate_parameters_using_expectation_maximisation(block_on(*rule))
     timings["train"] = time.perf_counter() - t
 
     t = time.perf_counter()
