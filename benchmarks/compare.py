@@ -241,6 +241,38 @@ def cdp_stage_notes(rows: list[Row]) -> list[str]:
     return notes
 
 
+def loaded_note(before: dict[str, str], after: dict[str, str]) -> str:
+    """A warning when the machine was busy with other work while the benchmark ran."""
+    cores = int(before["cores"]) if before["cores"].isdigit() else 1
+    busiest = max(float(x) for d in (before, after) for x in d["load"].split(", "))
+    if busiest <= cores:
+        return ""
+    return (
+        f"**Loaded machine:** the load average reached {busiest:.1f} on {cores} cores (other "
+        "jobs were running), so wall times are pessimistic and noisy; compare tools within a "
+        "row group rather than against other machines."
+    )
+
+
+def details(rows: list[Row]) -> list[str]:
+    """Cluster-level figures behind each score (giant clusters, splits, unscored records)."""
+    out = [
+        "| dataset | tool | customers | over-merged | split persons | largest (records/persons) "
+        "| truth records not predicted |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        e = r.evaluation
+        if e is None:
+            continue
+        out.append(
+            f"| {r.dataset} | {r.tool} | {e.customers:,} | {e.over_merged_customers:,} "
+            f"| {e.split_persons:,} | {e.largest_customer_size:,} / "
+            f"{e.largest_customer_persons:,} | {e.missing_from_predicted:,} |"
+        )
+    return out if len(out) > 2 else []
+
+
 def results_markdown(
     rows: list[Row], *, command: str, before: dict[str, str], after: dict[str, str]
 ) -> str:
@@ -255,6 +287,7 @@ def results_markdown(
             f"Load average (1, 5, 15 min) {before['load']} before and {after['load']} after.",
             "",
             f"Versions: {versions()}.",
+            *(["", loaded_note(before, after)] if loaded_note(before, after) else []),
             "",
             table(rows),
             "",
@@ -281,10 +314,14 @@ def results_markdown(
             "links come from its identity graph, not from pairs).",
             "- P, R, F1 are pairwise; B³ F1 is B-cubed; all from `cdp.evaluate` against the "
             "truth file. FEBRL truth is the `rec-<n>-` number.",
+            "- Truth records that ingest quarantined (e.g. FEBRL birth dates that are not real "
+            "dates) reach no tool; they are counted in the last column below and left out of "
+            "every score.",
             "- FEBRL `soc_sec_id` is not given to any tool (not mapped to "
             "`external_customer_id`): a near-unique id that real customer data rarely has "
             "would turn cdp's run into an id lookup the baselines do not get.",
             "",
+            *(["## Clusters", "", *details(rows), ""] if details(rows) else []),
             *(["## Stage times", "", *cdp_stage_notes(rows), ""] if cdp_stage_notes(rows) else []),
             *(["## Runs that did not finish", "", *failures, ""] if failures else []),
         ]

@@ -11,7 +11,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from benchmarks.compare import Row, parse_size, size_label, table
+from benchmarks.compare import Row, parse_size, results_markdown, size_label, table
 from benchmarks.compare_febrl import write_febrl
 from benchmarks.tools.measure import run_measured
 from cdp.evaluate import evaluate, load_truth
@@ -125,3 +125,18 @@ def test_results_table_marks_unfinished_runs() -> None:
     lines = table([done, slow]).splitlines()
     assert lines[2] == "| d | cdp | 2 | 1 | 1.2 | 100 | 1.0000 | 1.0000 | 1.0000 | 1.0000 |"
     assert lines[3] == "| d | splink | — | — | timeout (>1800) | 2,048 | — | — | — | — |"
+
+
+def test_results_markdown_has_machine_table_details_and_load_warning() -> None:
+    truth = pl.DataFrame({"source": ["a"] * 3, "record_id": ["1", "2", "3"], "person_id": "p"})
+    pred = pl.DataFrame({"record_key": ["a:1", "a:2"], "customer_id": ["c", "d"]})
+    row = Row("d", "splink", "ok", 2, 1, 3.0, 50.0, evaluate(pred, truth))
+    busy = {"cores": "2", "ram": "8.0 GiB", "cpu": "Test CPU", "load": "9.00, 5.00, 1.00"}
+    text = results_markdown([row], command="python -m benchmarks", before=busy, after=busy)
+    assert "2 cores, 8.0 GiB RAM, Test CPU" in text
+    assert "**Loaded machine:**" in text
+    assert "| d | splink | 2 | 1 | 3.0 | 50 |" in text
+    # 2 customers, none over-merged, the person split, 1 truth record never predicted
+    assert "| d | splink | 2 | 0 | 1 | 1 / 1 | 1 |" in text
+    idle = {**busy, "load": "0.50, 0.40, 0.30"}
+    assert "Loaded machine" not in results_markdown([row], command="x", before=idle, after=idle)
