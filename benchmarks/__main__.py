@@ -6,6 +6,7 @@ import argparse
 import os
 import shlex
 import sys
+import time
 from pathlib import Path
 
 from benchmarks.compare import (
@@ -31,6 +32,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--febrl", default=",".join(FEBRL_SETS), help="FEBRL sets to run, or 'none'")
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--timeout", type=float, default=1800, help="seconds per tool run")
+    p.add_argument(
+        "--budget",
+        type=float,
+        default=None,
+        help="total seconds; data sets not started by then get 'not run' rows",
+    )
     p.add_argument("--skip-splink", action="store_true")
     p.add_argument("--skip-recordlinkage", action="store_true")
     p.add_argument("--work", type=Path, default=HERE / "work", help="scratch folder")
@@ -46,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "1")
     before = machine()
+    started = time.monotonic()
     rows: list[Row] = []
     febrl = [] if args.febrl.strip().lower() == "none" else args.febrl.split(",")
     for name in febrl:
@@ -58,6 +66,10 @@ def main(argv: list[str] | None = None) -> int:
     for size in filter(None, (s.strip() for s in args.sizes.split(","))):
         people = parse_size(size)
         name = f"synth-{size_label(people)}"
+        if args.budget is not None and time.monotonic() - started > args.budget:
+            why = f"not run: the {args.budget:.0f} s time budget was used up"
+            rows += [Row(name, t, "not run", note=f"{name} {t}: {why}") for t in tools]
+            continue
         work = args.work / f"{name}-s{args.seed}"
         print(f"» {name}: cdp synth --people {people}", file=sys.stderr, flush=True)
         try:

@@ -293,6 +293,9 @@ def results_markdown(
             "",
             "## How to read it",
             "",
+            "- *synth-N* is `cdp synth --people N` (seed in the scratch folder name): five "
+            "sources in their real export formats; *records* counts the source records the "
+            "tool clustered (several per person).",
             "- Each tool runs in its own subprocess; *wall s* is that process's wall time "
             "(start-up and imports included) and *peak RSS* its `ru_maxrss` from `wait4`.",
             "- **cdp** runs the real stages from the landing files (ingest → normalize → "
