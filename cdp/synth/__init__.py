@@ -12,29 +12,35 @@ with accents, two Hispanic surnames, compound first names (María José, Juan Ca
 nicknames (Pepe/José, Paco/Francisco, Lola/Dolores, Bill/William, Bob/Robert...).
 
 Messiness injected (shares are per rendered record unless said otherwise):
-- names: nickname 8%, half of a compound name 15%, typos 3%, accents dropped 10-20%
-  (card names always), only the first surname for Hispanic people 40%, first/last
-  swapped in lead forms 3%, lower case 5-10%;
-- emails: Gmail dots removed/added 25% of Gmail records, `+tag` 4%, Capitalised/UPPER
-  8%, trailing space 3%, a second (work) address for 15% of people;
+- names: nickname 8%, one half of a compound name 15%, typos 3%, accents dropped
+  12-15% (card names always), only the first surname for Hispanic people 40%,
+  first/last swapped in lead forms 3%, `Last, First` billing names 3%, all lower or
+  upper case 2-10%;
+- emails: Gmail dots removed or added on 12-25% of Gmail records, `+tag` 4%,
+  Capitalised/UPPER 8%, trailing space 3%; 6% of people have no email and 15% also
+  use a work address;
 - phones: each record picks one of the country's usual formats (+34, 0034, spaces,
-  national, dashes...); 8% of people have no phone;
-- addresses: street abbreviations 25%; 10% of households moved during the period, so
-  older records carry the old address;
+  national, dashes, brackets...); 8% of people have no phone;
+- addresses: street abbreviations 25%, leading zero of a postcode dropped (Excel) on 30%
+  of Shopify records whose postcode starts with 0; 10% of households moved during the
+  period, so their older records carry the old address;
 - birth dates: typed with day and month swapped 3%;
 - duplicates: 2% of Segment messages delivered twice, 3% of Meta leads in two downloads.
 
 Hard negatives (different people that look alike):
-- common names (Zipf-weighted vocabularies) and 8% of single people given the exact name
-  of an unrelated person (about 1% of the population);
+- common names (Zipf-weighted vocabularies), and 8% of single people (about 2.5% of the
+  population) given the exact full name of an unrelated person of the same locale;
 - families (38% of households have 2-4 members) sharing surnames, address and the
   head's phone number, which members also type in (40% of their form records);
 - twins: in 60% of 4-person households the two children share birth date, surnames and
   address;
 - placeholder junk (`test@test.com`, `0000000000`, `N/A`, ...) typed by 2% of people
   (at least 2) in lead forms and shop orders;
-- a family tablet (30% of families): one browser cookie and one app install shared by
-  all members; 25% of family members pay with the head's card.
+- shared devices: a family tablet (30% of families) whose browser cookie and app install
+  all members use (35% of their events); iOS users with limited ad tracking (25%) all
+  report the all-zero IDFA; 25% of family members pay with the head's card.
+
+`population(people, seed)` returns the true people behind a run (for evaluation).
 """
 
 from __future__ import annotations

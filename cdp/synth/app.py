@@ -56,7 +56,10 @@ def build(
 
 def _events(rng: np.random.Generator, people: pl.DataFrame) -> pl.DataFrame:
     """One row per event with everything `_event` needs."""
-    p = people.filter(pl.col("in_app"))
+    p = people.filter(pl.col("in_app")).select(
+        "pidx", "person_id", "household", "country", "region", "city", "account_id",
+        "tablet_household", "consent_ads", "consent_analytics",
+    )  # fmt: skip
     n = p.height
     tablet = _installs(rng, people.height, tablet=True).gather(p["household"])
     p = p.with_columns(

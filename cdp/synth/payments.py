@@ -53,12 +53,12 @@ def build(
     heads = people.filter(u("member") == 0).select(
         "household", u("first_name").alias("head_first"), u("last_name").alias("head_last")
     )
-    payers = payers.join(heads, on="household", how="left")
+    payers = payers.join(heads, on="household", how="left", maintain_order="left")
     orders = shared.get("orders")
     linked = pl.DataFrame()
     if orders is not None and orders.height:
         linked = orders.filter(u("online") & (u("status") != "voided")).join(
-            payers, on="pidx", how="inner"
+            payers, on="pidx", how="inner", maintain_order="left"
         )
         linked = linked.with_columns(
             u("subtotal").alias("cents"),
@@ -79,7 +79,7 @@ def build(
     subs = subs.drop("k")
     cols = [c for c in subs.columns if c != "u_status"]
     pays = pl.concat([linked.select(cols), subs.select(cols)]) if linked.height else subs
-    pays = pays.sort("ts", "pidx")
+    pays = pays.sort("ts", "pidx", "cents", maintain_order=True)
     n = pays.height
     pays = render.uniforms(
         pays, rng, "u_status", "u_guest", "u_name", "u_mail", "u_desc", "u_jpy", "u_thou",

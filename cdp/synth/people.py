@@ -144,7 +144,9 @@ def make_people(rng: np.random.Generator, n: int) -> pl.DataFrame:
         pl.concat_str("surname1", "surname2", separator=" ", ignore_nulls=True).alias("last_name")
     )
     df = _add_contacts(rng, df)
-    df = df.join(_addresses(rng, hh_place, hh_old_place), on="household", how="left")
+    df = df.join(
+        _addresses(rng, hh_place, hh_old_place), on="household", how="left", maintain_order="left"
+    )
     return _add_roles(rng, df.sort("pidx"))
 
 

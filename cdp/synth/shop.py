@@ -82,7 +82,7 @@ def build(
         pl.Series("fulfil_h", rng.integers(12, 96, n)),
     )
     # Order numbers and ids follow creation time, as in a real shop.
-    orders = orders.sort("ts", "pidx").with_columns(
+    orders = orders.sort("ts", "pidx", maintain_order=True).with_columns(
         pl.format("#{}", pl.int_range(1001, 1001 + n)).alias("Name"),
         (5_500_000_000_000 + pl.Series(np.cumsum(rng.integers(1, 5000, n)))).cast(pl.String)
         .alias("Id"),
@@ -101,12 +101,12 @@ def build(
         u("country").replace_strict(CURRENCY, return_dtype=pl.String).alias("currency")
     ).with_columns(((u("item_price") * factor / 5).round(0) * 5).cast(pl.Int64).alias("line_price"))
     subtotal = items.group_by("Name").agg((u("line_price") * u("item_qty")).sum().alias("subtotal"))
-    items = items.join(subtotal, on="Name", how="left")
+    items = items.join(subtotal, on="Name", how="left", maintain_order="left")
     rows = items.select("Name", "ts", "k", "person_id", *_order_columns(), *_line_columns())
     rows = rows.with_columns(
         [pl.when(u("k") == 0).then(u(c)).alias(c) for c in HEADER if c not in LINE_COLUMNS]
     )
-    shared["orders"] = orders.join(subtotal, on="Name").select(
+    shared["orders"] = orders.join(subtotal, on="Name", maintain_order="left").select(
         "pidx", "Name", "ts", "subtotal", "u_status",
         u("country").replace_strict(CURRENCY, return_dtype=pl.String).alias("currency"),
         _status().alias("status"), (u("u_src") < 0.6).alias("online"),

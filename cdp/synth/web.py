@@ -68,7 +68,11 @@ def build(
     shared: dict[str, pl.DataFrame],
 ) -> SourceOutput:  # fmt: skip
     """Write this source's files; `shared` carries frames between sources (unused here)."""
-    p = people.filter(pl.col("in_web"))
+    # Only what every event needs is repeated per event; identify calls join the rest.
+    p = people.filter(pl.col("in_web")).select(
+        "pidx", "person_id", "household", "country", "account_id", "email",
+        "tablet_household", "consent_ads", "consent_analytics",
+    )  # fmt: skip
     n = p.height
     n_hh = people.height  # household ids are below the number of people
     tablet_cookie = ids.uuid4(rng, n_hh)
@@ -101,7 +105,7 @@ def build(
     ev = _shape(ev)
     # Encode per call type so each group only computes the fields it carries.
     ev = pl.concat(
-        [_typed(part, rng, str(kind))
+        [_typed(part, rng, str(kind), people)
          .select("person_id", "messageId", "received", _message(str(kind)).alias("json"))
          for (kind,), part in sorted(ev.partition_by("type", as_dict=True).items())]
     )  # fmt: skip
@@ -127,10 +131,14 @@ def build(
     return out
 
 
-def _typed(part: pl.DataFrame, rng: np.random.Generator, kind: str) -> pl.DataFrame:
+def _typed(
+    part: pl.DataFrame, rng: np.random.Generator, kind: str, people: pl.DataFrame
+) -> pl.DataFrame:
     """identify calls carry what the person typed (30% with their alternate email)."""
     if kind != "identify":
         return part
+    extra = people.select("pidx", pl.exclude(part.columns))
+    part = part.join(extra, on="pidx", how="left", maintain_order="left")
     alt = (pl.col("u_alt") < 0.3) & pl.col("email2").is_not_null()
     part = part.with_columns(
         pl.when(alt).then(pl.col("email2")).otherwise(pl.col("email")).alias("email")
