@@ -22,8 +22,8 @@ def components(keys: pl.Series, edges: pl.DataFrame) -> pl.DataFrame:
     n = nodes.len()
     if n == 0:
         return pl.DataFrame(schema={"record_key": pl.String(), "cluster": pl.String()})
-    a = _positions(nodes, edges["record_key_a"])
-    b = _positions(nodes, edges["record_key_b"])
+    a = positions(nodes, edges["record_key_a"])
+    b = positions(nodes, edges["record_key_b"])
     known = (a >= 0) & (b >= 0)
     a, b = a[known], b[known]
     graph = coo_matrix((np.ones(len(a), dtype=np.int8), (a, b)), shape=(n, n)).tocsr()
@@ -33,8 +33,8 @@ def components(keys: pl.Series, edges: pl.DataFrame) -> pl.DataFrame:
     return pl.DataFrame({"record_key": nodes, "cluster": nodes.gather(first[labels])})
 
 
-def _positions(nodes: pl.Series, values: pl.Series) -> np.ndarray:
-    """Index of each value in sorted `nodes`, or -1 when absent."""
+def positions(nodes: pl.Series, values: pl.Series) -> np.ndarray:
+    """Index of each value in sorted, unique `nodes`, or -1 when absent (binary search)."""
     if values.len() == 0:
         return np.zeros(0, dtype=np.int64)
     idx = nodes.search_sorted(values.cast(pl.String), side="left").cast(pl.Int64)

@@ -16,6 +16,7 @@ from typing import Any
 import polars as pl
 
 from cdp.resolve.evidence import dropped_links, match_evidence
+from cdp.resolve.frames import attach
 from cdp.resolve.graph import EDGE_SCHEMA, IdentityGraph, build_graph, with_rid
 from cdp.resolve.guards import apply_guards, profiles
 from cdp.resolve.ids import assign_ids
@@ -99,12 +100,10 @@ def resolve_records(
         guarded.assignment, previous, run_id=run_id, changed_at=changed_at, taken=taken
     )
     clock.lap("ids")
-    customer_records = (
-        records.select("record_key", "source", "record_id")
-        .join(ids.id_map.select("record_key", "customer_id"), on="record_key")
-        .select([f.name for f in CUSTOMER_RECORD])
-        .sort("record_key")
-    )
+    # records and the id map are both sorted by key: attached by position
+    customer_records = attach(
+        records.select("record_key", "source", "record_id"), ids.id_map, "customer_id"
+    ).select([f.name for f in CUSTOMER_RECORD])
     evidence = match_evidence(guarded.used, ids.id_map)
     dropped = dropped_links(
         pl.concat([graph.dropped, guarded.dropped]), graph.evidence_only, ids.id_map

@@ -21,7 +21,8 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from cdp.resolve.clustering import components
+from cdp.resolve.clustering import components, positions
+from cdp.resolve.frames import attach
 
 _PROFILE_COLUMNS = ("first_name_key", "last_name_key", "email_key", "phone", "birth_date")
 _SPARSE_TEST = ("first_name_key", "last_name_key", "email_key", "phone")
@@ -80,19 +81,20 @@ def find_violations(
         .select("cluster", pl.lit("cannot_link").alias("reason"))
     )
     by_size = (
-        assignment.join(profile.drop_nulls("profile"), on="record_key")
+        attach(assignment, profile, "profile")
+        .drop_nulls("profile")
         .group_by("cluster")
         .agg(pl.col("profile").n_unique().alias("_n"))
         .filter(pl.col("_n") > max_size)
         .select("cluster", pl.lit("size").alias("reason"))
     )
-    sizes = assignment.group_by("cluster").agg(pl.len().cast(pl.Int64).alias("records"))
-    return (
-        pl.concat([by_limit, by_cannot, by_size])
-        .unique()
-        .join(sizes, on="cluster")
-        .sort("cluster", "reason")
+    found = pl.concat([by_limit, by_cannot, by_size]).unique()
+    sizes = (
+        assignment.join(found.select("cluster").unique(), on="cluster", how="semi")
+        .group_by("cluster")
+        .agg(pl.len().cast(pl.Int64).alias("records"))
     )
+    return found.join(sizes, on="cluster").sort("cluster", "reason")
 
 
 def apply_guards(
@@ -111,10 +113,11 @@ def apply_guards(
     `limited` is `record_key, id_type, id_value` for limited types; `labels` the
     cannot-link `record_key, pair, side`; `profile` from `profiles()`.
     """
-    known = pl.DataFrame({"record_key": keys.cast(pl.String)})
-    edges = edges.join(
-        known.rename({"record_key": "record_key_a"}), on="record_key_a", how="semi"
-    ).join(known.rename({"record_key": "record_key_b"}), on="record_key_b", how="semi")
+    nodes = keys.cast(pl.String).unique().sort()
+    if nodes.len():
+        a = positions(nodes, edges["record_key_a"])
+        b = positions(nodes, edges["record_key_b"])
+        edges = edges.filter(pl.Series((a >= 0) & (b >= 0)))  # drop links to unknown records
     assignment = components(keys, edges)
     violations = find_violations(assignment, limited, labels, profile, limits, max_size)
     no_drop = edges.clear().with_columns(pl.lit(None, dtype=pl.String).alias("reason"))

@@ -25,6 +25,7 @@ from datetime import datetime
 
 import polars as pl
 
+from cdp.resolve.frames import attach
 from cdp.schema import CUSTOMER_ID_CHANGE
 
 ID_MAP_SCHEMA: pl.Schema = pl.Schema(
@@ -76,37 +77,35 @@ def assign_ids(
         pl.col("id_created").alias("old_created"),
     )
     flows = (
-        assignment.join(prev, on="record_key", how="inner")
+        attach(assignment, prev, "old_id", "old_created", how="inner")
+        .drop_nulls("old_id")
         .group_by("cluster", "old_id")
         .agg(pl.len().cast(pl.Int64).alias("n"), pl.col("old_created").min())
     )
-    home = (
-        flows.sort(["old_id", "n", "cluster"], descending=[False, True, False])
-        .group_by("old_id", maintain_order=True)
-        .first()
-        .select("old_id", pl.col("cluster").alias("_home"))
+    # each previous id's home: the cluster with most of its records (ties: smaller label)
+    home = flows.group_by("old_id").agg(
+        pl.col("cluster").sort_by("n", "cluster", descending=[True, False]).first().alias("_home")
     )
+    # each home keeps the id with most records there, then the oldest, then the smallest
+    by, desc = ["n", "old_created", "old_id"], [True, False, False]
     survivors = (
         flows.join(home, on="old_id")
         .filter(pl.col("cluster") == pl.col("_home"))
-        .sort(["cluster", "n", "old_created", "old_id"], descending=[False, True, False, False])
-        .group_by("cluster", maintain_order=True)
-        .first()
-        .select(
-            "cluster",
-            pl.col("old_id").alias("customer_id"),
-            pl.col("old_created").alias("id_created"),
+        .group_by("cluster")
+        .agg(
+            pl.col("old_id").sort_by(by, descending=desc).first().alias("customer_id"),
+            pl.col("old_created").sort_by(by, descending=desc).first().alias("id_created"),
         )
     )
     clusters = assignment.group_by("cluster").agg(pl.len().cast(pl.Int64).alias("records"))
     kept = clusters.join(survivors, on="cluster", how="left")
-    fresh = kept.filter(pl.col("customer_id").is_null()).sort("cluster")
+    fresh = kept.filter(pl.col("customer_id").is_null())
     used = set(prev["old_id"].unique().to_list()) | set(taken)
     new_ids = []
     for anchor in fresh["cluster"].to_list():  # once per new customer, not per record
         attempt = 0
         cid = new_customer_id(anchor)
-        while cid in used:
+        while cid in used:  # only when an old id was hashed from the same key
             attempt += 1
             cid = new_customer_id(anchor, attempt)
         used.add(cid)
@@ -114,12 +113,14 @@ def assign_ids(
     fresh = fresh.with_columns(
         pl.Series("customer_id", new_ids, dtype=pl.String), pl.lit(run_id).alias("id_created")
     )
-    customers = pl.concat([kept.filter(pl.col("customer_id").is_not_null()), fresh]).sort("cluster")
-    id_map = (
-        assignment.join(customers.select("cluster", "customer_id", "id_created"), on="cluster")
-        .select("record_key", "customer_id", "id_created")
-        .sort("record_key")
-    )
+    customers = pl.concat([kept.filter(pl.col("customer_id").is_not_null()), fresh])
+    id_map = assignment.join(
+        customers.select("cluster", "customer_id", "id_created"),
+        on="cluster",
+        maintain_order="left",
+    ).select("record_key", "customer_id", "id_created")
+    if not id_map["record_key"].is_sorted():
+        id_map = id_map.sort("record_key")
     flows = flows.join(home, on="old_id")
     changes = _changes(flows, prev, customers, fresh, run_id=run_id, changed_at=changed_at)
     return IdAssignment(
