@@ -24,6 +24,8 @@ from typing import NamedTuple
 import duckdb
 import numpy as np
 import polars as pl
+import pyarrow as pa
+import pyarrow.csv as pacsv
 
 from cdp.config import ProjectSettings, SourceSettings
 from connectors._io import MAX_FILE_BYTES, MAX_LINE_BYTES, read_bytes
@@ -122,7 +124,7 @@ def read(path: Path, source: SourceSettings, project: ProjectSettings) -> ReadRe
         .then(pl.lit("paid"))
         .alias("utm_medium"),
         col_or_null(good, "campaign_name").alias("utm_campaign"),
-        json_extras([c for c in cols if c not in used]),
+        json_extras(non_empty(good, [c for c in cols if c not in used])),
         "_line",
     )
     return ReadResult(
@@ -206,34 +208,19 @@ def read_delimited(path: Path, *, delimiter: str) -> Delimited:
         else:
             src.symlink_to(path.resolve())
         columns = _header(src, delimiter)
-        slots = {f"c{i}": "VARCHAR" for i in range(len(columns))}
-        params = {
-            "path": str(src),
-            "columns": slots,
-            "delim": delimiter,
-            "max_line": MAX_LINE_BYTES,
-        }
-        # Own connection: the shared parsing database (`_io.duck`) has no file access.
-        con = duckdb.connect(config=_DUCKDB_CONFIG)
-        try:
-            con.execute("SET enable_progress_bar = false")
-            data = con.sql(_READ_SQL, params=params).pl()
-            errors = con.sql(
-                "SELECT line, min(error_type) FROM reject_errors GROUP BY line ORDER BY line"
-            ).fetchall()
-        except duckdb.Error:
-            # DuckDB's message quotes the offending row: never pass it on.
-            raise FileRejected("unreadable_file", "not a delimited text file") from None
-        finally:
-            con.close()
-        for record, kind in errors:  # whole-file damage first (DuckDB counts records)
-            if kind == "INVALID ENCODING":
-                raise FileRejected("encoding", f"record {record} is not valid {encoding}")
-            if kind in _QUOTE_ERRORS:
-                raise FileRejected("unreadable_file", f"unbalanced quote in record {record}")
-            if kind not in _ROW_ERRORS:
-                raise FileRejected("unreadable_file", f"{kind.lower()} in record {record}")
-        lines, reject_lines = _physical_lines(src, data.height, [int(r) for r, _ in errors])
+        slots = [f"c{i}" for i in range(len(columns))]
+        clean = _parse_clean(src, slots, delimiter)
+        data, errors = (
+            (clean, []) if clean is not None else _parse_strict(src, slots, delimiter, encoding)
+        )
+        mapped = _physical_lines(src, data.height, [r for r, _ in errors])
+        if mapped is None and clean is not None:
+            # Arrow reads an unclosed quote to the end of the file: DuckDB rejects it, or
+            # (a stray quote inside a field) agrees with Arrow and gives record numbers.
+            data, errors = _parse_strict(src, slots, delimiter, encoding)
+        if mapped is None:
+            mapped = _record_numbers(data.height, [r for r, _ in errors])
+        lines, reject_lines = mapped
     kinds = [_ROW_ERRORS[kind] for _, kind in errors]
     rejects = [
         Reject(n, reason, None, d) for n, (reason, d) in zip(reject_lines, kinds, strict=True)
@@ -244,27 +231,114 @@ def read_delimited(path: Path, *, delimiter: str) -> Delimited:
     return Delimited(data, columns, data.height + len(rejects), rejects)
 
 
-def _physical_lines(path: Path, rows: int, rejected: list[int]) -> tuple[np.ndarray, list[int]]:
+def _parse_clean(path: Path, slots: list[str], delimiter: str) -> pl.DataFrame | None:
+    """Fast path (Arrow's multi-threaded CSV reader) for a well-formed file, else None.
+
+    Arrow cannot say which record was ragged once values may hold newlines, so any
+    irregularity sends the file to `_parse_strict`, which can.
+    """
+    irregular = 0
+
+    def skip(_row: pacsv.InvalidRow) -> str:  # the row's text is customer data: not kept
+        nonlocal irregular
+        irregular += 1
+        return "skip"
+
+    try:
+        table = pacsv.read_csv(
+            path,
+            read_options=pacsv.ReadOptions(column_names=slots, skip_rows=1),
+            parse_options=pacsv.ParseOptions(
+                delimiter=delimiter,
+                quote_char='"',
+                double_quote=True,
+                newlines_in_values=True,
+                invalid_row_handler=skip,
+            ),
+            convert_options=pacsv.ConvertOptions(
+                column_types=dict.fromkeys(slots, pa.string()),
+                null_values=[""],
+                strings_can_be_null=True,
+                quoted_strings_can_be_null=True,
+            ),
+        )
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    if irregular:
+        return None
+    frame = pl.from_arrow(table)
+    assert isinstance(frame, pl.DataFrame)
+    return frame
+
+
+def _parse_strict(
+    path: Path, slots: list[str], delimiter: str, encoding: str
+) -> tuple[pl.DataFrame, list[tuple[int, str]]]:
+    """DuckDB with strict quoting and `store_rejects`: rows, plus (record, error) per bad row.
+
+    Whole-file damage (bad encoding, unbalanced quote, a parser failure) raises.
+    """
+    params = {
+        "path": str(path),
+        "columns": dict.fromkeys(slots, "VARCHAR"),
+        "delim": delimiter,
+        "max_line": MAX_LINE_BYTES,
+    }
+    # Own connection: the shared parsing database (`_io.duck`) has no file access.
+    con = duckdb.connect(config=_DUCKDB_CONFIG)
+    try:
+        con.execute("SET enable_progress_bar = false")
+        data = con.sql(_READ_SQL, params=params).pl()
+        errors = con.sql(
+            "SELECT line, min(error_type) FROM reject_errors GROUP BY line ORDER BY line"
+        ).fetchall()
+    except duckdb.Error:
+        # DuckDB's message quotes the offending row: never pass it on.
+        raise FileRejected("unreadable_file", "not a delimited text file") from None
+    finally:
+        con.close()
+    for record, kind in errors:  # whole-file damage first (DuckDB counts records)
+        if kind == "INVALID ENCODING":
+            raise FileRejected("encoding", f"record {record} is not valid {encoding}")
+        if kind in _QUOTE_ERRORS:
+            raise FileRejected("unreadable_file", f"unbalanced quote in record {record}")
+        if kind not in _ROW_ERRORS:
+            raise FileRejected("unreadable_file", f"{kind.lower()} in record {record}")
+    return data, [(int(r), str(k)) for r, k in errors]
+
+
+_Lines = tuple[np.ndarray, list[int]]
+
+
+def _physical_lines(path: Path, rows: int, rejected: list[int]) -> _Lines | None:
     """1-based physical start lines of the loaded rows and of the rejected records.
 
-    DuckDB numbers records (a blank line counts, a quoted multi-line field counts
-    once) and gives no position for loaded rows. When the file has exactly one
-    newline per record the record number is the line; otherwise a quote-aware scan
-    maps records to lines. A stray quote inside an unquoted field (`5'10"`) can
-    make that scan disagree with DuckDB: then record numbers are kept, not guessed.
+    Parsers number records (DuckDB counts a blank line, and a quoted multi-line
+    field once) and give no position for loaded rows. When the file has one newline
+    per record the record number is the line; otherwise a quote-aware scan maps
+    records to lines. None when that scan cannot be trusted: the quotes do not pair
+    up (an unclosed quote, or a stray one inside an unquoted field such as `5'10"`).
     """
     records = 1 + rows + len(rejected)  # the header, then data records (not blank lines)
     newlines, ends_with_newline = _count_newlines(path)
     if newlines == records - (0 if ends_with_newline else 1):
         seq = np.arange(2, records + 1, dtype=np.int64)
         return seq[~np.isin(seq, rejected)], rejected
-    starts, blank = _scan_records(path)
+    scan = _scan_records(path)
+    if scan is None:
+        return None
+    starts, blank = scan
     index = np.arange(1, len(starts) + 1)
     loaded = index[(index >= 2) & ~blank & ~np.isin(index, rejected)]
     if len(loaded) != rows or any(r > len(starts) for r in rejected):
-        seq = np.arange(2, records + len(rejected) + 1, dtype=np.int64)
-        return seq[~np.isin(seq, rejected)][:rows], rejected
+        return None
     return starts[loaded - 1], [int(starts[r - 1]) for r in rejected]
+
+
+def _record_numbers(rows: int, rejected: list[int]) -> _Lines:
+    """Fallback `_line`: the record number (header = 1), skipping rejected records."""
+    seq = np.arange(2, rows + len(rejected) + max(rejected, default=0) + 2, dtype=np.int64)
+    return seq[~np.isin(seq, rejected)][:rows], rejected
 
 
 _CHUNK = 16 * 1024 * 1024
@@ -279,12 +353,12 @@ def _count_newlines(path: Path) -> tuple[int, bool]:
     return count, last == b"\n"
 
 
-def _scan_records(path: Path) -> tuple[np.ndarray, np.ndarray]:
+def _scan_records(path: Path) -> tuple[np.ndarray, np.ndarray] | None:
     """Start line and blank flag of every record: newlines outside double quotes end one.
 
     Vectorised per chunk; the quote parity (a doubled `""` escape toggles twice) and
     the newline count carry across chunks, so memory stays at a few bytes per byte
-    of one chunk.
+    of one chunk. None if the file's quotes do not pair up.
     """
     ends: list[np.ndarray] = []  # byte offset of each record-ending newline
     end_lines: list[np.ndarray] = []  # physical line (1-based) that newline ends
@@ -301,6 +375,8 @@ def _scan_records(path: Path) -> tuple[np.ndarray, np.ndarray]:
             before = np.where(nl > 0, b[np.maximum(nl - 1, 0)], last)
             crs.append(before[outside] == 13)
             parity, seen, offset, last = inside[-1], seen + len(nl), offset + len(b), int(b[-1])
+    if parity:
+        return None
     end = np.concatenate(ends) if ends else np.zeros(0, np.int64)
     line = np.concatenate(end_lines) if end_lines else np.zeros(0, np.int64)
     cr = np.concatenate(crs) if crs else np.zeros(0, bool)
@@ -365,6 +441,12 @@ def find_column(columns: list[str], *aliases: str) -> str | None:
         if (hit := by_key.get(" ".join(alias.lower().split()))) is not None:
             return hit
     return None
+
+
+def non_empty(df: pl.DataFrame, columns: list[str]) -> list[str]:
+    """The columns holding at least one value: an all-empty column adds nothing to extras."""
+    counts = df.select(pl.col(c).count() for c in columns).row(0) if columns else ()
+    return [c for c, n in zip(columns, counts, strict=True) if n]
 
 
 def col_or_null(df: pl.DataFrame, *names: str | None) -> pl.Expr:

@@ -26,6 +26,7 @@ from connectors.meta_leads import (
     Check,
     col_or_null,
     find_column,
+    non_empty,
     null_if_blank,
     read_delimited,
     reject_rows,
@@ -126,7 +127,7 @@ def read(path: Path, source: SourceSettings, project: ProjectSettings) -> ReadRe
         col_or_null(good, f["payment_method"]).alias("payment_method"),
         pl.lit("shop").alias("channel"),
         bool_flag(col_or_null(good, f["accepts_marketing"])).alias("consent_marketing"),
-        json_extras(extras),
+        json_extras(non_empty(good, extras)),
         "_line",
     )
     all_rejects = table.rejects + name_rejects + rejects

@@ -28,6 +28,7 @@ from connectors.meta_leads import (
     Check,
     col_or_null,
     find_column,
+    non_empty,
     null_if_blank,
     read_delimited,
     reject_rows,
@@ -142,7 +143,7 @@ def read(path: Path, source: SourceSettings, project: ProjectSettings) -> ReadRe
         status.alias("status"),
         pl.coalesce(g["brand"], g["source_type"]).alias("payment_method"),
         pl.lit("payments").alias("channel"),
-        json_extras(extras_cols),
+        json_extras(non_empty(good, extras_cols)),
         "_line",
     )
     return ReadResult(
