@@ -94,7 +94,7 @@ def identifier_values(records: pl.DataFrame, rules: IdentifierRules) -> pl.DataF
                 name,
                 user,
                 born,
-            )
+            ).filter(pl.col("id_value").is_not_null())
         )
     if not frames:
         schema = {
@@ -106,7 +106,7 @@ def identifier_values(records: pl.DataFrame, rules: IdentifierRules) -> pl.DataF
             "blocked": pl.Boolean(),
         }
         return pl.DataFrame(schema=schema)
-    long = pl.concat(frames).drop_nulls("id_value")
+    long = pl.concat(frames)
     lower = pl.col("id_value").str.to_lowercase()
     blocked = lower.is_in(sorted(rules.blocked_values))
     if rules.blocked_patterns:
@@ -117,8 +117,10 @@ def identifier_values(records: pl.DataFrame, rules: IdentifierRules) -> pl.DataF
     return long.with_columns(blocked.alias("blocked"))
 
 
-def classify(ids: pl.DataFrame, rules: IdentifierRules) -> pl.DataFrame:
+def classify(ids: pl.DataFrame, rules: IdentifierRules, keys: pl.Series) -> pl.DataFrame:
     """Per identifier row: its value's counts, smallest record (`_anchor`) and status.
+
+    `keys` are the sorted record keys that `_rid` indexes (see `with_rid`).
 
     Status is link / evidence / shared / junk. One grouping pass (window expressions over
     the same keys); only values with several first names are compared name by name.
@@ -135,9 +137,8 @@ def classify(ids: pl.DataFrame, rules: IdentifierRules) -> pl.DataFrame:
         .fill_null(False)
         .alias("_born_apart"),
     )
-    # rids follow record_key order, so the smallest rid is the smallest key (no string min)
-    first = ids.select("_rid", pl.col("record_key").alias("_anchor")).unique("_rid")
-    ids = ids.join(first.rename({"_rid": "_anchor_rid"}), on="_anchor_rid", how="left")
+    # rids index the sorted `keys`, so the smallest rid is the smallest key (no string min)
+    ids = ids.with_columns(keys.gather(ids["_anchor_rid"]).alias("_anchor"))
     checked = pl.col("id_type").is_in(list(rules.shared_checks))
     multi = checked & pl.col("n_names").is_between(2, rules.max_names)
     few, plain = ids.filter(multi), ids.filter(~multi)
@@ -246,6 +247,7 @@ def build_graph(records: pl.DataFrame, rules: IdentifierRules) -> IdentityGraph:
 
     `records` must be unique by record_key (so (record_key, id_type) is unique here).
     """
+    records = with_rid(records)
     all_ids = identifier_values(records, rules)
     blocked = (
         all_ids.filter(pl.col("blocked"))
@@ -253,7 +255,9 @@ def build_graph(records: pl.DataFrame, rules: IdentifierRules) -> IdentityGraph:
         .agg(pl.len().cast(pl.Int64).alias("blocked"))
         .sort("id_type")
     )
-    rows = classify(all_ids.filter(~pl.col("blocked")).drop("blocked"), rules)
+    rows = classify(
+        all_ids.filter(~pl.col("blocked")).drop("blocked"), rules, records["record_key"]
+    )
     values = rows.filter(pl.col("record_key") == pl.col("_anchor")).select(
         "id_type", "id_value", "n_records", "n_names", "n_user_ids", "status"
     )
