@@ -11,6 +11,7 @@ leads over a year, several currencies, consent flags, UTMs. Times each step of
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
 import time
 from datetime import UTC, datetime
@@ -144,13 +145,16 @@ def main() -> None:
     lake = generate(args.records)
     gen = time.perf_counter() - t
     cfg = ProfileSettings(source_priority=("shop", "pay", "leads", "app", "web"))
-    rows: list[tuple[str, float, int]] = [("generate inputs (not counted)", gen, lake.raw.height)]
+    rows: list[tuple[str, float, float, int]] = [
+        ("generate inputs (not counted)", gen, float("nan"), lake.raw.height)
+    ]
 
     def timed(name: str, fn, *a, **k):  # type: ignore[no-untyped-def]
-        s = time.perf_counter()
+        s, c = time.perf_counter(), time.process_time()
         out = fn(*a, **k)
         first = out[0] if isinstance(out, tuple) else out
-        rows.append((name, time.perf_counter() - s, getattr(first, "height", 0)))
+        wall, cpu = time.perf_counter() - s, time.process_time() - c
+        rows.append((name, wall, cpu, getattr(first, "height", 0)))
         return out
 
     records = timed("attach customers", attach_customers, lake.identity, lake.customer_records)
@@ -172,10 +176,15 @@ def main() -> None:
         f"\nprofiles benchmark: {args.records:,} source records, "
         f"{build.tables['customers'].height:,} customers, polars {pl.__version__}\n"
     )
-    print(f"{'step':<40} {'seconds':>8} {'rows':>12}")
-    print("-" * 62)
-    for name, secs, n in rows:
-        print(f"{name:<40} {secs:>8.2f} {n:>12,}")
+    load = os.getloadavg()[0]
+    print(
+        f"{os.cpu_count()} cores, load average {load:.1f} (wall time is only meaningful "
+        f"on an idle machine; cpu = seconds summed over all threads)\n"
+    )
+    print(f"{'step':<40} {'wall s':>8} {'cpu s':>8} {'rows':>12}")
+    print("-" * 71)
+    for name, wall, cpu, n in rows:
+        print(f"{name:<40} {wall:>8.2f} {cpu:>8.2f} {n:>12,}")
 
 
 if __name__ == "__main__":
