@@ -161,6 +161,25 @@ def test_ragged_row_is_a_reject_and_line_numbers_stay_right(tmp_path: Path) -> N
     assert [(r.line, r.reason) for r in result.rejects] == [(3, "ragged_row"), (4, "ragged_row")]
 
 
+def test_quotes_inside_answers_are_kept(tmp_path: Path) -> None:
+    header = ["id", "created_time", "how_tall_are_you?", "comments"]
+    rows = [
+        ["l:1", "", "5'10\" tall", "ok"],
+        ["l:2", "", "6'", '"two\nlines"'],  # a quoted answer spanning two lines
+        ["l:3", "", "", "fine"],
+    ]
+    result = _read(_tsv(tmp_path, rows, header=header))
+    recs = _rows(result)
+    assert [json.loads(r["extras"])["how_tall_are_you?"] for r in recs] == [
+        "5'10\" tall",
+        "6'",
+        None,
+    ]
+    assert json.loads(recs[1]["extras"])["comments"] == "two\nlines"
+    # the stray quote makes a quote-parity scan unreliable: record numbers, not guesses
+    assert [r["_line"] for r in recs] == [2, 3, 4]
+
+
 @pytest.mark.parametrize(
     ("written", "expected"),
     [
