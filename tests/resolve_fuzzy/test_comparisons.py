@@ -46,7 +46,8 @@ def level(name: str, a: dict[str, Any], b: dict[str, Any]) -> str:
         ({"first_name_key": "mario"}, {"first_name_key": "maria"}, "other_gender"),
         ({"first_name_key": "juan"}, {"first_name_key": "juana"}, "other_gender"),
         ({"first_name_key": "cristina"}, {"first_name_key": "cristian"}, "jw92"),
-        ({"first_name_key": "jose"}, {"first_name_key": "josa"}, "jw80"),
+        ({"first_name_key": "ana"}, {"first_name_key": "aan"}, "one_edit"),
+        ({"first_name_key": "jose"}, {"first_name_key": "jorge"}, "jw80"),
         ({"first_name_key": "jose"}, {"first_name_key": "ana"}, "else"),
     ],
 )

@@ -14,6 +14,7 @@ from conftest import frame
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from cdp.errors import CdpError
 from cdp.resolve.fuzzy import FuzzyResult, FuzzySettings, explain_pair, find_matches, load_model
 from cdp.schema import SCORED_PAIR
 
@@ -23,7 +24,7 @@ LANDLINE = "+34911111111"
 
 
 def _run(records: pl.DataFrame, model: Path, tmp_path: Path, **kw: object) -> FuzzyResult:
-    """Score with a private copy of the trained model (runs refresh its tf tables)."""
+    """Score with a private copy of the trained model (a test may retrain it)."""
     mine = tmp_path / "model.json"
     shutil.copy(model, mine)
     return find_matches(records, settings=FuzzySettings(), model_path=mine, **kw)  # type: ignore[arg-type]
@@ -163,7 +164,9 @@ def test_model_is_reused_unless_retrain_or_spec_changed(
     population: pl.DataFrame, trained: tuple[Path, FuzzyResult], tmp_path: Path
 ) -> None:
     small = population.head(300)
+    before = trained[0].read_bytes()
     assert _run(small, trained[0], tmp_path).stats["trained"] is False
+    assert (tmp_path / "model.json").read_bytes() == before  # reuse never rewrites the model
     path = tmp_path / "r.json"
     shutil.copy(trained[0], path)
     fast = FuzzySettings(u_sample_size=5_000)
@@ -201,3 +204,35 @@ def test_row_order_does_not_change_the_result(seed: int, tmp_path: Path) -> None
     )  # fmt: skip
     assert shuffled.pairs.equals(base.pairs)
     assert load_model(tmp_path / "a.json").to_json() == load_model(tmp_path / "b.json").to_json()
+
+
+def test_training_from_labelled_pairs(population: pl.DataFrame, tmp_path: Path) -> None:
+    truth = population.select("record_key", "person_id").drop_nulls()
+    pairs = (
+        truth.join(truth, on="person_id", suffix="_r")
+        .filter(pl.col("record_key") < pl.col("record_key_r"))
+        .select(
+            pl.col("record_key").alias("record_key_l"), "record_key_r", pl.lit(1).alias("is_match")
+        )
+        .head(300)
+    )
+    labels = tmp_path / "labels.csv"
+    pairs.write_csv(labels)
+    fast = FuzzySettings(u_sample_size=20_000, labels_path=labels)
+    result = find_matches(population, settings=fast, model_path=tmp_path / "m.json")
+    model = load_model(tmp_path / "m.json")
+    assert model.info["labelled_matches"] == 300
+    first = model.params("first_name")
+    assert first.m[first.labels.index("exact")] > 0.7
+    got = result.pairs.join(truth, left_on="record_key_l", right_on="record_key").join(
+        truth, left_on="record_key_r", right_on="record_key", suffix="_r"
+    )
+    assert (got["person_id"] == got["person_id_r"]).mean() >= 0.99
+
+
+def test_labels_file_problems_are_reported(population: pl.DataFrame, tmp_path: Path) -> None:
+    labels = tmp_path / "labels.csv"
+    labels.write_text("left,right\na,b\n")
+    fast = FuzzySettings(u_sample_size=1_000, labels_path=labels)
+    with pytest.raises(CdpError, match=r"labels\.csv: missing column 'record_key_l'"):
+        find_matches(population.head(50), settings=fast, model_path=tmp_path / "m.json")

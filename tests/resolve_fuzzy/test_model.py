@@ -23,14 +23,14 @@ from cdp.resolve.fuzzy.tf import TermFrequencies, tf_adjustment
 def test_em_recovers_known_m_with_u_fixed() -> None:
     rng = np.random.default_rng(3)
     names = ("first_name", "birth_date", "phone")
-    # levels: first_name 1..7, birth_date 1..5, phone 1..3 (0 = null)
+    # levels: first_name 1..8, birth_date 1..5, phone 1..3 (0 = null)
     m_true = {
-        "first_name": np.array([1, 0.80, 0.01, 0.01, 0.005, 0.10, 0.05, 0.025]),
+        "first_name": np.array([1, 0.80, 0.01, 0.01, 0.005, 0.10, 0.01, 0.04, 0.025]),
         "birth_date": np.array([1, 0.85, 0.03, 0.05, 0.02, 0.05]),
         "phone": np.array([1, 0.70, 0.05, 0.25]),
     }
     u = {
-        "first_name": np.array([1, 0.01, 0.0005, 0.0005, 0.0005, 0.004, 0.0150, 0.9695]),
+        "first_name": np.array([1, 0.01, 0.0005, 0.0005, 0.0005, 0.004, 0.0005, 0.0145, 0.9695]),
         "birth_date": np.array([1, 0.0005, 0.0005, 0.004, 0.0200, 0.975]),
         "phone": np.array([1, 0.0004, 0.0006, 0.999]),
     }

@@ -17,7 +17,7 @@ from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA, JaroWinkler, Levenshtein
 
 #: Bump when a level definition changes: stored models are retrained (spec hash).
-COMPARISONS_VERSION = 2
+COMPARISONS_VERSION = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,11 +36,22 @@ COMPARISONS: dict[str, Comparison] = {
     for c in (
         Comparison(
             "first_name",
-            ("null", "exact", "swapped", "tokens", "other_gender", "jw92", "jw80", "else"),
+            (
+                "null",
+                "exact",
+                "swapped",
+                "tokens",
+                "other_gender",
+                "jw92",
+                "one_edit",
+                "jw80",
+                "else",
+            ),
             ("first_name_key", "last_name_key", "last_name_first_key"),
             tf_column="first_name_key",
             description="nickname-canonical key; swapped with surname; one name inside the "
-            "other; the other gender's form (mario/maria, juan/juana: twins, siblings); fuzzy",
+            "other; the other gender's form (mario/maria, juan/juana: twins, siblings); fuzzy; "
+            "one edit or transposition (short names: ana/aan, which Jaro-Winkler misses)",
         ),
         Comparison(
             "last_name",
@@ -127,7 +138,9 @@ def similarity(p: pl.DataFrame, a: str, b: str, scorer: Scorer) -> pl.Series:
     if p.height == 0:
         return pl.Series("s", [], dtype=pl.Float64)
     scores = np.asarray(
-        process.cpdist(left.to_list(), right.to_list(), scorer=scorer, workers=-1),
+        process.cpdist(
+            left.fill_null("").to_list(), right.fill_null("").to_list(), scorer=scorer, workers=-1
+        ),
         dtype=np.float64,
     )
     valid = (left.is_not_null() & right.is_not_null()).to_numpy()
@@ -158,6 +171,7 @@ def _first_name(p: pl.DataFrame) -> list[pl.Expr]:
         pl.lit(tokens) >= 100.0,
         _gender_stem("first_name_key_l") == _gender_stem("first_name_key_r"),
         pl.lit(jw) >= 0.92,
+        pl.lit(similarity(p, "first_name_key_l", "first_name_key_r", OSA.distance)) <= 1,
         pl.lit(jw) >= 0.80,
     ]
 

@@ -65,9 +65,12 @@ def find_matches(
     """Pairs of identity records that are probably the same person.
 
     The model at `model_path` is reused unless `retrain` or its comparison spec changed;
-    otherwise it is trained on `records` and saved. With `new_keys` only pairs having a
-    side in `new_keys` are scored (against all records); the result equals the full
-    run's pairs that involve those keys. Output is sorted and independent of row order.
+    otherwise it is trained on `records` and saved. Term frequencies are part of the model
+    (counted at training), so a reused model scores a pair exactly as before: incremental
+    runs equal full runs, and the model file only changes when retrained. With `new_keys`
+    only pairs having a side in `new_keys` are scored (against all records); the result
+    equals the full run's pairs that involve those keys. Output is sorted and independent
+    of row order.
     """
     t0 = time.perf_counter()
     recs = prepare(records)
@@ -80,10 +83,9 @@ def find_matches(
     trained = model is None
     if model is None:
         model = _train(recs, settings, wanted)
+        model.save(model_path)
     blocked = block(recs, settings.blocking, max_block_size=settings.max_block_size, new=new_idx)
     levels = compare_pairs(recs, blocked, names)
-    model.tf = _term_frequencies(recs, names) if settings.tf_adjustment else {}
-    model.save(model_path)
     l_idx = blocked.pairs["l"].to_numpy()
     tf_values = {
         n: recs[col][l_idx] for n in names if (col := COMPARISONS[n].tf_column) is not None
@@ -178,8 +180,9 @@ def _train(recs: pl.DataFrame, settings: FuzzySettings, wanted: str) -> MatchMod
         )
         info.update(em_info)
     comps = [ComparisonParams(n, COMPARISONS[n].labels, m[n], u[n]) for n in names]
+    tf = _term_frequencies(recs, names) if settings.tf_adjustment else {}
     return MatchModel(
-        comps, prior, wanted, settings.tf_adjustment, info=info, guard_weight=settings.guard_weight
+        comps, prior, wanted, settings.tf_adjustment, tf, info, guard_weight=settings.guard_weight
     )
 
 
