@@ -5,7 +5,9 @@ For every file a source's glob matches (in sorted order), `ingest_file`:
 1. checks that the file's real path stays inside the glob's literal base folder
    (no `..` or symlink escape); otherwise the file is quarantined unread;
 2. hashes it (sha256) and skips it when the manifest already holds the same
-   (path, sha256): re-running ingest is a no-op;
+   (path, sha256): re-running ingest is a no-op. A wholly quarantined file is
+   retried only once the source's configuration changes (say, a corrected
+   `encoding`), so a fixed config heals it without re-reading good files;
 3. runs the connector (`read(path, source, project)`); a `FileRejected` (or any
    unexpected error) quarantines the whole file, with a copy of its bytes for
    forensics, and the run goes on;
@@ -26,6 +28,7 @@ Messages name the file, line and field, never a value from the data.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import tempfile
@@ -55,6 +58,7 @@ __all__ = [
     "SourceRun",
     "glob_base",
     "relative_path",
+    "source_fingerprint",
     "write_parquet_atomic",
 ]
 
@@ -66,6 +70,7 @@ MANIFEST_SCHEMA = pa.schema(
         pa.field("sha256", pa.string(), nullable=False),  # "" when the file was not read
         pa.field("source", pa.string(), nullable=False),
         pa.field("connector", pa.string(), nullable=False),
+        pa.field("config", pa.string()),  # fingerprint of the source's config (source_fingerprint)
         pa.field("rows_read", pa.int64(), nullable=False),
         pa.field("loaded", pa.int64(), nullable=False),
         pa.field("duplicates", pa.int64(), nullable=False),
@@ -206,26 +211,32 @@ class Manifest:
     def __init__(self, path: Path, *, flush_seconds: float = 5.0) -> None:
         self.path = path
         self.flush_seconds = flush_seconds
-        if path.exists():
-            self.table = pq.read_table(path).cast(MANIFEST_SCHEMA)
-        else:
-            self.table = MANIFEST_SCHEMA.empty_table()
-        self._seen = set(
-            zip(
-                self.table.column("path").to_pylist(),
-                self.table.column("sha256").to_pylist(),
-                strict=True,
-            )
-        )
+        self.table = _read_manifest(path) if path.exists() else MANIFEST_SCHEMA.empty_table()
+        self._seen: dict[tuple[str, str, str], list[tuple[str, str | None]]] = {}
+        columns = ("source", "path", "sha256", "status", "config")
+        for src, p, sha, status, config in zip(
+            *(self.table.column(c).to_pylist() for c in columns), strict=True
+        ):
+            self._seen.setdefault((src, p, sha), []).append((status, config))
         self._pending: list[dict[str, object]] = []
         self._last_flush = time.monotonic()
 
-    def seen(self, path: str, sha256: str) -> bool:
-        return (path, sha256) in self._seen
+    def seen(self, source: str, path: str, sha256: str, config: str) -> bool:
+        """Processed before for `source`: loaded in any way, or quarantined under this config."""
+        return any(
+            status != "quarantined" or cfg == config
+            for status, cfg in self._seen.get((source, path, sha256), [])
+        )
 
-    def add(self, outcome: FileOutcome, connector: str, ingested_at: datetime) -> None:
-        self._pending.append(asdict(outcome) | {"connector": connector, "ingested_at": ingested_at})
-        self._seen.add((outcome.path, outcome.sha256))
+    def add(self, outcome: FileOutcome, connector: str, config: str, ingested_at: datetime) -> None:
+        row = asdict(outcome) | {
+            "connector": connector,
+            "config": config,
+            "ingested_at": ingested_at,
+        }
+        self._pending.append(row)
+        key = (outcome.source, outcome.path, outcome.sha256)
+        self._seen.setdefault(key, []).append((outcome.status, config))
         if time.monotonic() - self._last_flush >= self.flush_seconds:
             self.flush()
 
@@ -260,6 +271,7 @@ class SourceRun:
         self.config_dir = settings.path.parent
         self.base = glob_base(source.pattern)
         self.reader = get_reader(source.connector)
+        self.config = source_fingerprint(source)
         self.keys = self._lake_keys()
 
     def files(self) -> list[Path]:
@@ -281,15 +293,17 @@ class SourceRun:
         size = path.stat().st_size if path.exists() else 0
         real = path.resolve()
         if not real.is_relative_to(self.base.resolve()):
+            if self.manifest.seen(self.source.name, rel, "", self.config):
+                return FileOutcome(self.source.name, rel, size, "", status="skipped")
             outcome = FileOutcome(self.source.name, rel, size, "", status="quarantined")
             outcome.reason = "unsafe_path"
             outcome.detail = "resolves outside the source's base folder (.. or symlink)"
             progress.warn(f"{rel}: not read: {outcome.detail}")
             self._write_quarantine(outcome, [], "", copy_from=None)
-            self.manifest.add(outcome, self.source.connector, self.ingested_at)
+            self.manifest.add(outcome, self.source.connector, self.config, self.ingested_at)
             return outcome
         sha = _sha256(path)
-        if self.manifest.seen(rel, sha):
+        if self.manifest.seen(self.source.name, rel, sha, self.config):
             return FileOutcome(self.source.name, rel, size, sha, status="skipped")
         outcome = FileOutcome(self.source.name, rel, size, sha)
         try:
@@ -341,7 +355,7 @@ class SourceRun:
         if rejects:
             self._write_quarantine(outcome, rejects, name, copy_from=None)
         assert outcome.reconciles(), outcome
-        self.manifest.add(outcome, self.source.connector, self.ingested_at)
+        self.manifest.add(outcome, self.source.connector, self.config, self.ingested_at)
         return outcome
 
     def _with_lineage(self, table: pa.Table, outcome: FileOutcome) -> pa.Table:
@@ -365,7 +379,7 @@ class SourceRun:
         progress.warn(f"{outcome.path}: quarantined ({reason}): {detail}")
         name = f"{_stem(Path(outcome.path).name)}-{outcome.sha256[:8]}.parquet"
         self._write_quarantine(outcome, [], name, copy_from=path)
-        self.manifest.add(outcome, self.source.connector, self.ingested_at)
+        self.manifest.add(outcome, self.source.connector, self.config, self.ingested_at)
         return outcome
 
     def _write_quarantine(
@@ -399,6 +413,28 @@ class SourceRun:
 
 class _ConnectorBug(Exception):
     """A connector broke its contract (schema or counts): the file is quarantined."""
+
+
+def source_fingerprint(source: SourceSettings) -> str:
+    """A short hash of what decides how a source's files are read (connector, key, map, options)."""
+    spec = {
+        "connector": source.connector,
+        "record_id": source.record_id,
+        "columns": dict(source.columns),
+        "options": dict(source.options),
+        "default_country": source.default_country,
+    }
+    text = json.dumps(spec, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _read_manifest(path: Path) -> pa.Table:
+    """The stored manifest, with columns added since it was written filled with nulls."""
+    table = pq.read_table(path)
+    for f in MANIFEST_SCHEMA:
+        if f.name not in table.column_names:
+            table = table.append_column(f.name, pa.nulls(table.num_rows, f.type))
+    return table.select(MANIFEST_SCHEMA.names).cast(MANIFEST_SCHEMA)
 
 
 def _conform(records: pa.Table) -> pa.Table:

@@ -222,3 +222,17 @@ def test_registry_covers_every_connector() -> None:
     for name in ("segment", "ga4", "csv"):
         assert callable(get_reader(name))
     assert len(CONNECTORS) == 6
+
+
+def test_quarantined_file_is_retried_only_after_its_config_changes(tmp_path: Path) -> None:
+    cp1252 = "id;mail\n1;peña@x.es\n".encode("cp1252")
+    src = CRM.replace('path = "exports/crm/*.csv"', 'path = "exports/crm/*.csv"\n{options}')
+    cfg = write_config(tmp_path, src.format(options=""), {"exports/crm/a.csv": cp1252})
+    assert _run(cfg).table[0]["status"] == "quarantined (encoding)"
+    assert _run(cfg).table[0]["status"] == "skipped"  # same config: not re-tried every run
+    fixed = src.format(options="") + '[sources.options]\nencoding = "cp1252"\ndelimiter = ";"\n'
+    cfg.write_text(cfg.read_text().replace(src.format(options=""), fixed))
+    report = _run(cfg)
+    assert report.table[0]["status"] == "loaded" and report.rows == 1
+    assert _run(cfg).table[0]["status"] == "skipped"
+    assert manifest(tmp_path / "out").get_column("status").to_list() == ["quarantined", "loaded"]
