@@ -39,6 +39,7 @@ def clean_text(e: pl.Expr, *, form: str = "NFKC") -> pl.Expr:
     out = (
         e.str.normalize(form)  # type: ignore[arg-type]
         .str.replace_all(_INVISIBLE, " ")
+        .str.replace_all(r"(^|\s)\p{M}+", "$1")  # a mark with no letter to sit on ("´" → " ́")
         .str.replace_all(r"\s+", " ")
         .str.strip_chars(" ")
     )

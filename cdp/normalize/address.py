@@ -126,12 +126,17 @@ def split_street(street: pl.Expr) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
 
 def street_display(name: pl.Expr) -> pl.Expr:
     """Street name, type written out: "C/ mayor" → "Calle Mayor", "Main St" → "Main Street"."""
-    out = clean_text(name)
-    for pattern, word in _LEADING_TYPES:
-        out = out.str.replace(rf"(?i)^(?:{pattern})(\S)", f"{word} $1")
+    out = _expand_leading_type(clean_text(name))
     for pattern, word in _TRAILING_TYPES:
         out = out.str.replace(rf"(?i)(\S)\s+(?:{pattern})$", f"$1 {word}")
     return tidy_case(out, lower_words=PARTICLES)
+
+
+def _expand_leading_type(text: pl.Expr) -> pl.Expr:
+    """Spanish street type written out; done before the number split so "C/5" → "Calle" + "5"."""
+    for pattern, word in _LEADING_TYPES:
+        text = text.str.replace(rf"(?i)^(?:{pattern})(\S)", f"{word} $1")
+    return text
 
 
 def _clean_number(raw: pl.Expr) -> pl.Expr:
@@ -172,17 +177,15 @@ def normalize_addresses(frame: pl.DataFrame, default_country: pl.Series) -> pl.D
     """
     inputs = ("street", "street_number", "address_line2", "city", "postal_code", "region")
     frame = frame.with_columns(pl.col(*inputs, "country").cast(pl.String))
-    name, num, rest = split_street(pl.col("street"))
     out = frame.with_columns(
         _default=default_country,
-        _name=name,
-        _num=num,
-        _rest=rest,
         _given_num=_clean_number(pl.col("street_number")),
-        _street=clean_text(pl.col("street")),
+        _street=_expand_leading_type(clean_text(pl.col("street"))),
         _region=clean_text(pl.col("region")),
         _postal=clean_text(pl.col("postal_code")),
     )
+    name, num, rest = split_street(pl.col("_street"))
+    out = out.with_columns(_name=name, _num=num, _rest=rest)
     has_num = pl.col("_given_num").is_not_null()
     region = pl.col("_region")
     out = out.with_columns(
@@ -190,7 +193,7 @@ def normalize_addresses(frame: pl.DataFrame, default_country: pl.Series) -> pl.D
         street_number=pl.when(has_num).then("_given_num").otherwise(_clean_number(pl.col("_num"))),
         address_line2=pl.coalesce(clean_text(pl.col("address_line2")), clean_text(pl.col("_rest"))),
         city=tidy_case(clean_text(pl.col("city")), lower_words=PARTICLES),
-        region=pl.when(region.str.len_chars() <= 3)
+        region=pl.when(region.str.to_uppercase().str.len_chars() <= 3)  # a code: "m" → "M"
         .then(region.str.to_uppercase())
         .otherwise(tidy_case(region, lower_words=PARTICLES)),
         country=country_code(pl.col("country")),

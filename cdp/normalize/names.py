@@ -45,9 +45,9 @@ _TITLES = (
 _SUFFIXES = "jr|jnr|sr|snr|ii|iii|iv|phd|md|esq"
 _EDGE = r"[\s'.,\-]"
 #: Leading titles and punctuation ("Sra. Dña. María" → "María"), one greedy pass.
-_PREFIX_RE = rf"(?i)^(?:{_EDGE}|(?:{_TITLES})(?:\.\s*|\s+)|d\.\s*)+"
+_PREFIX_RE = rf"(?i)^(?:{_EDGE}|(?:{_TITLES})(?:\.\s*|\s+|$)|d\.\s*)+"
 #: Trailing suffixes and punctuation ("Smith Jr." → "Smith").
-_SUFFIX_RE = rf"(?i)(?:{_EDGE}|\b(?:{_SUFFIXES})\b)+$"
+_SUFFIX_RE = rf"(?i)(?:[\s',\-]|\b(?:{_SUFFIXES})\b\.?)+$"  # keeps an initial's dot
 
 
 @cache
@@ -68,22 +68,28 @@ def _compound_first_names() -> frozenset[str]:
     return frozenset(fold_python(r["name"]) for r in read_data_rows("compound_first_names.csv"))
 
 
-def _clean_name(raw: pl.Expr, *, keep_comma: bool = False) -> pl.Expr:
-    """NFKC text with only letters, apostrophes, dots and hyphens; titles and suffixes gone."""
+def _clean_name(raw: pl.Expr, *, titles: bool, suffixes: bool, keep_comma: bool = False) -> pl.Expr:
+    """NFKC text with only letters, apostrophes, dots and hyphens; leading titles and trailing
+    suffixes removed where they can occur (titles start a first or full name, suffixes end a
+    last or full name), so re-normalising a split part never strips a word again."""
     t = raw.str.replace_all(r"(?i)\bdª", "Dña")  # NFKC would turn "Dª" into "Da"
     t = clean_text(t).str.replace_all("[’`´]", "'")
     allowed = r"[^\p{L}\p{M}\s'.,\-]" if keep_comma else r"[^\p{L}\p{M}\s'.\-]"
     t = t.str.replace_all(allowed, " ").str.replace_all(r"\s*-\s*", "-")
-    t = t.str.replace_all(r"\s+", " ").str.replace(_PREFIX_RE, "").str.replace(_SUFFIX_RE, "")
+    # Words start with a letter and end with a letter or an initial's dot ("'A" → "A").
+    t = t.str.replace_all(r"(^|[\s,])['.\-]+", "$1").str.replace_all(r"['\-]+([\s,]|$)", "$1")
+    t = t.str.replace_all(r"\s+", " ").str.replace_all(r"\s?,[\s,]*", ", ")
+    t = t.str.replace(_PREFIX_RE if titles else rf"^{_EDGE}+", "")
+    t = t.str.replace(_SUFFIX_RE if suffixes else r"[\s',\-]+$", "")
     return blank_to_null(t)
 
 
 def _split_full(full: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
     """(first, last) display parts of a clean full name; "Peña, Ana" is last, first."""
     comma = full.str.extract_groups(r"^([^,]+),([^,]+)$")
-    c_last = blank_to_null(comma.struct.field("1").str.strip_chars(" "))
-    c_first = blank_to_null(comma.struct.field("2").str.strip_chars(" "))
-    plain = full.str.replace_all(r"\s*,\s*", " ").str.strip_chars(" ")
+    c_last = blank_to_null(comma.struct.field("1").str.replace(_SUFFIX_RE, ""))
+    c_first = blank_to_null(comma.struct.field("2").str.replace(_PREFIX_RE, ""))
+    plain = full.str.replace_all(r"[\s,]+", " ").str.strip_chars(" ")
     tokens = plain.str.split(" ")
     keys = tokens.list.eval(fold_words(pl.element()).fill_null(""))
     n = tokens.list.len()
@@ -129,20 +135,26 @@ def normalize_names(first: pl.Series, last: pl.Series, full: pl.Series) -> pl.Da
     )
     distinct = frame.unique()
     words = frozenset(PARTICLES)
-    f = _clean_name(pl.col("_f"))
-    ln = _clean_name(pl.col("_l"))
-    n = _clean_name(pl.col("_n"), keep_comma=True)
+    f = _clean_name(pl.col("_f"), titles=True, suffixes=False)
+    ln = _clean_name(pl.col("_l"), titles=False, suffixes=True)
+    n = _clean_name(pl.col("_n"), titles=True, suffixes=True, keep_comma=True)
     out = distinct.with_columns(cf=f, cl=ln, cn=n)
     split_first, split_last = _split_full(pl.col("cn"))
+    out = out.with_columns(sf=split_first, sl=split_last)
+    # Fill a missing part from the split only when the given part agrees with it:
+    # first "María" + full "María García López" fills last; last "García" + full "Ana" does not.
+    cf, cl, sf, sl = (pl.col(c) for c in ("cf", "cl", "sf", "sl"))
+    agrees_first = cf.is_null() | (fold_words(cf) == fold_words(sf)).fill_null(False)
+    agrees_last = cl.is_null() | (fold_words(cl) == fold_words(sl)).fill_null(False)
     out = out.with_columns(
-        sf=pl.when(pl.col("cf").is_null() | pl.col("cl").is_null()).then(split_first),
-        sl=pl.when(pl.col("cf").is_null() | pl.col("cl").is_null()).then(split_last),
+        sf=pl.when(cf.is_null() & agrees_last).then(sf),
+        sl=pl.when(cl.is_null() & agrees_first).then(sl),
     )
     out = out.with_columns(
         first_name=tidy_case(pl.coalesce("cf", "sf"), lower_words=words),
         last_name=tidy_case(pl.coalesce("cl", "sl"), lower_words=words),
     )
-    plain_full = tidy_case(pl.col("cn").str.replace_all(r"\s*,\s*", " "), lower_words=words)
+    plain_full = tidy_case(pl.col("cn").str.replace_all(r"[\s,]+", " "), lower_words=words)
     built = blank_to_null(
         pl.concat_str(["first_name", "last_name"], separator=" ", ignore_nulls=True)
     )
