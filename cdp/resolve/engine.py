@@ -61,6 +61,31 @@ def fuzzy_edges(pairs: pl.DataFrame, rules: IdentifierRules) -> pl.DataFrame:
     ).cast(EDGE_SCHEMA)
 
 
+#: Limited types whose values are only comparable within one source: a Stripe customer id
+#: and a CRM id are both `external_customer_id`, yet one person may have one of each.
+SOURCE_SCOPED: frozenset[str] = frozenset({"external_customer_id"})
+
+
+def limited_values(
+    ids: pl.DataFrame, rules: IdentifierRules
+) -> tuple[pl.DataFrame, dict[str, int]]:
+    """`record_key, id_type, id_value` of limited types, and the limit per type.
+
+    Source-scoped types are renamed `<type>@<source>` so that each source's values are
+    limited on their own.
+    """
+    source = pl.col("record_key").str.extract(r"^([^:]*):", 1)
+    scoped = pl.col("id_type").is_in(sorted(SOURCE_SCOPED))
+    limited = ids.filter(pl.col("id_type").is_in(list(rules.limits))).with_columns(
+        pl.when(scoped).then(pl.col("id_type") + "@" + source).otherwise("id_type").alias("id_type")
+    )
+    limits = dict(rules.limits)
+    for t in limited["id_type"].unique().to_list():
+        base = t.split("@", 1)[0]
+        limits[t] = rules.limits[base]
+    return limited, limits
+
+
 def resolve_records(
     records: pl.DataFrame,
     *,
@@ -84,14 +109,14 @@ def resolve_records(
     matched = match_records(overrides, records)
     edges = pl.concat([must_link_edges(matched), graph.edges, fuzzy_edges(pairs, rules)])
     clock.lap("graph")
-    limited = graph.ids.filter(pl.col("id_type").is_in(list(rules.limits)))
+    limited, limits = limited_values(graph.ids, rules)
     guarded = apply_guards(
         records["record_key"],
         edges,
         limited=limited,
         labels=cannot_link_labels(matched),
         profile=profiles(records),
-        limits=rules.limits,
+        limits=limits,
         max_size=settings.max_cluster_size,
         hold_oversize=settings.oversize == "hold",
     )

@@ -71,7 +71,7 @@ def find_violations(
         .group_by("cluster", "id_type")
         .agg(pl.col("id_value").n_unique().alias("_n"))
         .filter(pl.col("_n") > limit_of)
-        .select("cluster", ("limit:" + pl.col("id_type")).alias("reason"))
+        .select("cluster", ("limit:" + pl.col("id_type").str.replace("@.*", "")).alias("reason"))
     )
     by_cannot = (
         assignment.join(labels, on="record_key")
@@ -257,7 +257,7 @@ def _refusal(
         return "cannot_link"
     for t, lim in limits.items():
         if t in va and t in vb and len(va[t] | vb[t]) > lim:
-            return f"limit:{t}"
+            return f"limit:{t.split('@', 1)[0]}"  # scoped types: <type>@<source>
     if rank > 0 and len(pa | pb) > max_size:
         return "size_cap"
     return None

@@ -259,3 +259,18 @@ def test_parent_and_child_with_the_same_name_and_phone_stay_separate() -> None:
         frozenset({"pay:1"}),
         frozenset({"web:2", "pay:2"}),
     }
+
+
+def test_external_ids_from_two_systems_do_not_conflict_but_two_from_one_do() -> None:
+    recs = records(
+        {"key": "pay:1", "external_customer_id": "cus_A", "email_key": "ana@x.es"},
+        {"key": "crm:1", "external_customer_id": "1001", "email_key": "ana@x.es"},
+        {"key": "pay:2", "external_customer_id": "cus_B", "email_key": "luis@x.es"},
+        {"key": "pay:3", "external_customer_id": "cus_C", "phone": "+34622222222"},
+        {"key": "web:3", "email_key": "luis@x.es", "phone": "+34622222222"},
+    )
+    res = run(recs)
+    cust = customer_of(res)
+    assert cust["pay:1"] == cust["crm:1"]
+    assert cust["pay:2"] != cust["pay:3"]
+    assert res.dropped["reason"].to_list() == ["limit:external_customer_id"]
