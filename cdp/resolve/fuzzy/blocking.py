@@ -17,14 +17,14 @@ from typing import Any
 
 import polars as pl
 
-#: Block keys a rule may use: derived keys below plus identity-record columns.
-_DERIVED: dict[str, Callable[[], pl.Expr]] = {
-    "surname_prefix": lambda: pl.col("last_name_first_key").str.slice(0, 3),
-    "surname_sound": lambda: phonetic(pl.col("last_name_first_key")),
-    "first_name_sound": lambda: phonetic(pl.col("first_name_key")),
-    "birth_year": lambda: pl.col("birth_date").dt.year(),
-    "phone_last7": lambda: pl.col("phone").str.slice(-7),
-    "email_local": lambda: pl.col("email_key").str.extract(r"^([^@]+)@", 1),
+#: Block keys a rule may use: derived keys (source column, function) plus record columns.
+_DERIVED: dict[str, tuple[str, Callable[[pl.Expr], pl.Expr]]] = {
+    "surname_prefix": ("last_name_first_key", lambda c: c.str.slice(0, 3)),
+    "surname_sound": ("last_name_first_key", lambda c: phonetic(c)),
+    "first_name_sound": ("first_name_key", lambda c: phonetic(c)),
+    "birth_year": ("birth_date", lambda c: c.dt.year()),
+    "phone_last7": ("phone", lambda c: c.str.slice(-7)),
+    "email_local": ("email_key", lambda c: c.str.extract(r"^([^@]+)@", 1)),
 }
 _COLUMNS = (
     "first_name_key",
@@ -113,16 +113,23 @@ def phonetic(name: pl.Expr) -> pl.Expr:
     return pl.when(s.str.len_chars() > 0).then(s).otherwise(None)
 
 
-def key_expr(key: str) -> pl.Expr:
-    """The expression for block key `key` (empty strings count as missing)."""
-    expr = _DERIVED[key]() if key in _DERIVED else pl.col(key)
-    return expr.alias(key)
+def block_keys(records: pl.DataFrame, rules: tuple[BlockingRule, ...]) -> pl.DataFrame:
+    """`_i` plus every key the rules use; derived keys are computed once per distinct
+    source value (the phonetic code is a chain of regexes; surnames repeat a lot)."""
+    keys = list(dict.fromkeys(k for rule in rules for k in rule.on))
+    out = records.select("_i", *[k for k in keys if k not in _DERIVED])
+    for k in keys:
+        if k in _DERIVED:
+            src, fn = _DERIVED[k]
+            values = records.select(pl.col(src).unique()).with_columns(fn(pl.col(src)).alias(k))
+            derived = records.select(src).join(values, on=src, how="left", maintain_order="left")
+            out = out.with_columns(derived[k])
+    return out
 
 
-def rule_keys(records: pl.DataFrame, rule: BlockingRule) -> pl.DataFrame:
+def rule_keys(keys: pl.DataFrame, rule: BlockingRule) -> pl.DataFrame:
     """`_i` plus the rule's key columns, for records where every key is present."""
-    exprs = [key_expr(k) for k in rule.on]
-    keyed = records.select(pl.col("_i"), *exprs).drop_nulls()
+    keyed = keys.select("_i", *rule.on).drop_nulls()
     for k in rule.on:
         if keyed.schema[k] == pl.String:
             keyed = keyed.filter(pl.col(k) != "")
@@ -145,8 +152,9 @@ def block(
         raise ValueError("at most 62 blocking rules")
     parts: list[pl.DataFrame] = []
     report: list[dict[str, Any]] = []
+    keys = block_keys(records, rules)
     for idx, rule in enumerate(rules):
-        keyed = rule_keys(records, rule)
+        keyed = rule_keys(keys, rule)
         on = list(rule.on)
         sizes = keyed.group_by(on).len()
         big = sizes.filter(pl.col("len") > max_block_size)

@@ -81,11 +81,17 @@ def find_matches(
     wanted = spec_hash(names, settings.fixed_m, settings.tf_adjustment, settings.guard_weight)
     model = None if retrain else _current_model(model_path, wanted)
     trained = model is None
+    blocked: Blocked | None = None
     if model is None:
-        model = _train(recs, settings, wanted)
+        model, full, full_levels = _train(recs, settings, wanted)
         model.save(model_path)
-    blocked = block(recs, settings.blocking, max_block_size=settings.max_block_size, new=new_idx)
-    levels = compare_pairs(recs, blocked, names)
+        if new_idx is None:
+            blocked, levels = full, full_levels
+    if blocked is None:
+        blocked = block(
+            recs, settings.blocking, max_block_size=settings.max_block_size, new=new_idx
+        )
+        levels = compare_pairs(recs, blocked, names)
     l_idx = blocked.pairs["l"].to_numpy()
     tf_values = {
         n: recs[col][l_idx] for n in names if (col := COMPARISONS[n].tf_column) is not None
@@ -152,7 +158,10 @@ def _current_model(path: Path, wanted: str) -> MatchModel | None:
     return model if model.spec_hash == wanted else None
 
 
-def _train(recs: pl.DataFrame, settings: FuzzySettings, wanted: str) -> MatchModel:
+def _train(
+    recs: pl.DataFrame, settings: FuzzySettings, wanted: str
+) -> tuple[MatchModel, Blocked, pl.DataFrame]:
+    """The model, plus the full run's candidate pairs and levels (reused for scoring)."""
     names = settings.comparisons
     u = estimate_u(recs, names, size=settings.u_sample_size, seed=settings.seed)
     full = block(recs, settings.blocking, max_block_size=settings.max_block_size)
@@ -181,9 +190,10 @@ def _train(recs: pl.DataFrame, settings: FuzzySettings, wanted: str) -> MatchMod
         info.update(em_info)
     comps = [ComparisonParams(n, COMPARISONS[n].labels, m[n], u[n]) for n in names]
     tf = _term_frequencies(recs, names) if settings.tf_adjustment else {}
-    return MatchModel(
+    model = MatchModel(
         comps, prior, wanted, settings.tf_adjustment, tf, info, guard_weight=settings.guard_weight
     )
+    return model, full, levels
 
 
 def _labelled_matches(recs: pl.DataFrame, path: Path) -> tuple[np.ndarray, np.ndarray]:
