@@ -221,6 +221,11 @@ class Manifest:
         self._pending: list[dict[str, object]] = []
         self._last_flush = time.monotonic()
 
+    def outputs(self) -> set[str]:
+        """Raw files (relative to data_dir) that manifest rows, flushed or not, point to."""
+        stored = {o for o in self.table.column("output").to_pylist() if o}
+        return stored | {str(r["output"]) for r in self._pending if r.get("output")}
+
     def seen(self, source: str, path: str, sha256: str, config: str) -> bool:
         """Processed before for `source`: loaded in any way, or quarantined under this config."""
         return any(
@@ -250,6 +255,40 @@ class Manifest:
         self._last_flush = time.monotonic()
 
 
+class LakeKeys:
+    """The natural keys already in one source's raw lake, for exact de-duplication.
+
+    A set probed with C-level set operations (`intersection`), so checking a file
+    costs O(rows in the file) rather than O(rows in the lake): an `is_in` against
+    the whole lake for every file made ingest quadratic in the number of files.
+    Raw files the manifest does not list (left by a run killed before its manifest
+    flush) are kept apart: the file that wrote one is re-read, overwrites it, and
+    must not count its own keys as duplicates.
+    """
+
+    def __init__(self, folder: Path, committed: set[str]) -> None:
+        self.keys: set[str] = set()
+        self.orphans: dict[str, set[str]] = {}
+        for f in sorted(folder.glob("*.parquet")):
+            ids = pq.read_table(f, columns=["record_id"]).column("record_id").to_pylist()
+            if f.name in committed:
+                self.keys.update(ids)
+            else:
+                self.orphans[f.name] = set(ids)
+
+    def duplicates(self, ids: list[str], output: str) -> set[str]:
+        """The ids already in the lake, ignoring the raw file `output` itself."""
+        found = self.keys.intersection(ids)
+        for name, keys in self.orphans.items():
+            if name != output:
+                found |= keys.intersection(ids)
+        return found
+
+    def add(self, ids: list[str], output: str) -> None:
+        self.keys.update(ids)
+        self.orphans.pop(output, None)
+
+
 class SourceRun:
     """Ingests the files of one source, keeping the source's lake keys in memory."""
 
@@ -272,20 +311,16 @@ class SourceRun:
         self.base = glob_base(source.pattern)
         self.reader = get_reader(source.connector)
         self.config = source_fingerprint(source)
-        self.keys = self._lake_keys()
+        raw = self.layout.raw(source.name)
+        committed = {
+            name
+            for out in self.manifest.outputs()
+            if (name := Path(out).name) and (self.layout.data_dir / out).parent == raw
+        }
+        self.keys = LakeKeys(raw, committed)
 
     def files(self) -> list[Path]:
         return self.source.files()
-
-    def _lake_keys(self) -> pl.DataFrame:
-        """(record_id, output file name) of every record already in the source's raw lake."""
-        frames = [
-            pl.read_parquet(f, columns=["record_id"]).with_columns(pl.lit(f.name).alias("output"))
-            for f in sorted(self.layout.raw(self.source.name).glob("*.parquet"))
-        ]
-        if not frames:
-            return pl.DataFrame(schema={"record_id": pl.String, "output": pl.String})
-        return pl.concat(frames)
 
     def ingest_file(self, path: Path) -> FileOutcome:
         """Load one file (or skip or quarantine it) and record it in the manifest."""
@@ -328,8 +363,9 @@ class SourceRun:
         df = pl.from_arrow(records)
         assert isinstance(df, pl.DataFrame)
         df = df.filter(pl.col("record_id").is_first_distinct())
-        in_lake = self.keys.filter(pl.col("output") != name).get_column("record_id")
-        df = df.filter(~pl.col("record_id").is_in(in_lake.implode()))
+        seen = self.keys.duplicates(df.get_column("record_id").to_list(), name)
+        if seen:
+            df = df.filter(~pl.col("record_id").is_in(list(seen)))
         duplicates = records.num_rows - df.height
         table = records if duplicates == 0 else df.to_arrow().cast(RECORD_SCHEMA)
         # --- suppression point: the only place records are dropped after reading ---
@@ -349,9 +385,7 @@ class SourceRun:
             target = self.layout.raw(self.source.name) / name
             write_parquet_atomic(self._with_lineage(table, outcome), target)
             outcome.output = target.relative_to(self.layout.data_dir).as_posix()
-            new_keys = pl.from_arrow(table.select(["record_id"]))
-            assert isinstance(new_keys, pl.DataFrame)
-            self.keys = pl.concat([self.keys, new_keys.with_columns(pl.lit(name).alias("output"))])
+            self.keys.add(table.column("record_id").to_pylist(), name)
         if rejects:
             self._write_quarantine(outcome, rejects, name, copy_from=None)
         assert outcome.reconciles(), outcome
