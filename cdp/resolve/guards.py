@@ -126,17 +126,19 @@ def apply_guards(
     bad = violations.select("cluster").unique()
     oversize = violations.filter(pl.col("reason") == "size").select("cluster")
     members = assignment.join(bad, on="cluster", how="semi")
-    in_bad = edges.join(
-        members.select(pl.col("record_key").alias("record_key_a")), on="record_key_a", how="semi"
+    # tag each edge with its component if that component breaks a rule (both ends share it)
+    tag = members.select(
+        pl.col("record_key").alias("record_key_a"),
+        pl.col("cluster").is_in(oversize["cluster"].implode()).alias("_oversize"),
     )
-    held = pl.DataFrame(schema=in_bad.schema)
-    if hold_oversize and oversize.height:
-        held_members = members.join(oversize, on="cluster", how="semi").select(
-            pl.col("record_key").alias("record_key_a")
-        )
-        is_held = in_bad.join(held_members, on="record_key_a", how="semi")
-        held = is_held.filter(pl.col("rule") != "must_link")
-        in_bad = in_bad.join(held, on=["record_key_a", "record_key_b", "rule"], how="anti")
+    tagged = edges.join(tag, on="record_key_a", how="left", maintain_order="left")
+    is_bad = pl.col("_oversize").is_not_null()
+    is_held = is_bad & pl.col("_oversize") & (pl.col("rule") != "must_link")
+    if not hold_oversize:
+        is_held = pl.lit(False)
+    good_edges = tagged.filter(~is_bad).drop("_oversize")
+    held = tagged.filter(is_held).drop("_oversize")
+    in_bad = tagged.filter(is_bad & ~is_held).drop("_oversize")
     ordered = in_bad.sort(
         "rank",
         pl.col("match_weight").fill_null(0.0),
@@ -164,9 +166,6 @@ def apply_guards(
     ).select("record_key", pl.col("record_key").min().over("_root").alias("cluster"))
     assignment = pl.concat([assignment.join(bad, on="cluster", how="anti"), repaired]).sort(
         "record_key"
-    )
-    good_edges = edges.join(in_bad, on=["record_key_a", "record_key_b", "rule"], how="anti").join(
-        held, on=["record_key_a", "record_key_b", "rule"], how="anti"
     )
     used = pl.concat([good_edges, ordered.filter("_ok").drop("_ok", "reason")])
     dropped = pl.concat(
