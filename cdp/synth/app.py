@@ -30,6 +30,7 @@ from cdp.synth.common import (
     token,
     write_atomic,
 )
+from cdp.synth.people import PERIOD_START
 
 SOURCE = "app"
 PROPERTY_TZ = "Europe/Madrid"
@@ -142,9 +143,8 @@ def _installs(rng: np.random.Generator, n: int, *, tablet: bool = False) -> pl.S
         np.where(tablet, "iPad", "iPhone"),
         np.where(brand == "Samsung", "SM-S911B", "Pixel 8"),
     )
-    first = (
-        random_times(rng, n).dt.epoch("us") - pl.Series(rng.integers(0, 400, n)) * 86_400_000_000
-    )
+    # Installed before the period, so the first touch never follows the install's events.
+    first = PERIOD_START.astype(np.int64) - rng.integers(1, 400 * 86_400_000_000, n)
     df = pl.DataFrame(
         {"ios": ios, "limited": limited, "hexid": hexid, "vendor": vendor, "adid": adid,
          "brand": brand, "model": model, "first": first}

@@ -61,7 +61,7 @@ def build(
             payers, on="pidx", how="inner", maintain_order="left"
         )
         linked = linked.with_columns(
-            u("subtotal").alias("cents"),
+            u("total").alias("cents"),
             (u("ts") + pl.duration(seconds=2)).alias("ts"),
             u("Name").str.strip_prefix("#").alias("order_id"),
         )

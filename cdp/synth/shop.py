@@ -107,7 +107,7 @@ def build(
         [pl.when(u("k") == 0).then(u(c)).alias(c) for c in HEADER if c not in LINE_COLUMNS]
     )
     shared["orders"] = orders.join(subtotal, on="Name", maintain_order="left").select(
-        "pidx", "Name", "ts", "subtotal", "u_status",
+        "pidx", "Name", "ts", _totals()[2].alias("total"),
         u("country").replace_strict(CURRENCY, return_dtype=pl.String).alias("currency"),
         _status().alias("status"), (u("u_src") < 0.6).alias("online"),
     )  # fmt: skip
@@ -130,6 +130,16 @@ def _status() -> pl.Expr:
     for status, edge in reversed(STATUSES[:-1]):
         out = pl.when(u("u_status") < edge).then(pl.lit(status)).otherwise(out)
     return out
+
+
+def _totals() -> tuple[pl.Expr, pl.Expr, pl.Expr]:
+    """Shipping, discount and total in cents from the subtotal (free shipping from 50)."""
+    u = pl.col
+    pos = u("u_src").is_between(0.6, 0.85, closed="left")
+    cents = u("subtotal")
+    shipping = pl.when(pos | (cents >= 5000)).then(0).otherwise(495)
+    discount = pl.when(u("u_disc") < 0.1).then((cents / 10).round(0).cast(pl.Int64)).otherwise(0)
+    return shipping, discount, cents + shipping - discount
 
 
 def _stamp(ts: pl.Expr) -> pl.Expr:
@@ -179,9 +189,7 @@ def _order_columns() -> list[pl.Expr]:
         .otherwise(u("_email"))
     )  # fmt: skip
     cents = u("subtotal")
-    shipping = pl.when(pos | (cents >= 5000)).then(0).otherwise(495)
-    discount = pl.when(u("u_disc") < 0.1).then((cents / 10).round(0).cast(pl.Int64)).otherwise(0)
-    total = cents + shipping - discount
+    shipping, discount, total = _totals()
     tax_name = u("country").replace_strict({c: t[0] for c, t in TAX.items()}, default="Sales Tax")
     tax_rate = u("country").replace_strict(
         {c: t[1] for c, t in TAX.items()}, default=0.07, return_dtype=pl.Float64

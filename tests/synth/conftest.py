@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from functools import cache
 from pathlib import Path
 
 import duckdb
@@ -33,8 +35,9 @@ def files(landing: SynthSummary, source: str) -> list[Path]:
     return sorted(landing.out_dir / f for f in landing.files if f.parts[:2] == ("exports", source))
 
 
+@cache
 def read_delimited(path: Path, sep: str = ",") -> pl.DataFrame:
-    """A CSV/TSV as all-string columns, with the encoding chosen from the BOM (as connectors do)."""
+    """A CSV/TSV as all-string columns, encoding chosen from the BOM (read once per session)."""
     head = path.read_bytes()[:2]
     encoding = "utf-16" if head == b"\xff\xfe" else "utf-8"
     rel = duckdb.sql(
@@ -45,7 +48,13 @@ def read_delimited(path: Path, sep: str = ",") -> pl.DataFrame:
     return pl.from_arrow(rel.to_arrow_table())  # type: ignore[return-value]
 
 
-def read_ndjson(paths: list[Path]) -> pl.DataFrame:
+def read_ndjson(paths: Sequence[Path]) -> pl.DataFrame:
+    return _read_ndjson(tuple(paths))
+
+
+@cache
+def _read_ndjson(paths: tuple[Path, ...]) -> pl.DataFrame:
+    """Read once per session (the files do not change); DuckDB infers the nested types."""
     rel = duckdb.sql(
         "SELECT * FROM read_json(?, format = 'newline_delimited', filename = true)",
         params=[[str(p) for p in paths]],

@@ -22,7 +22,7 @@ def _normalise_email(e: pl.Expr) -> pl.Expr:
                          pl.lit("@"), domain)  # fmt: skip
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=15, deadline=None)
 @given(
     st.lists(
         st.tuples(
@@ -46,7 +46,7 @@ def test_rendered_email_normalises_back_to_the_same_mailbox(
     assert out["a"].to_list() == out["b"].to_list()
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=15, deadline=None)
 @given(
     st.lists(
         st.tuples(
@@ -82,7 +82,7 @@ def test_money_text_parses_back_to_the_cents(cents: list[int]) -> None:
     assert df["plain"].str.contains(r"^-?\d+\.\d\d$").all()
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=20, deadline=None)
 @given(st.lists(st.text(min_size=0, max_size=12), min_size=1, max_size=20), UNIT)
 def test_fold_is_idempotent_and_typos_change_length_by_at_most_one(
     names: list[str], u: float
