@@ -34,8 +34,8 @@ record_rows = st.lists(
     max_size=18,
 )
 # each example resolves a few tiny batches (~0.1 s of fixed polars overhead each)
-FAST = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-FEWER = settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FAST = settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FEWER = settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def _recs(rows: list[dict[str, Any]]) -> pl.DataFrame:
