@@ -9,12 +9,14 @@ import json
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
+from unittest.mock import patch
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cdp.config import ProjectSettings, SourceSettings
+from connectors import meta_leads
 from connectors.base import RECORD_SCHEMA, FileRejected, ReadResult
 from connectors.stripe_payments import read
 
@@ -238,8 +240,9 @@ def test_header_names_match_case_insensitively(tmp_path: Path) -> None:
         max_size=8,
     ),
     crlf=st.booleans(),
+    chunk=st.sampled_from([3, 7, 64, 1 << 24]),  # small chunks exercise the carried state
 )
-def test_property_line_is_the_physical_start_line(tmp_path_factory, rows, crlf) -> None:
+def test_property_line_is_the_physical_start_line(tmp_path_factory, rows, crlf, chunk) -> None:
     eol = "\r\n" if crlf else "\n"
     parts, expected, line = ["id,Description,Amount" + eol], [], 2
     for i, (text, blank) in enumerate(rows):
@@ -253,5 +256,6 @@ def test_property_line_is_the_physical_start_line(tmp_path_factory, rows, crlf) 
         line += buf.getvalue().count("\n")
     path = tmp_path_factory.mktemp("l") / "p.csv"
     path.write_bytes("".join(parts).encode("utf-8"))
-    recs = _read(path).records.to_pylist()
+    with patch.object(meta_leads, "_CHUNK", chunk):
+        recs = _read(path).records.to_pylist()
     assert [(r["record_id"], r["_line"]) for r in recs] == expected
