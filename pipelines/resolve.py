@@ -92,6 +92,7 @@ def resolve(
         changed_at=now,
         taken=issued_ids(history),
     )
+    progress.debug("  phases: " + ", ".join(f"{k} {v:.2f}s" for k, v in res.timings.items()))
     write_parquet(res.customer_records, paths.customer_records)
     write_parquet(res.evidence, paths.match_evidence)
     write_parquet(res.dropped, paths.dropped_links)
