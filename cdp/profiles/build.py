@@ -59,7 +59,11 @@ def views_sql() -> str:
 def build_tables(
     lake: LakeFrames, cfg: ProfileSettings, *, as_of: datetime | None = None
 ) -> ProfileBuild:
-    """Every warehouse table from the lake frames, plus reconciliation checks."""
+    """Every warehouse table from the lake frames, plus reconciliation checks.
+
+    Only `customers` is sorted (by customer_id); big tables keep the lake's
+    deterministic order instead of paying for global string sorts.
+    """
     cr = lake.customer_records.unique(
         subset=["source", "record_id"], keep="first", maintain_order=True
     )
@@ -70,7 +74,8 @@ def build_tables(
     timeline, raw_orphans = build_interactions(lake.raw, cr)
     if as_of is None and timeline.height:
         as_of = timeline["occurred_at"].max()  # type: ignore[assignment]
-    traits, ltv = build_traits(timeline, golden, cfg.purchase_events, as_of=as_of)
+    bought = purchases(timeline, cfg.purchase_events)
+    traits, ltv = build_traits(timeline, golden, cfg.purchase_events, as_of=as_of, bought=bought)
     per_customer = cr.group_by("customer_id").agg(pl.len().cast(pl.Int64).alias("records"))
     customers = (
         golden.join(traits, on="customer_id", how="left")
@@ -78,7 +83,7 @@ def build_tables(
         .with_columns(pl.col("records").fill_null(0))
         .sort("customer_id")
     )
-    bought = purchases(timeline, cfg.purchase_events).select(
+    bought = bought.select(
         "customer_id",
         "source",
         "record_id",
@@ -94,13 +99,13 @@ def build_tables(
     )
     tables = {
         "customers": customers,
-        "customer_records": cr.sort("customer_id", "source", "record_id"),
+        "customer_records": cr,
         "customer_identifiers": build_identifiers(records),
         "customer_field_provenance": provenance,
         "customer_ltv": ltv,
-        "customer_purchases": bought.sort("customer_id", "occurred_at", "source", "record_id"),
+        "customer_purchases": bought,
         "interactions": timeline,
-        "identity_records": lake.identity.sort("source", "record_id"),
+        "identity_records": lake.identity,
         "match_evidence": lake.match_evidence,
         "customer_id_changes": lake.customer_id_changes,
     }

@@ -257,6 +257,7 @@ def build_traits(
     purchase_events: tuple[str, ...],
     *,
     as_of: datetime | None = None,
+    bought: pl.DataFrame | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Traits per customer in `golden` (every customer gets a row) and the per-currency LTV.
 
@@ -265,8 +266,10 @@ def build_traits(
         golden: golden records (customer_id, email, phone, birth_date, ...).
         purchase_events: lower-case event names that count as purchases.
         as_of: reference time for recency; default the latest purchase in the data.
+        bought: `purchases(interactions, purchase_events)` when the caller has it already.
     """
-    bought = purchases(interactions, purchase_events)
+    if bought is None:
+        bought = purchases(interactions, purchase_events)
     ltv = customer_ltv(bought)
     frame = (
         golden.select("customer_id", "email", "phone", "birth_date")
