@@ -22,10 +22,12 @@ import pyarrow.parquet as pq
 from connectors.base import FileRejected, Reject
 
 __all__ = [
+    "JSON_OBJECTS_CTE",
     "MAX_FILE_BYTES",
     "MAX_LINE_BYTES",
     "duck",
     "json_object_lines",
+    "query_json_lines",
     "read_bytes",
     "read_parquet",
     "run_on_lines",
@@ -155,11 +157,11 @@ def _session() -> tuple[duckdb.DuckDBPyConnection, set[str]]:
     return session
 
 
-def run_on_lines(lines: pa.Table, sql: str, name: str) -> pa.Table:
-    """Run `sql` (which reads `_lines(_line, text)`) over `lines` and return Arrow.
+def run_on_lines(lines: pa.Table, queries: dict[str, str]) -> dict[str, pa.Table]:
+    """Run each query (reading `_lines(_line, text)`) over `lines`; results by name.
 
-    Small inputs are copied into a staging table and run through a statement
-    prepared once per thread under `name`, so the plan is reused across files;
+    Small inputs are copied once into a staging table and run through statements
+    prepared once per thread under their names, so plans are reused across files;
     large ones are registered and scanned without a copy. Same SQL, same result.
     """
     lines = lines.select(["_line", "text"])
@@ -167,23 +169,48 @@ def run_on_lines(lines: pa.Table, sql: str, name: str) -> pa.Table:
         con = duck()
         try:
             con.register("_lines", lines)
-            return con.sql(sql).to_arrow_table()
+            return {name: con.sql(sql).to_arrow_table() for name, sql in queries.items()}
         finally:
             con.close()
     con, prepared = _session()
-    if name not in prepared:
-        con.execute(f"PREPARE {name} AS {sql}")
-        prepared.add(name)
+    for name, sql in queries.items():
+        if name not in prepared:
+            con.execute(f"PREPARE {name} AS {sql}")
+            prepared.add(name)
     con.register("_lines_in", lines)
     try:
         con.execute("INSERT INTO _lines SELECT _line, text FROM _lines_in")
-        return con.sql(f"EXECUTE {name}").to_arrow_table()
+        return {name: con.sql(f"EXECUTE {name}").to_arrow_table() for name in queries}
     finally:
         con.unregister("_lines_in")
         con.execute("DELETE FROM _lines")
 
 
-_JSON_KIND_SQL = "SELECT CASE WHEN json_valid(text) THEN json_type(text) END AS t FROM _lines"
+_JSON_KIND = "(CASE WHEN json_valid(text) THEN json_type(text) END)"
+_NOT_OBJECT_SQL = f"SELECT _line FROM _lines WHERE {_JSON_KIND} IS DISTINCT FROM 'OBJECT'"
+
+#: A CTE for connector SQL over JSON lines: only the lines holding a JSON object, so
+#: JSON functions never see invalid text (their errors would quote it).
+JSON_OBJECTS_CTE = (
+    f"_json_objects AS (SELECT _line, text FROM _lines WHERE {_JSON_KIND} = 'OBJECT')"
+)
+
+
+def query_json_lines(
+    text: str, sql: str, name: str, *, max_line_bytes: int = MAX_LINE_BYTES
+) -> tuple[pa.Table, int, list[Reject]]:
+    """Run a connector's SQL over the JSON-object lines of `text`, in one staging pass.
+
+    `sql` reads `_json_objects(_line, text)` (declare it with `JSON_OBJECTS_CTE`).
+    Returns its result, `rows_read` (non-blank lines) and rejects: `bad_json` for
+    lines that are not a JSON object, plus those of `text_lines`.
+    """
+    lines, rejects = text_lines(text, max_line_bytes=max_line_bytes)
+    rows_read = lines.num_rows + len(rejects)
+    out = run_on_lines(lines, {"cdp_not_object": _NOT_OBJECT_SQL, name: sql})
+    bad = out["cdp_not_object"].column("_line").to_pylist()
+    rejects += [Reject(n, "bad_json", None, "line is not a JSON object") for n in bad]
+    return out[name], rows_read, rejects
 
 
 def json_object_lines(
@@ -192,19 +219,15 @@ def json_object_lines(
     """JSON-lines text to the lines that hold a JSON object, with the count of rows read.
 
     Returns (`_line`, `text`) for object lines, `rows_read` (non-blank lines) and
-    rejects: `bad_json` for lines that are not valid JSON or not an object,
-    plus those of `text_lines`. Validity is checked in DuckDB (vectorised); the
-    DuckDB error texts, which quote the input, are never surfaced.
+    rejects as `query_json_lines`. For connectors that post-process the lines
+    themselves; validity is checked in DuckDB, whose error texts are never surfaced.
     """
-    lines, rejects = text_lines(text, max_line_bytes=max_line_bytes)
-    rows_read = lines.num_rows + len(rejects)
-    kind = run_on_lines(lines, _JSON_KIND_SQL, "cdp_json_kind")
-    is_object = pc.fill_null(pc.equal(kind.column("t"), "OBJECT"), False)
-    if not pc.all(is_object).as_py():
-        bad = lines.filter(pc.invert(is_object)).column("_line").to_pylist()
-        rejects += [Reject(n, "bad_json", None, "line is not a JSON object") for n in bad]
-        lines = lines.filter(is_object)
-    return lines, rows_read, rejects
+    return query_json_lines(
+        text,
+        f"WITH {JSON_OBJECTS_CTE} SELECT _line, text FROM _json_objects",
+        "cdp_json_objects",
+        max_line_bytes=max_line_bytes,
+    )
 
 
 def read_parquet(path: Path) -> pa.Table:

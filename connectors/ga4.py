@@ -36,7 +36,14 @@ import pyarrow as pa
 
 from cdp.config import ProjectSettings, SourceSettings
 from cdp.record_ids import GA4_ID_SQL
-from connectors._io import duck, json_object_lines, read_bytes, read_parquet, run_on_lines
+from connectors._io import (
+    JSON_OBJECTS_CTE,
+    duck,
+    query_json_lines,
+    read_bytes,
+    read_parquet,
+    run_on_lines,
+)
 from connectors._parse import bool_flag, decode_text, finish_records, money, split_rejects
 from connectors.base import ReadResult, Reject
 
@@ -116,8 +123,8 @@ _DROP = json.dumps(
 )
 
 _SQL = f"""
-WITH parsed AS (
-    SELECT _line, text, json_transform(text, '{STRUCTURE}') AS m FROM _lines
+WITH {JSON_OBJECTS_CTE}, parsed AS (
+    SELECT _line, text, json_transform(text, '{STRUCTURE}') AS m FROM _json_objects
 ), ids AS (
     SELECT *,
         m.stream_id AS stream_id, m.user_pseudo_id AS user_pseudo_id,
@@ -159,12 +166,14 @@ FROM ids
 def read(path: Path, source: SourceSettings, project: ProjectSettings) -> ReadResult:
     """Read one GA4 export file (NDJSON, gzipped or not, or Parquet by its magic bytes)."""
     if _is_parquet(path):
-        lines, rows_read, rejects = _parquet_lines(path)
+        lines = _parquet_lines(path)
+        table = run_on_lines(lines, {"cdp_ga4": _SQL})["cdp_ga4"]
+        rows_read, rejects = lines.num_rows, list[Reject]()
     else:
         text = decode_text(read_bytes(path), source.options.get("encoding"))
-        lines, rows_read, rejects = json_object_lines(text)
+        table, rows_read, rejects = query_json_lines(text, _SQL, "cdp_ga4")
         del text
-    df = pl.from_arrow(run_on_lines(lines, _SQL, "cdp_ga4"))
+    df = pl.from_arrow(table)
     assert isinstance(df, pl.DataFrame)
     df, more = _validate(df)
     df = df.with_columns(
@@ -180,17 +189,16 @@ def _is_parquet(path: Path) -> bool:
         return fh.read(4) == b"PAR1"
 
 
-def _parquet_lines(path: Path) -> tuple[pa.Table, int, list[Reject]]:
+def _parquet_lines(path: Path) -> pa.Table:
     """Parquet rows as JSON text lines (`_line` = 1-based row number)."""
     con = duck()
     try:
         con.register("_pq", read_parquet(path))
-        lines = con.sql(
+        return con.sql(
             "SELECT (row_number() OVER ())::BIGINT AS _line, to_json(t)::VARCHAR AS text FROM _pq t"
         ).to_arrow_table()
     finally:
         con.close()
-    return lines, lines.num_rows, []
 
 
 def _validate(df: pl.DataFrame) -> tuple[pl.DataFrame, list[Reject]]:

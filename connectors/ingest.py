@@ -33,6 +33,7 @@ import os
 import shutil
 import tempfile
 import time
+import traceback
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime
@@ -353,6 +354,7 @@ class SourceRun:
         except Exception as exc:  # any failure quarantines the file; the run goes on
             # The exception text may quote data (DuckDB/Arrow echo input): log its type only.
             detail = f"reader failed ({type(exc).__name__})"
+            progress.debug("".join(traceback.format_tb(exc.__traceback__)))
             return self._reject_file(path, outcome, "unreadable_file", detail)
         return self._load(records, result.rows_read, result.rejects, outcome)
 

@@ -26,7 +26,7 @@ from pathlib import Path
 import polars as pl
 
 from cdp.config import ProjectSettings, SourceSettings
-from connectors._io import json_object_lines, read_bytes, run_on_lines
+from connectors._io import JSON_OBJECTS_CTE, query_json_lines, read_bytes
 from connectors._parse import decode_text, finish_records, money, split_rejects, utc_timestamp
 from connectors.base import ReadResult, Reject
 
@@ -111,8 +111,8 @@ def _utm(param: str, campaign_field: str) -> str:
 
 
 _SQL = f"""
-WITH parsed AS (
-    SELECT _line, text, json_transform(text, '{STRUCTURE}') AS m FROM _lines
+WITH {JSON_OBJECTS_CTE}, parsed AS (
+    SELECT _line, text, json_transform(text, '{STRUCTURE}') AS m FROM _json_objects
 )
 SELECT
     _line,
@@ -160,9 +160,9 @@ FROM parsed
 def read(path: Path, source: SourceSettings, project: ProjectSettings) -> ReadResult:
     """Read one Segment JSONL(.gz) file into raw records and typed rejects."""
     text = decode_text(read_bytes(path), source.options.get("encoding"))
-    lines, rows_read, rejects = json_object_lines(text)
+    table, rows_read, rejects = query_json_lines(text, _SQL, "cdp_segment")
     del text
-    df = pl.from_arrow(run_on_lines(lines, _SQL, "cdp_segment"))
+    df = pl.from_arrow(table)
     assert isinstance(df, pl.DataFrame)
     records, more = _validate(df)
     records = records.with_columns(
