@@ -176,7 +176,8 @@ def read_delimited(path: Path, *, delimiter: str) -> Delimited:
     """Read a header + rows delimited export as strings, with per-row rejects.
 
     The encoding comes from the BOM (`_parse.detect_encoding`); UTF-8 without BOM is
-    assumed only if the head has no NUL bytes (UTF-16 without a BOM fails loudly).
+    assumed unless a quarter of the head is NUL bytes (UTF-16 without a BOM: fails
+    loudly). A row holding a NUL byte is a `bad_value` reject.
     UTF-16 and gzip files are decoded to a temporary UTF-8 copy, others are linked.
     DuckDB parses with strict quoting and `store_rejects`: a ragged or oversized row
     is a `Reject` with its row number and the other rows load; bad encoding or an
@@ -195,13 +196,14 @@ def read_delimited(path: Path, *, delimiter: str) -> Delimited:
     if size > MAX_FILE_BYTES:
         raise FileRejected("too_large", f"{size} bytes > cap of {MAX_FILE_BYTES}")
     encoding = detect_encoding(head[:4])
-    if encoding == "utf-8" and b"\x00" in head and not head.startswith(_GZIP_MAGIC):
-        raise FileRejected("encoding", "NUL bytes and no byte-order mark (UTF-16 without BOM?)")
+    gzipped = head.startswith(_GZIP_MAGIC)
+    if encoding == "utf-8" and not gzipped and head.count(b"\x00") > len(head) // 4:
+        raise FileRejected("encoding", "NUL-heavy bytes without a BOM (UTF-16 without BOM?)")
     with tempfile.TemporaryDirectory(prefix="cdp-read-") as tmp:
         # DuckDB reads a fixed name: file names can hold glob characters (`[1]`, `*`) and
         # extensions (`.gz`, `.zst`) that would change how it opens the file.
         src = Path(tmp) / "input.txt"
-        if head.startswith(_GZIP_MAGIC):  # gunzip with the bomb guard, then decode
+        if gzipped:  # gunzip with the bomb guard, then decode
             src.write_text(decode_text(read_bytes(path)), encoding="utf-8", newline="")
         elif encoding not in ("utf-8", "utf-8-sig"):
             _transcode(path, encoding, src)
@@ -213,7 +215,13 @@ def read_delimited(path: Path, *, delimiter: str) -> Delimited:
         data, errors = (
             (clean, []) if clean is not None else _parse_strict(src, slots, delimiter, encoding)
         )
-        mapped = _physical_lines(src, data.height, [r for r, _ in errors])
+        newlines, ends_with_newline, has_nul = _file_stats(src)
+        records = 1 + data.height + len(errors)  # the header, then data records
+        mapped: _Lines | None
+        if newlines == records - (0 if ends_with_newline else 1):  # one line per record
+            mapped = _record_numbers(data.height, [r for r, _ in errors])
+        else:
+            mapped = _physical_lines(src, data.height, [r for r, _ in errors])
         if mapped is None and clean is not None:
             # Arrow reads an unclosed quote to the end of the file: DuckDB rejects it, or
             # (a stray quote inside a field) agrees with Arrow and gives record numbers.
@@ -228,7 +236,12 @@ def read_delimited(path: Path, *, delimiter: str) -> Delimited:
     data = data.rename(dict(zip(slots, columns, strict=True))).with_columns(
         _line=pl.Series(lines, dtype=pl.Int64)
     )
-    return Delimited(data, columns, data.height + len(rejects), rejects)
+    rows_read = data.height + len(rejects)
+    if has_nul:  # binary junk inside a value: the row is not text data
+        nul = pl.any_horizontal(pl.col(columns).str.contains("\x00", literal=True))
+        data, bad = split_rejects(data, nul, reason="bad_value", field=None, detail="NUL byte")
+        rejects += bad
+    return Delimited(data, columns, rows_read, sorted(rejects, key=lambda r: r.line or 0))
 
 
 def _parse_clean(path: Path, slots: list[str], delimiter: str) -> pl.DataFrame | None:
@@ -314,16 +327,11 @@ def _physical_lines(path: Path, rows: int, rejected: list[int]) -> _Lines | None
     """1-based physical start lines of the loaded rows and of the rejected records.
 
     Parsers number records (DuckDB counts a blank line, and a quoted multi-line
-    field once) and give no position for loaded rows. When the file has one newline
-    per record the record number is the line; otherwise a quote-aware scan maps
-    records to lines. None when that scan cannot be trusted: the quotes do not pair
-    up (an unclosed quote, or a stray one inside an unquoted field such as `5'10"`).
+    field once) and give no position for loaded rows: a quote-aware scan maps
+    records to lines (needed only when blank lines or multi-line values exist).
+    None when that scan cannot be trusted: the quotes do not pair up (an unclosed
+    quote, or a stray one inside an unquoted field such as `5'10"`).
     """
-    records = 1 + rows + len(rejected)  # the header, then data records (not blank lines)
-    newlines, ends_with_newline = _count_newlines(path)
-    if newlines == records - (0 if ends_with_newline else 1):
-        seq = np.arange(2, records + 1, dtype=np.int64)
-        return seq[~np.isin(seq, rejected)], rejected
     scan = _scan_records(path)
     if scan is None:
         return None
@@ -336,7 +344,10 @@ def _physical_lines(path: Path, rows: int, rejected: list[int]) -> _Lines | None
 
 
 def _record_numbers(rows: int, rejected: list[int]) -> _Lines:
-    """Fallback `_line`: the record number (header = 1), skipping rejected records."""
+    """`_line` as the record number (header = 1), skipping rejected records.
+
+    Exact when every record is one line; otherwise the fallback of `_physical_lines`.
+    """
     seq = np.arange(2, rows + len(rejected) + max(rejected, default=0) + 2, dtype=np.int64)
     return seq[~np.isin(seq, rejected)][:rows], rejected
 
@@ -344,13 +355,15 @@ def _record_numbers(rows: int, rejected: list[int]) -> _Lines:
 _CHUNK = 16 * 1024 * 1024
 
 
-def _count_newlines(path: Path) -> tuple[int, bool]:
-    count, last = 0, b""
+def _file_stats(path: Path) -> tuple[int, bool, bool]:
+    """Newline count, whether the file ends with one, and whether it holds a NUL byte."""
+    count, last, nul = 0, b"", False
     with path.open("rb") as fh:
         while chunk := fh.read(_CHUNK):
             count += chunk.count(b"\n")
+            nul = nul or b"\x00" in chunk
             last = chunk[-1:]
-    return count, last == b"\n"
+    return count, last == b"\n", nul
 
 
 def _scan_records(path: Path) -> tuple[np.ndarray, np.ndarray] | None:

@@ -259,3 +259,11 @@ def test_property_line_is_the_physical_start_line(tmp_path_factory, rows, crlf, 
     with patch.object(meta_leads, "_CHUNK", chunk):
         recs = _read(path).records.to_pylist()
     assert [(r["record_id"], r["_line"]) for r in recs] == expected
+
+
+def test_row_with_a_nul_byte_is_a_reject(tmp_path: Path) -> None:
+    path = tmp_path / "p.csv"
+    path.write_bytes(b"id,Amount\npy_1,1.00\npy_2,2.0\x000\npy_3,3.00\n")
+    result = _read(path)
+    assert [r["record_id"] for r in result.records.to_pylist()] == ["py_1", "py_3"]
+    assert [(r.line, r.reason) for r in result.rejects] == [(3, "bad_value")]
