@@ -101,8 +101,10 @@ def build_warehouse(
         WarehouseError: a table could not be written (names the table).
     """
     with writer_lock(warehouse):
+        # We hold the lock, so any half-built file left here belongs to a killed build.
+        for stale in warehouse.parent.glob(f".{warehouse.name}.building-*"):
+            stale.unlink(missing_ok=True)
         tmp = warehouse.with_name(f".{warehouse.name}.building-{os.getpid()}")
-        _remove_db(tmp)
         counts: dict[str, int] = {}
         try:
             with duckdb.connect(str(tmp)) as con:

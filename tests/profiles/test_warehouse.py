@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import textwrap
+import time
 
 import duckdb
 import polars as pl
@@ -185,3 +187,34 @@ def test_an_empty_lake_builds_empty_tables(tmp_path) -> None:
     report = build_profiles(settings)
     assert report.rows == 0 and report.metrics["checks_passed"] is True
     assert set(table_names(Layout.of(settings).warehouse)) >= CONTRACT_TABLES
+
+
+def test_kill_9_mid_build_leaves_the_previous_warehouse(lake: Settings) -> None:
+    build_profiles(lake)
+    layout = Layout.of(lake)
+    wh = layout.warehouse
+    before = read_table(wh, "customers")
+    code = textwrap.dedent(
+        f"""
+        import polars as pl
+        from pathlib import Path
+        from cdp.warehouse import build_warehouse
+        big = pl.DataFrame({{"x": pl.int_range(1_000_000, eager=True)}})
+        build_warehouse(Path({str(wh)!r}), {{"t{{}}".format(i): big for i in range(2000)}})
+        """
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code])
+    try:
+        deadline = time.monotonic() + 120
+        while not list(wh.parent.glob(".cdp.duckdb.building-*")):
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.05)
+        time.sleep(0.3)
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    assert read_table(wh, "customers").equals(before)  # the swap never happened
+    build_profiles(lake)  # the next build clears the orphan and succeeds
+    assert not list(wh.parent.glob(".cdp.duckdb.building-*"))
+    assert read_table(wh, "customers").equals(before)
