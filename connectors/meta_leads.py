@@ -10,6 +10,10 @@ every other column is kept in `extras`.
 
 One record per lead: kind `lead`, channel `social`, event_name = form name,
 utm_source = platform (fb/ig), utm_medium paid/organic, utm_campaign = campaign.
+
+The second half of this module is the header + rows reader (`read_delimited`) and
+the column helpers that `shopify_orders` and `stripe_payments` share; it lives here
+only because of file ownership during issue #3 and belongs next to `connectors._io`.
 """
 
 from __future__ import annotations
