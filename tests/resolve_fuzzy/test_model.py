@@ -119,3 +119,25 @@ def test_spec_hash_changes_with_the_spec() -> None:
     assert base != spec_hash(("first_name",), {}, True)
     assert base != spec_hash(("first_name", "phone"), {"phone.else": 0.1}, True)
     assert base != spec_hash(("first_name", "phone"), {}, False)
+
+
+def test_recordlinkage_ecm_cross_check_agrees_on_clear_pairs() -> None:
+    from cdp.resolve.fuzzy.ecm import ecm_features, ecm_probabilities
+
+    rng = np.random.default_rng(5)
+    n_match, n_non = 400, 1600
+    levels = pl.DataFrame(
+        {
+            "first_name": np.concatenate(
+                [np.full(n_match, 1), rng.choice([1, 8], n_non, p=[0.02, 0.98])]
+            ),
+            "phone": np.concatenate([rng.choice([1, 3], n_match, p=[0.8, 0.2]), np.full(n_non, 3)]),
+            "birth_date": np.concatenate([np.full(n_match, 1), rng.choice([0, 5], n_non)]),
+        }
+    ).cast(pl.Int8)
+    feats = ecm_features(levels)
+    assert "first_name=exact" in feats.columns and "first_name=else" not in feats.columns
+    prob = ecm_probabilities(levels)
+    assert prob.shape == (n_match + n_non,)
+    assert (prob[:n_match] > 0.5).mean() > 0.95
+    assert (prob[n_match:] < 0.5).mean() > 0.95

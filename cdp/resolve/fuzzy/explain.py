@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -47,8 +48,9 @@ class PairExplanation:
         lines = [head, "-" * len(head)]
         for e in self.comparisons:
             tf = f"{e.tf_adjustment:+7.2f}" if e.tf_adjustment else ""
+            m, u = (f"{v:9.3g}" if not math.isnan(v) else " " * 9 for v in (e.m, e.u))
             lines.append(
-                f"{e.comparison:<12} {e.level:<18} {e.m:9.3g} {e.u:9.3g} "
+                f"{e.comparison:<12} {e.level:<18} {m} {u} "
                 f"{e.bayes_factor:10.3g} {tf:>7} {e.weight:+8.2f}"
             )
         lines.append("-" * len(head))

@@ -391,7 +391,7 @@ def prior_from_pairs(
 
 def _guard(pats: np.ndarray, names: tuple[str, ...], guard_weight: float) -> np.ndarray:
     frame = pl.DataFrame(pats, schema=list(names), orient="row")
-    return np.asarray(guard_conflict(frame) * guard_weight, dtype=np.float64)
+    return np.where(guard_conflict(frame), guard_weight, 0.0)
 
 
 def m_from_labels(levels: pl.DataFrame, names: tuple[str, ...]) -> dict[str, np.ndarray]:
@@ -432,7 +432,7 @@ def score(
         per[c.name] = w
         total = total + w
     if model.guard_weight:
-        per[GUARD] = guard_conflict(levels) * model.guard_weight
+        per[GUARD] = np.where(guard_conflict(levels), model.guard_weight, 0.0)
         total = total + per[GUARD]
     return total, per
 
