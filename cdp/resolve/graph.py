@@ -71,6 +71,7 @@ def identifier_values(records: pl.DataFrame, rules: IdentifierRules) -> pl.DataF
     """
     records = with_rid(records)
     name = _column(records, "first_name_key").alias("_name")
+    last = _column(records, "last_name_key").alias("_last")
     user = _column(records, "user_id").alias("_user")
     born = (
         pl.col("birth_date").cast(pl.Date)
@@ -92,6 +93,7 @@ def identifier_values(records: pl.DataFrame, rules: IdentifierRules) -> pl.DataF
                 pl.lit(id_type).alias("id_type"),
                 value.str.strip_chars().alias("id_value"),
                 name,
+                last,
                 user,
                 born,
             ).filter(pl.col("id_value").is_not_null())
@@ -101,6 +103,7 @@ def identifier_values(records: pl.DataFrame, rules: IdentifierRules) -> pl.DataF
             **ID_SCHEMA,
             "_rid": pl.Int64(),
             "_name": pl.String(),
+            "_last": pl.String(),
             "_user": pl.String(),
             "_born": pl.Date(),
             "blocked": pl.Boolean(),
@@ -189,14 +192,15 @@ def _name_conflicts(rows: pl.DataFrame, rules: IdentifierRules) -> pl.DataFrame:
     """Values whose first names include two clearly different people.
 
     `rows` hold only values with 2..max_names distinct names (bounded pairs per value);
-    names are compatible when Jaro-Winkler-similar or one contains the other ("J" / "Jose",
-    "Maria" / "Maria Jose").
+    names are compatible when Jaro-Winkler-similar, when one contains the other ("J" / "Jose",
+    "Maria" / "Maria Jose"), or when first and last name are swapped in one record.
     """
-    distinct = rows.drop_nulls("_name").select("id_type", "id_value", "_name").unique()
+    cols = ["id_type", "id_value", "_name", "_last"]
+    distinct = rows.drop_nulls("_name").select(cols).unique()
     pairs = (
         distinct.join(distinct, on=["id_type", "id_value"], suffix="_r")
         .filter(pl.col("_name") < pl.col("_name_r"))
-        .select("id_type", "id_value", "_name", "_name_r")
+        .select(*cols, "_name_r", "_last_r")
     )
     if pairs.height == 0:
         return pl.DataFrame(
@@ -211,6 +215,11 @@ def _name_conflicts(rows: pl.DataFrame, rules: IdentifierRules) -> pl.DataFrame:
     contained = pl.col("_name_r").str.contains(pl.col("_name"), literal=True) | pl.col(
         "_name"
     ).str.contains(pl.col("_name_r"), literal=True)
+    # first and last name swapped in one of the records: "ana gil" / "gil ana"
+    swapped = pl.col("_last_r").str.contains(pl.col("_name"), literal=True) & pl.col(
+        "_last"
+    ).str.contains(pl.col("_name_r"), literal=True)
+    contained = contained | swapped.fill_null(False)
     return (
         pairs.with_columns(pl.Series("_sim", sim))
         .with_columns(((pl.col("_sim") < rules.name_similarity) & ~contained).alias("_conflict"))

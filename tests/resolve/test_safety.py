@@ -274,3 +274,18 @@ def test_external_ids_from_two_systems_do_not_conflict_but_two_from_one_do() -> 
     assert cust["pay:1"] == cust["crm:1"]
     assert cust["pay:2"] != cust["pay:3"]
     assert res.dropped["reason"].to_list() == ["limit:external_customer_id"]
+
+
+def test_first_and_last_name_swapped_in_one_record_is_one_person() -> None:
+    recs = records(
+        {"key": "a:1", "first_name_key": "ana", "last_name_key": "gil", "email_key": "ag@x.es"},
+        {"key": "a:2", "first_name_key": "gil", "last_name_key": "ana", "email_key": "ag@x.es"},
+        {"key": "b:1", "first_name_key": "luis", "last_name_key": "paz", "email_key": "lp@x.es"},
+        {"key": "b:2", "first_name_key": "paz", "last_name_key": "rosa", "email_key": "lp@x.es"},
+    )
+    res = run(recs)
+    assert partition(res) == {
+        frozenset({"a:1", "a:2"}),
+        frozenset({"b:1"}),
+        frozenset({"b:2"}),
+    }
