@@ -6,6 +6,8 @@ from decimal import Decimal
 
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cdp.profiles.interactions import build_interactions
 from cdp.profiles.settings import DEFAULT_PURCHASE_EVENTS
@@ -316,3 +318,56 @@ def test_rfm_quintiles_on_a_known_spread() -> None:
 def test_quintile_ties_share_a_score() -> None:
     s = pl.DataFrame({"v": [1, 1, 1, 1, 2, 3, 4, 5, 6, 7]})
     assert s.select(quintile(pl.col("v")))["v"].to_list() == [1, 1, 1, 1, 3, 3, 4, 4, 5, 5]
+
+
+_money = st.integers(min_value=1, max_value=100_000).map(lambda c: D(c) / 100)
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    orders=st.lists(
+        st.tuples(_money, st.sampled_from(["EUR", "USD"]), st.booleans()), min_size=1, max_size=6
+    ),
+    echoes=st.lists(st.sampled_from(["payment", "event"]), max_size=6),
+)
+def test_payments_and_web_events_never_add_to_a_shop_customers_value(orders, echoes) -> None:
+    """Invariant: with shop orders present, LTV per currency is exactly the orders' net."""
+    rows = [
+        dict(
+            source="shop",
+            record_id=f"o{i}",
+            occurred_at=ts(i),
+            kind="order",
+            amount=a,
+            currency=c,
+            status="refunded" if r else "paid",
+        )
+        for i, (a, c, r) in enumerate(orders)
+    ]
+    rows += [
+        dict(
+            source="web" if k == "event" else "pay",
+            record_id=f"e{i}",
+            occurred_at=ts(i),
+            kind=k,
+            event_name="Order Completed" if k == "event" else None,
+            amount=orders[i % len(orders)][0],
+            currency=orders[i % len(orders)][1],
+            status="paid" if k == "payment" else None,
+        )
+        for i, k in enumerate(echoes)
+    ]
+    cr = customer_records([(r["source"], r["record_id"], "X") for r in rows])
+    timeline, _ = build_interactions(raw(rows), cr)
+    golden = pl.DataFrame(
+        {"customer_id": ["X"], "email": [None], "phone": [None], "birth_date": [None]},
+        schema_overrides={"email": pl.String, "phone": pl.String, "birth_date": pl.Date},
+    )
+    traits, ltv = build_traits(timeline, golden, DEFAULT_PURCHASE_EVENTS)
+    expected: dict[str, Decimal] = {}
+    for a, c, r in orders:
+        expected[c] = expected.get(c, D(0)) + (D(0) if r else a)
+    assert dict(zip(ltv["currency"], ltv["lifetime_value"], strict=True)) == expected
+    assert traits["orders_count"].item() == len(orders)
+    assert ltv["orders_count"].sum() == len(orders)
+    assert set(ltv["purchase_basis"]) == {"orders"}
