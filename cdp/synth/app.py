@@ -50,6 +50,8 @@ def build(
     shared: dict[str, pl.DataFrame],
 ) -> SourceOutput:  # fmt: skip
     """Write this source's files; `shared` carries frames between sources (unused here)."""
+    if not people["in_app"].any():
+        return SourceOutput(SOURCE)
     ev = _events(rng, people)
     ev = ev.with_columns(_event().alias("json"))
     return _write(ev, out_dir)

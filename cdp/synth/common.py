@@ -40,7 +40,8 @@ class SourceOutput:
 def explode_people(people: pl.DataFrame, counts: np.ndarray) -> pl.DataFrame:
     """Repeat each person row `counts[i]` times, adding `k` (0-based rank within the person)."""
     idx = np.repeat(np.arange(people.height), counts)
-    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    counts = np.asarray(counts, dtype=np.int64)
+    starts = np.cumsum(counts) - counts
     k = np.arange(idx.size) - np.repeat(starts, counts)
     return people[idx].with_columns(pl.Series("k", k, dtype=pl.Int64))
 

@@ -79,6 +79,8 @@ def build(
 ) -> SourceOutput:  # fmt: skip
     """Write this source's files; `shared` carries frames between sources (unused here)."""
     p = people.filter(pl.col("in_leads"))
+    if p.height == 0:
+        return SourceOutput(SOURCE)
     ev = explode_people(p, 1 + (rng.random(p.height) < 0.25).astype(np.int64))
     m = ev.height
     ev = render.uniforms(

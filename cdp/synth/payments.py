@@ -49,6 +49,8 @@ def build(
     """Payments for shop orders (from `shared["orders"]`) and for subscriptions."""
     u = pl.col
     payers = people.filter(u("in_payments"))
+    if payers.height == 0:
+        return SourceOutput(SOURCE)
     # The head of each household, whose name is on a shared card.
     heads = people.filter(u("member") == 0).select(
         "household", u("first_name").alias("head_first"), u("last_name").alias("head_last")

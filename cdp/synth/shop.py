@@ -68,6 +68,8 @@ def build(
 ) -> SourceOutput:  # fmt: skip
     """Write the order exports; leaves the orders in `shared["orders"]` for payments."""
     p = people.filter(pl.col("in_shop"))
+    if p.height == 0:
+        return SourceOutput(SOURCE)
     orders = explode_people(p, 1 + rng.poisson(0.7, p.height))
     n = orders.height
     orders = render.uniforms(

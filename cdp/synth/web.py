@@ -75,6 +75,8 @@ def build(
         "tablet_household", "consent_ads", "consent_analytics",
     )  # fmt: skip
     n = p.height
+    if n == 0:
+        return SourceOutput(SOURCE)
     n_hh = people.height  # household ids are below the number of people
     tablet_cookie = ids.uuid4(rng, n_hh)
     p = p.with_columns(

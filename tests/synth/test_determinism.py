@@ -5,8 +5,12 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+import polars as pl
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from cdp.config import load_settings
-from cdp.synth import SynthSummary, generate
+from cdp.synth import SynthSummary, generate, population
 from tests.synth.conftest import SEED
 
 
@@ -37,17 +41,17 @@ def test_same_seed_same_bytes_and_another_seed_other_bytes(tmp_path: Path) -> No
 
 
 def test_config_loads_with_the_five_sources(landing: SynthSummary) -> None:
-    settings = load_settings(landing.out_dir / "cdp.toml")
-    assert [(s.name, s.connector) for s in settings.sources] == [
+    cfg = load_settings(landing.out_dir / "cdp.toml")
+    assert [(s.name, s.connector) for s in cfg.sources] == [
         ("web", "segment"),
         ("app", "ga4"),
         ("leads", "meta_leads"),
         ("shop", "shopify_orders"),
         ("payments", "stripe_payments"),
     ]
-    assert settings.project.data_dir == landing.out_dir.resolve() / "out"
-    assert settings.project.default_country == "ES"
-    for source in settings.sources:
+    assert cfg.project.data_dir == landing.out_dir.resolve() / "out"
+    assert cfg.project.default_country == "ES"
+    for source in cfg.sources:
         assert source.files(), source.name
 
 
@@ -57,3 +61,20 @@ def test_rerun_with_fewer_people_leaves_no_stray_files(tmp_path: Path) -> None:
     on_disk = {p.relative_to(tmp_path / "l") for p in (tmp_path / "l").rglob("*") if p.is_file()}
     assert on_disk == set(small.files)
     assert len(big.files) > len(small.files)
+
+
+@settings(
+    max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    people=st.integers(min_value=1, max_value=12), seed=st.integers(min_value=0, max_value=10**6)
+)
+def test_any_small_population_generates_consistent_truth(
+    tmp_path: Path, people: int, seed: int
+) -> None:
+    out = generate(tmp_path / f"p{people}-{seed}", people=people, seed=seed)
+    truth = pl.read_csv(out.out_dir / "truth.csv", infer_schema=False)
+    assert truth.select(pl.struct("source", "record_id").is_unique().all()).item()
+    assert set(truth["person_id"]) <= set(population(people, seed)["person_id"])
+    assert truth.height == out.records
+    assert all((out.out_dir / f).is_file() for f in out.files)
