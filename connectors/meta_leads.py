@@ -179,15 +179,14 @@ class Delimited:
 def read_delimited(path: Path, *, delimiter: str) -> Delimited:
     """Read a header + rows delimited export as strings, with per-row rejects.
 
-    The encoding comes from the BOM (`_parse.detect_encoding`); UTF-8 without BOM is
-    assumed unless a quarter of the head is NUL bytes (UTF-16 without a BOM: fails
-    loudly). A row holding a NUL byte is a `bad_value` reject.
-    UTF-16 and gzip files are decoded to a temporary UTF-8 copy, others are linked.
-    DuckDB parses with strict quoting and `store_rejects`: a ragged or oversized row
-    is a `Reject` with its row number and the other rows load; bad encoding or an
-    unbalanced quote rejects the file. Empty fields are null. `_line` is the 1-based
-    row number (the header is row 1; blank lines are skipped and not counted, and
-    a quoted multi-line field counts once).
+    Encoding: from the BOM (`_parse.detect_encoding`); UTF-8 without BOM unless a
+    quarter of the head is NUL bytes (UTF-16 without a BOM fails loudly). UTF-16 and
+    gzip files are decoded to a temporary UTF-8 copy. Parsing: Arrow's CSV reader
+    for a well-formed file; if any row is irregular, DuckDB with strict quoting and
+    `store_rejects` names it, so a ragged or oversized row is a `Reject` and the
+    other rows load, while bad encoding or an unclosed quote rejects the file. A row
+    holding a NUL byte is a `bad_value` reject. Empty fields are null. `_line` is
+    the 1-based physical line where the record starts (header = line 1).
     """
     try:
         size = path.stat().st_size
