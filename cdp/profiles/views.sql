@@ -67,3 +67,25 @@ SELECT
     avg(CASE WHEN c.consent_ads THEN 1 ELSE 0 END) AS share_consent_ads
 FROM customers c
 GROUP BY ALL;
+
+-- v_customers_masked: the profile without direct identifiers, for analysts who only need
+-- segments and money (pseudonymised data is still personal data: keep access limited).
+CREATE VIEW v_customers_masked AS
+SELECT
+    c.customer_id,
+    sha256(c.email) AS email_sha256,             -- join key to hashed audiences, not reversible
+    split_part(c.email, '@', 2) AS email_domain,  -- e.g. 'gmail.com'
+    CASE WHEN c.phone IS NOT NULL THEN '***' || right(c.phone, 3) END AS phone_last3,
+    c.city,
+    c.country,
+    c.funnel_stage,
+    c.rfm_segment,
+    c.orders_count,
+    c.lifetime_value,
+    c.currency,
+    c.first_seen,
+    c.last_seen,
+    c.consent_marketing,
+    c.consent_analytics,
+    c.consent_ads
+FROM customers c;

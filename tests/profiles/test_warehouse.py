@@ -62,8 +62,12 @@ def test_stage_builds_every_table_and_reconciles(lake: Settings) -> None:
         ("card_fingerprint", "fp_9"),
     }
     with duckdb.connect(str(wh), read_only=True) as con:
-        for view in ("v_customer_360", "v_orders", "v_segments"):
+        for view in ("v_customer_360", "v_orders", "v_segments", "v_customers_masked"):
             assert con.execute(f"select count(*) from {view}").fetchall()[0][0] > 0
+        masked = con.sql("select * from v_customers_masked where customer_id = 'C-ana'").pl()
+        assert masked.row(0, named=True)["email_domain"] == "x.com"
+        assert masked.row(0, named=True)["phone_last3"] == "***222"
+        assert "email" not in masked.columns and "first_name" not in masked.columns
 
 
 def test_rebuild_is_deterministic_and_leaves_no_temp_files(lake: Settings) -> None:
