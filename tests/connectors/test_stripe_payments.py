@@ -267,3 +267,15 @@ def test_row_with_a_nul_byte_is_a_reject(tmp_path: Path) -> None:
     result = _read(path)
     assert [r["record_id"] for r in result.records.to_pylist()] == ["py_1", "py_3"]
     assert [(r.line, r.reason) for r in result.rejects] == [(3, "bad_value")]
+
+
+def test_oversized_row_is_too_large_and_a_long_row_still_loads(tmp_path: Path) -> None:
+    path = tmp_path / "p.csv"
+    huge, long = "x" * (meta_leads.MAX_LINE_BYTES + 1), "y" * 2_000_000  # cap, Arrow's block
+    path.write_text(f"id,Description,Amount\npy_1,{huge},1\npy_2,{long},2\npy_3,ok,3\n")
+    result = _read(path)
+    assert [(r["record_id"], r["_line"]) for r in result.records.to_pylist()] == [
+        ("py_2", 3),
+        ("py_3", 4),
+    ]
+    assert [(r.line, r.reason) for r in result.rejects] == [(2, "too_large")]
