@@ -134,9 +134,14 @@ def classify(ids: pl.DataFrame, rules: IdentifierRules, keys: pl.Series) -> pl.D
         pl.col("_name").drop_nulls().n_unique().over(w).cast(pl.Int64).alias("n_names"),
         pl.col("_user").drop_nulls().n_unique().over(w).cast(pl.Int64).alias("n_user_ids"),
         pl.col("_rid").min().over(w).alias("_anchor_rid"),
-        (pl.col("_born").max().over(w) - pl.col("_born").min().over(w))
-        .dt.total_days()
-        .gt(int(rules.birth_gap_years * 365.25))
+        # years apart *and* different birthdays: a one-digit typo in the year (1981/1901)
+        # keeps the day and month, a parent and child almost never share them
+        (
+            (pl.col("_born").max().over(w) - pl.col("_born").min().over(w))
+            .dt.total_days()
+            .gt(int(rules.birth_gap_years * 365.25))
+            & pl.col("_born").dt.strftime("%m%d").drop_nulls().n_unique().over(w).gt(1)
+        )
         .fill_null(False)
         .alias("_born_apart"),
     )
@@ -216,9 +221,20 @@ def _name_conflicts(rows: pl.DataFrame, rules: IdentifierRules) -> pl.DataFrame:
         "_name"
     ).str.contains(pl.col("_name_r"), literal=True)
     # first and last name swapped in one of the records: "ana gil" / "gil ana"
-    swapped = pl.col("_last_r").str.contains(pl.col("_name"), literal=True) & pl.col(
-        "_last"
-    ).str.contains(pl.col("_name_r"), literal=True)
+    # (the other surname may be missing from the swapped record)
+    swapped = (
+        pl.col("_last_r").str.contains(pl.col("_name"), literal=True)
+        & (
+            pl.col("_last").is_null()
+            | pl.col("_last").str.contains(pl.col("_name_r"), literal=True)
+        )
+    ) | (
+        pl.col("_last").str.contains(pl.col("_name_r"), literal=True)
+        & (
+            pl.col("_last_r").is_null()
+            | pl.col("_last_r").str.contains(pl.col("_name"), literal=True)
+        )
+    )
     contained = contained | swapped.fill_null(False)
     return (
         pairs.with_columns(pl.Series("_sim", sim))
