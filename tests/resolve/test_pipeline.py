@@ -19,7 +19,7 @@ from cdp.schema import CUSTOMER_ID_CHANGE, CUSTOMER_RECORD, IDENTITY_RECORD, MAT
 from pipelines.cli import main
 from pipelines.resolve import explain, resolve
 
-from .helpers import fake_matcher, records
+from .helpers import fake_matcher, records, run
 
 CONFIG = """
 [project]
@@ -194,3 +194,31 @@ def test_changed_model_file_invalidates_the_pair_cache(tmp_path: Path, write_con
     paths.model.write_text('{"retrained": true}')
     assert resolve(settings, matcher=fake_matcher, run_id="r3").metrics["mode"] == "full"
     assert resolve(settings, matcher=fake_matcher, run_id="r4").metrics["mode"] == "incremental"
+
+
+def test_identifier_rules_from_config_change_behaviour(write_config) -> None:
+    cfg = write_config(
+        CONFIG.split("[resolve]")[0]
+        + """
+[identifiers]
+priority = ["user_id", "email"]
+evidence_only = ["phone", "device_id"]
+limits = { user_id = 1 }
+[identifiers.blocked]
+email = ["Shared@Shop.es"]
+"""
+    )
+    rs = resolve_settings(load_settings(cfg, check_files=False))
+    assert rs.identifiers.rank("email") == 1 and rs.identifiers.rank("phone") == 2
+    assert rs.overrides_path is None and rs.max_cluster_size == 50
+    recs = records(
+        {"key": "a:1", "phone": "+34600000001"},
+        {"key": "a:2", "phone": "+34600000001"},
+        {"key": "b:1", "email_key": "shared@shop.es"},
+        {"key": "b:2", "email_key": "shared@shop.es"},
+        {"key": "c:1", "email_key": "c@x.es"},
+        {"key": "c:2", "email_key": "c@x.es"},
+    )
+    res = run(recs, settings=rs)
+    assert res.metrics["customers"] == 5  # only c:1 + c:2 link
+    assert res.dropped["reason"].to_list() == ["evidence_only:phone"]
