@@ -23,6 +23,7 @@ from cdp.synth.common import (
     SourceOutput,
     explode_people,
     json_array,
+    money,
     ndjson_lines,
     product_columns,
     random_times,
@@ -189,7 +190,7 @@ def _param(key: str, *, s: pl.Expr | None = None, i: pl.Expr | None = None,
         ("string_value", None if s is None else pl.concat_str(q, s, q)),
         ("int_value", None if i is None else pl.concat_str(q, i.cast(pl.String), q)),
         ("float_value", None),
-        ("double_value", None if d is None else d.cast(pl.Float64).cast(pl.String)),
+        ("double_value", d),  # already JSON number text (money() of cents: no float noise)
     ]
     parts: list[pl.Expr] = [pl.lit(f'{{"key":"{key}","value":{{')]
     for j, (slot, value) in enumerate(slots):
@@ -209,8 +210,10 @@ def _event() -> pl.Expr:
     purchase = name == "purchase"
     cart = name == "add_to_cart"
     qty = 1 + (u("u_num") < 0.3).cast(pl.Int64)
-    value = (u("p0_price") * u("p0_qty") + pl.when(qty > 1).then(u("p1_price") * u("p1_qty"))
-             .otherwise(0)) / 100  # fmt: skip
+    value_cents = u("p0_price") * u("p0_qty") + pl.when(qty > 1).then(
+        u("p1_price") * u("p1_qty")
+    ).otherwise(0)
+    value = value_cents / 100
     currency = u("country").replace_strict(
         {"ES": "EUR", "GB": "GBP", "MX": "MXN"}, default="USD", return_dtype=pl.String
     )
@@ -223,7 +226,7 @@ def _event() -> pl.Expr:
         pl.when(name == "screen_view").then(_param("firebase_screen", s=pl.lit("Home"))),
         pl.when(name == "login").then(_param("method", s=pl.lit("email"))),
         pl.when(purchase).then(_param("transaction_id", s=pl.format("GPA.{}", u("order_no")))),
-        pl.when(purchase | cart).then(_param("value", d=value)),
+        pl.when(purchase | cart).then(_param("value", d=money(value_cents))),
         pl.when(purchase | cart).then(_param("currency", s=currency)),
     ])  # fmt: skip
     q = pl.lit('"')
@@ -231,7 +234,7 @@ def _event() -> pl.Expr:
         pl.when((purchase | cart) & (qty > i)).then(pl.concat_str(
             pl.lit('{"item_id":"'), u(f"p{i}_sku"), pl.lit('","item_name":"'), u(f"p{i}_name"),
             pl.lit('","quantity":"'), u(f"p{i}_qty").cast(pl.String), q,
-            pl.lit(',"price":'), (u(f"p{i}_price") / 100).cast(pl.String), pl.lit("}")))
+            pl.lit(',"price":'), money(u(f"p{i}_price")), pl.lit("}")))
         for i in range(2)
     ])  # fmt: skip
     none_s = pl.lit(None, pl.String)

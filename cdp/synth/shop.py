@@ -108,7 +108,17 @@ def build(
     rows = rows.with_columns(
         [pl.when(u("k") == 0).then(u(c)).alias(c) for c in HEADER if c not in LINE_COLUMNS]
     )
-    shared["orders"] = orders.join(subtotal, on="Name", maintain_order="left").select(
+    products = items.group_by("Name", maintain_order=True).agg(
+        pl.concat_str(
+            pl.lit('{"sku":"'), u("item_sku"), pl.lit('","name":"'), u("item_name"),
+            pl.lit('","quantity":'), u("item_qty").cast(pl.String),
+            pl.lit(',"price":'), money(u("line_price")), pl.lit("}"),
+        ).str.join(",").alias("products")
+    ).with_columns(pl.format("[{}]", u("products")).alias("products"))  # fmt: skip
+    shared["orders"] = orders.join(subtotal, on="Name", maintain_order="left").join(
+        products, on="Name", maintain_order="left"
+    ).select(
+        "products",
         "pidx", "Name", "ts", _totals()[2].alias("total"),
         u("country").replace_strict(CURRENCY, return_dtype=pl.String).alias("currency"),
         _status().alias("status"), (u("u_src") < 0.6).alias("online"),

@@ -21,7 +21,6 @@ from cdp.synth.common import (
     explode_people,
     gzip_bytes,
     iso_z,
-    json_array,
     ndjson_lines,
     product_columns,
     random_times,
@@ -54,13 +53,17 @@ CAMPAIGNS = (
     ("newsletter", "email", "weekly"), ("instagram", "social", "lookbook"),
     ("twitter", "social", "spring"),
 )  # fmt: skip
-TRACK_EVENTS = ("Product Viewed", "Product Added", "Checkout Started", "Signed In",
-                "Order Completed")  # fmt: skip
+TRACK_EVENTS = ("Product Viewed", "Product Added", "Checkout Started", "Signed In")
 TIMEZONES = {"ES": "Europe/Madrid", "MX": "America/Mexico_City", "US": "America/New_York",
              "GB": "Europe/London", "AR": "America/Argentina/Buenos_Aires",
              "CO": "America/Bogota"}  # fmt: skip
 LOCALES = {"ES": "es-ES", "MX": "es-MX", "US": "en-US", "GB": "en-GB", "AR": "es-AR",
            "CO": "es-CO"}  # fmt: skip
+#: Columns that make an event the Order Completed of a shop order (null otherwise).
+ORDER_COLUMNS: dict[str, pl.DataType] = {
+    "order_name": pl.String(), "order_total": pl.Int64(), "order_currency": pl.String(),
+    "order_products": pl.String(),
+}  # fmt: skip
 _NULL = "__null__"  # userId is sent as an explicit null by analytics.js; kept through encoding
 
 
@@ -68,7 +71,7 @@ def build(
     rng: np.random.Generator, people: pl.DataFrame, out_dir: Path,
     shared: dict[str, pl.DataFrame],
 ) -> SourceOutput:  # fmt: skip
-    """Write this source's files; `shared` carries frames between sources (unused here)."""
+    """Write the Segment logs; Order Completed events follow `shared["orders"]` (the shop)."""
     # Only what every event needs is repeated per event; identify calls join the rest.
     p = people.filter(pl.col("in_web")).select(
         "pidx", "person_id", "household", "country", "account_id", "email",
@@ -91,20 +94,22 @@ def build(
         random_times(rng, n).alias("login_at"),
         pl.Series("skew_ms", np.where(rng.random(n) < 0.1, rng.integers(-90_000, 90_000, n), 0)),
     )
-    ev = explode_people(p, 1 + rng.poisson(5, n))
+    ev = explode_people(p, 1 + rng.poisson(5, n)).with_columns(
+        pl.lit(None, pl.Datetime("us", "UTC")).alias("ts"),
+        *[pl.lit(None, dtype).alias(c) for c, dtype in ORDER_COLUMNS.items()],
+    )
+    ev = pl.concat([ev, _order_events(p, shared)], how="diagonal_relaxed")
     m = ev.height
     ev = render.uniforms(
         ev, rng, "u_browser", "u_tab", "u_type", "u_logout", "u_ev", "u_page", "u_camp",
-        "u_ctx", "u_style", "u_tphone", "u_addr", "u_bday",
-        "u_nprod", "u_alt",
+        "u_ctx", "u_style", "u_tphone", "u_addr", "u_bday", "u_alt",
     )  # fmt: skip
     ev = ev.with_columns(
-        random_times(rng, m).alias("ts"),
+        pl.col("ts").fill_null(random_times(rng, m)),
         ids.uuid4(rng, m).alias("message_uuid"),
         pl.Series("delay_ms", rng.integers(40, 900, m)),
-        pl.Series("order_no", rng.integers(100_000, 999_999, m)),
     )
-    ev = pl.concat([ev, product_columns(rng, m, 3, "p")], how="horizontal")
+    ev = pl.concat([ev, product_columns(rng, m, 1, "p")], how="horizontal")
     ev = _shape(ev)
     # Encode per call type so each group only computes the fields it carries.
     ev = pl.concat(
@@ -141,6 +146,24 @@ def build(
     return out
 
 
+def _order_events(p: pl.DataFrame, shared: dict[str, pl.DataFrame]) -> pl.DataFrame:
+    """One Order Completed per web order of a tracked person, a second before the order."""
+    orders = shared.get("orders")
+    if orders is None or orders.height == 0:
+        return pl.DataFrame()
+    web_orders = orders.filter(pl.col("online")).select(
+        "pidx",
+        (pl.col("ts") - pl.duration(seconds=1)).alias("ts"),
+        pl.col("Name").alias("order_name"),
+        pl.col("total").alias("order_total"),
+        pl.col("currency").alias("order_currency"),
+        pl.col("products").alias("order_products"),
+    )
+    return p.join(web_orders, on="pidx", how="inner", maintain_order="left").with_columns(
+        pl.lit(-1, pl.Int64).alias("k")
+    )
+
+
 def _typed(
     part: pl.DataFrame, rng: np.random.Generator, kind: str, people: pl.DataFrame
 ) -> pl.DataFrame:
@@ -173,7 +196,8 @@ def _shape(ev: pl.DataFrame) -> pl.DataFrame:
     second = u("two_browsers") & (u("u_browser") < 0.4)
     logged = u("account_id").is_not_null() & (u("ts") >= u("login_at")) & (u("u_logout") > 0.15)
     kind = (
-        pl.when(u("u_type") < 0.55).then(pl.lit("page"))
+        pl.when(u("order_name").is_not_null()).then(pl.lit("track"))
+        .when(u("u_type") < 0.55).then(pl.lit("page"))
         .when(u("u_type") < 0.80).then(pl.lit("track"))
         .when(u("u_type") < 0.93).then(pl.lit("identify"))
         .when(u("u_type") < 0.97).then(pl.lit("screen"))
@@ -229,28 +253,17 @@ def _message(kind: str) -> pl.Expr:
     url = pl.concat_str(pl.lit(SHOP_URL), path, search)
     referrer = pl.when(camp_on).then(pl.lit("https://www.google.com/")).otherwise(pl.lit(None))
     page_props = pl.struct(path=path, referrer=referrer, search=search, title=title, url=url)
-    event = render.choice(TRACK_EVENTS, u("u_ev"))
-    order = event == "Order Completed"
-    nprod = 1 + (u("u_nprod") * 3).floor().cast(pl.Int64).clip(0, 2)
-    products = json_array([
-        pl.when(nprod > i).then(pl.concat_str(
-            pl.lit('{"sku":"'), u(f"p{i}_sku"), pl.lit('","name":"'), u(f"p{i}_name"),
-            pl.lit('","quantity":'), u(f"p{i}_qty").cast(pl.String),
-            pl.lit(',"price":'), (u(f"p{i}_price") / 100).cast(pl.String), pl.lit("}")))
-        for i in range(3)
-    ])  # fmt: skip
-    total = sum(
-        (pl.when(nprod > i).then(u(f"p{i}_price") * u(f"p{i}_qty")).otherwise(0) for i in range(3)),
-        start=pl.lit(0),
-    )
-    currency = u("country").replace_strict(
-        {"ES": "EUR", "GB": "GBP", "MX": "MXN"}, default="USD", return_dtype=pl.String
+    # Order Completed comes only from the person's real web orders in the shop export.
+    order = u("order_name").is_not_null()
+    event = (
+        pl.when(order)
+        .then(pl.lit("Order Completed"))
+        .otherwise(render.choice(TRACK_EVENTS, u("u_ev")))
     )
     none = pl.lit(None)
     props = (
         page_props if kind == "page"
-        else _merge_props(t, order, event, page_props, products, total, currency)
-        if kind == "track" else none
+        else _merge_props(t, order, event, page_props) if kind == "track" else none
     )  # fmt: skip
     traits = _traits() if kind == "identify" else none
     echo = (t == "track") & u("logged") & (u("u_ctx") < 0.3) & u("email").is_not_null()
@@ -303,7 +316,7 @@ def _message(kind: str) -> pl.Expr:
     )
     encoded = message.struct.json_encode()
     if kind == "track":
-        encoded = splice(encoded, "products", products)
+        encoded = splice(encoded, "products", u("order_products"))
     return (
         strip_nulls(encoded)
         .str.replace(f'"{_NULL}"', "null", literal=True)
@@ -311,15 +324,7 @@ def _message(kind: str) -> pl.Expr:
     )
 
 
-def _merge_props(
-    t: pl.Expr,
-    order: pl.Expr,
-    event: pl.Expr,
-    page_props: pl.Expr,
-    products: pl.Expr,
-    total: pl.Expr,
-    currency: pl.Expr,
-) -> pl.Expr:
+def _merge_props(t: pl.Expr, order: pl.Expr, event: pl.Expr, page_props: pl.Expr) -> pl.Expr:
     """`properties`: page fields, an order with products, or the product viewed/added."""
     u = pl.col
     is_page = t == "page"
@@ -332,9 +337,9 @@ def _merge_props(
             search=pl.when(is_page).then(page_props.struct.field("search")),
             title=pl.when(is_page).then(page_props.struct.field("title")),
             url=pl.when(is_page).then(page_props.struct.field("url")),
-            order_id=pl.when(is_order).then(pl.format("#{}", u("order_no"))),
-            total=pl.when(is_order).then(total / 100),
-            currency=pl.when(is_order).then(currency),
+            order_id=pl.when(is_order).then(u("order_name")),
+            total=pl.when(is_order).then(u("order_total") / 100),
+            currency=pl.when(is_order).then(u("order_currency")),
             products=pl.when(is_order).then(token("products")),
             sku=pl.when(is_product).then(u("p0_sku")),
             name=pl.when(is_product).then(u("p0_name")),

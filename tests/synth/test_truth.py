@@ -79,3 +79,21 @@ def test_linked_payments_belong_to_the_orders_person(
     )
     assert joined.height == linked.height
     assert (joined["person_id"] == joined["person_id_order"]).all()
+
+
+def test_order_completed_events_are_the_same_persons_shop_orders(
+    truth: pl.DataFrame, landing: SynthSummary
+) -> None:
+    web = read_ndjson(files(landing, "web"))
+    orders = (
+        web.filter(pl.col("event") == "Order Completed")
+        .select("messageId", pl.col("properties").struct.field("order_id").alias("Name"))
+        .unique("messageId")
+    )
+    assert orders.height > 0
+    who = truth.select("record_id", "person_id")
+    joined = orders.join(who, left_on="messageId", right_on="record_id").join(
+        who, left_on="Name", right_on="record_id", suffix="_order"
+    )
+    assert joined.height == orders.height, "every order_id is a Shopify order Name"
+    assert (joined["person_id"] == joined["person_id_order"]).all()
