@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import shlex
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -26,6 +27,20 @@ from benchmarks.compare_febrl import FEBRL_SETS
 HERE = Path(__file__).resolve().parent
 
 
+def git_head() -> str:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=HERE,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return out.stdout.strip()
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     p.add_argument("--sizes", default="10k,100k", help="synthetic people per run (10k,100k,1M)")
@@ -43,6 +58,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--work", type=Path, default=HERE / "work", help="scratch folder")
     p.add_argument("--results", type=Path, default=HERE / "RESULTS.md")
     p.add_argument("--no-write", action="store_true", help="print only, keep RESULTS.md")
+    p.add_argument(
+        "--commit", default=None, help="code version to record (default: git HEAD of this tree)"
+    )
     args = p.parse_args(argv)
 
     tools = tuple(
@@ -82,7 +100,13 @@ def main(argv: list[str] | None = None) -> int:
     print(table(rows))
     if not args.no_write:
         command = "python -m benchmarks " + shlex.join(argv if argv is not None else sys.argv[1:])
-        text = results_markdown(rows, command=command.strip(), before=before, after=machine())
+        text = results_markdown(
+            rows,
+            command=command.strip(),
+            before=before,
+            after=machine(),
+            commit=args.commit or git_head(),
+        )
         tmp = args.results.with_name(f".{args.results.name}.tmp")
         tmp.write_text(text + "\n")
         os.replace(tmp, args.results)

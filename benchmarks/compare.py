@@ -274,14 +274,20 @@ def details(rows: list[Row]) -> list[str]:
 
 
 def results_markdown(
-    rows: list[Row], *, command: str, before: dict[str, str], after: dict[str, str]
+    rows: list[Row],
+    *,
+    command: str,
+    before: dict[str, str],
+    after: dict[str, str],
+    commit: str = "unknown",
 ) -> str:
     failures = [f"- {r.note}" for r in rows if r.note]
     return "\n".join(
         [
             "# Benchmark: cdp vs Splink vs recordlinkage",
             "",
-            f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC with `{command}`.",
+            f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC with `{command}` on cdp commit "
+            f"`{commit}`.",
             "",
             f"Machine: {before['cores']} cores, {before['ram']} RAM, {before['cpu']}. "
             f"Load average (1, 5, 15 min) {before['load']} before and {after['load']} after.",
