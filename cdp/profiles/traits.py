@@ -7,7 +7,8 @@ record gets a *basis* tier: 1 = shop order (`kind = order`), 2 = payment
 Per customer only the best tier present counts: orders if the customer has any,
 else payments, else events. Counts, lifetime value, AOV, last order and refunds all
 come from that one tier, so the same purchase is never summed twice; the tier used
-is reported as `purchase_basis`. Failed/cancelled orders and payments never count.
+is reported as `purchase_basis`. Failed, cancelled and pending orders and payments
+never count (`NOT_COUNTED_STATUSES`).
 
 **Lifetime value** is per currency (`customer_ltv`): gross minus refunded (an explicit
 `amount_refunded`, else the full amount when the status is `refunded`). The
@@ -26,8 +27,8 @@ from datetime import datetime
 
 import polars as pl
 
-#: Statuses of orders and payments that did not go through.
-FAILED_STATUSES: tuple[str, ...] = (
+#: Order/payment statuses that are not (yet) money in: failed, cancelled, or still pending.
+NOT_COUNTED_STATUSES: tuple[str, ...] = (
     "failed",
     "canceled",
     "cancelled",
@@ -51,7 +52,7 @@ _MONEY = pl.Decimal(18, 4)
 def purchases(interactions: pl.DataFrame, purchase_events: tuple[str, ...]) -> pl.DataFrame:
     """Purchase rows of the tier each customer is counted on, with `refunded` and `net`."""
     status = pl.col("status").fill_null("")
-    ok = ~status.is_in(FAILED_STATUSES)
+    ok = ~status.is_in(NOT_COUNTED_STATUSES)
     tier = (
         pl.when((pl.col("kind") == "order") & ok)
         .then(1)
