@@ -15,6 +15,7 @@ import zlib
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -86,16 +87,20 @@ def _gunzip(fh: object, max_bytes: int) -> bytes:
     return bytes(out)
 
 
-def text_lines(text: str, *, max_line_bytes: int = MAX_LINE_BYTES) -> tuple[pa.Table, list[Reject]]:
+def text_lines(
+    text: str | bytes, *, max_line_bytes: int = MAX_LINE_BYTES
+) -> tuple[pa.Table, list[Reject]]:
     """Non-blank lines as a table (`_line` 1-based int64, `text`), plus rejects.
+
+    `text` is decoded text, or bytes already known to be valid UTF-8.
 
     Lines over `max_line_bytes` (`too_large`) and lines holding NUL bytes
     (`bad_value`) become rejects. Blank lines (a trailing newline, spacing) are not
     rows and are not counted.
     """
-    raw = pa.array(text.split("\n"), pa.string())
-    raw = pc.utf8_rtrim(raw, characters="\r")
-    table = pa.table({"_line": pa.array(range(1, len(raw) + 1), pa.int64()), "text": raw})
+    data = text.encode("utf-8") if isinstance(text, str) else text
+    raw = _split_lines(data)
+    table = pa.table({"_line": pa.array(np.arange(1, len(raw) + 1), pa.int64()), "text": raw})
     blank = pc.equal(pc.utf8_length(pc.utf8_trim_whitespace(raw)), 0)
     table = table.filter(pc.invert(blank))
     rejects: list[Reject] = []
@@ -106,8 +111,8 @@ def text_lines(text: str, *, max_line_bytes: int = MAX_LINE_BYTES) -> tuple[pa.T
             Reject(n, "too_large", None, f"line longer than {max_line_bytes} bytes") for n in lines
         ]
         table = table.filter(pc.invert(too_long))
-    has_nul = pc.match_substring(table.column("text"), "\x00")
-    if pc.any(has_nul).as_py():
+    if b"\x00" in data:
+        has_nul = pc.match_substring(table.column("text"), "\x00")
         lines = table.filter(has_nul).column("_line").to_pylist()
         rejects += [Reject(n, "bad_value", None, "line contains NUL bytes") for n in lines]
         table = table.filter(pc.invert(has_nul))
@@ -126,6 +131,24 @@ def _database() -> duckdb.DuckDBPyConnection:
     con.execute("SET GLOBAL TimeZone = 'UTC'")
     con.execute("SET lock_configuration = true")
     return con
+
+
+def _split_lines(data: bytes) -> pa.Array:
+    """One Arrow string per line, built over the bytes without a per-line Python object.
+
+    Offsets come from the newline positions (numpy), so each value is one line with
+    its line break, which Arrow then trims (CRLF too).
+    """
+    b = np.frombuffer(data, dtype=np.uint8)
+    starts = np.flatnonzero(b == 10) + 1
+    offsets = np.concatenate(
+        ([0], starts, [b.size] if starts.size == 0 or starts[-1] != b.size else [])
+    )
+    offsets = offsets.astype(np.int64)
+    array = pa.LargeStringArray.from_buffers(
+        len(offsets) - 1, pa.py_buffer(offsets.tobytes()), pa.py_buffer(data)
+    )
+    return pc.utf8_rtrim(array, characters="\r\n")
 
 
 def duck() -> duckdb.DuckDBPyConnection:
@@ -197,7 +220,7 @@ JSON_OBJECTS_CTE = (
 
 
 def query_json_lines(
-    text: str, sql: str, name: str, *, max_line_bytes: int = MAX_LINE_BYTES
+    text: str | bytes, sql: str, name: str, *, max_line_bytes: int = MAX_LINE_BYTES
 ) -> tuple[pa.Table, int, list[Reject]]:
     """Run a connector's SQL over the JSON-object lines of `text`, in one staging pass.
 
@@ -214,7 +237,7 @@ def query_json_lines(
 
 
 def json_object_lines(
-    text: str, *, max_line_bytes: int = MAX_LINE_BYTES
+    text: str | bytes, *, max_line_bytes: int = MAX_LINE_BYTES
 ) -> tuple[pa.Table, int, list[Reject]]:
     """JSON-lines text to the lines that hold a JSON object, with the count of rows read.
 

@@ -40,6 +40,7 @@ __all__ = [
     "json_extras",
     "money",
     "split_rejects",
+    "to_utf8",
     "utc_timestamp",
 ]
 
@@ -112,6 +113,16 @@ def decode_text(data: bytes, declared: str | None = None) -> str:
         raise FileRejected(
             "encoding", f"not valid {encoding} at line {line} (byte offset {exc.start}){hint}"
         ) from None
+
+
+def to_utf8(data: bytes, declared: str | None = None) -> bytes:
+    """The file as valid UTF-8 bytes (BOM dropped): validated in place when it already
+    is UTF-8, transcoded otherwise. Same checks and errors as `decode_text`."""
+    encoding = detect_encoding(data[:4], declared)
+    if encoding in ("utf-8", "utf-8-sig"):
+        decode_text(data, declared)  # validates; raises FileRejected naming the line
+        return data[3:] if data.startswith(codecs.BOM_UTF8) else data
+    return decode_text(data, declared).encode("utf-8")
 
 
 def money(expr: pl.Expr, *, decimal: str = ".", thousands: str | None = None) -> pl.Expr:

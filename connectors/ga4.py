@@ -44,7 +44,7 @@ from connectors._io import (
     read_parquet,
     run_on_lines,
 )
-from connectors._parse import bool_flag, decode_text, finish_records, money, split_rejects
+from connectors._parse import bool_flag, finish_records, money, split_rejects, to_utf8
 from connectors.base import ReadResult, Reject
 
 __all__ = ["STRUCTURE", "read"]
@@ -170,7 +170,7 @@ def read(path: Path, source: SourceSettings, project: ProjectSettings) -> ReadRe
         table = run_on_lines(lines, {"cdp_ga4": _SQL})["cdp_ga4"]
         rows_read, rejects = lines.num_rows, list[Reject]()
     else:
-        text = decode_text(read_bytes(path), source.options.get("encoding"))
+        text = to_utf8(read_bytes(path), source.options.get("encoding"))
         table, rows_read, rejects = query_json_lines(text, _SQL, "cdp_ga4")
         del text
     df = pl.from_arrow(table)

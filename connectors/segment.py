@@ -27,7 +27,7 @@ import polars as pl
 
 from cdp.config import ProjectSettings, SourceSettings
 from connectors._io import JSON_OBJECTS_CTE, query_json_lines, read_bytes
-from connectors._parse import decode_text, finish_records, money, split_rejects, utc_timestamp
+from connectors._parse import finish_records, money, split_rejects, to_utf8, utc_timestamp
 from connectors.base import ReadResult, Reject
 
 __all__ = ["MESSAGE_TYPES", "read"]
@@ -159,7 +159,7 @@ FROM parsed
 
 def read(path: Path, source: SourceSettings, project: ProjectSettings) -> ReadResult:
     """Read one Segment JSONL(.gz) file into raw records and typed rejects."""
-    text = decode_text(read_bytes(path), source.options.get("encoding"))
+    text = to_utf8(read_bytes(path), source.options.get("encoding"))
     table, rows_read, rejects = query_json_lines(text, _SQL, "cdp_segment")
     del text
     df = pl.from_arrow(table)

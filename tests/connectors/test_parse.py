@@ -156,3 +156,13 @@ def test_money_round_trips_european_format(value: Decimal) -> None:
     grouped = f"{int(whole):,}".replace(",", ".")
     text = ("-" if value < 0 else "") + f"{grouped},{frac}"
     assert _col([text], money(pl.col("x"), decimal=",", thousands=".")) == [value]
+
+
+def test_to_utf8_strips_bom_and_transcodes() -> None:
+    from connectors._parse import to_utf8
+
+    assert to_utf8(b"\xef\xbb\xbfid\n") == b"id\n"
+    assert to_utf8("5€ Peña".encode("cp1252"), "cp1252") == "5€ Peña".encode()
+    assert to_utf8("Álvaro".encode("utf-16")) == "Álvaro".encode()
+    with pytest.raises(FileRejected):
+        to_utf8(b"ok\n\xff\n")
