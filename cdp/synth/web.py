@@ -3,8 +3,10 @@
 Each web visitor gets one or two browser cookies (`anonymousId`); families with a shared
 tablet also share a third cookie. Events after the person logs in carry `userId`.
 Identify calls carry traits in camelCase (60%) or snake_case (40%); track calls may echo
-`context.traits.email`. 2% of messages are delivered twice (same `messageId`, a later
-`receivedAt`, so in the next day's file), which the connector must collapse.
+`context.traits.email`. Every Shopify web order of a tracked person has its Order
+Completed track (order_id = the order `Name`, same total and items). 2% of messages are
+delivered twice (same `messageId`, a later `receivedAt`, so in the next day's file),
+which the connector must collapse.
 """
 
 from __future__ import annotations

@@ -6,11 +6,13 @@ import hashlib
 from pathlib import Path
 
 import polars as pl
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cdp.config import load_settings
 from cdp.synth import SynthSummary, generate, population
+from cdp.synth.generate import SynthError
 from tests.synth.conftest import SEED
 
 
@@ -78,3 +80,12 @@ def test_any_small_population_generates_consistent_truth(
     assert set(truth["person_id"]) <= set(population(people, seed)["person_id"])
     assert truth.height == out.records
     assert all((out.out_dir / f).is_file() for f in out.files)
+
+
+def test_refuses_a_folder_with_exports_it_did_not_write(tmp_path: Path) -> None:
+    theirs = tmp_path / "exports" / "shop" / "orders_export_real.csv"
+    theirs.parent.mkdir(parents=True)
+    theirs.write_text("Name,Email\n#1,a@example.com\n", encoding="utf-8")
+    with pytest.raises(SynthError, match="not written by `cdp synth`"):
+        generate(tmp_path, people=5, seed=1)
+    assert theirs.read_text(encoding="utf-8").startswith("Name,Email")
