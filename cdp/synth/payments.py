@@ -1,7 +1,7 @@
 """`payments`: the Stripe Dashboard payments CSV export, one file per month (newest first).
 
 Amounts are decimal major units (`59.85`), some with quoted thousands (`"1,250.00"`);
-currencies are lower case, with an occasional zero-decimal `jpy` charge. Each payer has
+currencies are lower case, with an occasional zero-decimal `jpy` charge (2.5% of subscriptions). Each payer has
 a Stripe customer (`Customer ID`, `Customer Email`) unless paying as a guest (15%),
 and a card (`Card Fingerprint`, `Card Last4`, `Card Name` in upper case without
 accents). 25% of family members pay with the head's card, so the card name is the
@@ -117,7 +117,7 @@ def _columns() -> list[pl.Expr]:
         .otherwise(pl.lit("Paid"))
     )  # fmt: skip
     guest = (u("u_guest") < 0.15) | (failed & (u("u_guest") < 0.5))
-    jpy = (u("u_jpy") < 0.01) & u("order_id").is_null()
+    jpy = (u("u_jpy") < 0.025) & u("order_id").is_null()
     currency = pl.when(jpy).then(pl.lit("jpy")).otherwise(u("currency").str.to_lowercase())
     cents = u("cents")
     # Zero-decimal currency: the amount is in yen, written without decimals.
