@@ -7,14 +7,14 @@ casing are expression methods, so no normaliser needs a Python call per value.
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import cache
 from importlib import resources
 
 import polars as pl
 
 #: Control and format characters (zero-width spaces, BOMs, bidi marks) never belong in a value.
-_INVISIBLE = r"[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]"
+INVISIBLE = r"[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]"
 #: Letters that Unicode decomposition does not fold to ASCII but people type as ASCII.
 _FOLD_EXTRA: dict[str, str] = {
     "ß": "ss",
@@ -38,7 +38,7 @@ def clean_text(e: pl.Expr, *, form: str = "NFKC") -> pl.Expr:
     """
     out = (
         e.str.normalize(form)  # type: ignore[arg-type]
-        .str.replace_all(_INVISIBLE, " ")
+        .str.replace_all(INVISIBLE, " ")
         .str.replace_all(r"(^|\s)\p{M}+", "$1")  # a mark with no letter to sit on ("´" → " ́")
         .str.replace_all(r"\s+", " ")
         .str.strip_chars(" ")
@@ -69,13 +69,15 @@ def fold_words(e: pl.Expr) -> pl.Expr:
 def tidy_case(e: pl.Expr, *, lower_words: frozenset[str] = frozenset()) -> pl.Expr:
     """Title-case words written all upper or all lower; keep deliberate mixed case (McDonald).
 
-    Words in `lower_words` (name particles such as "de", "del") stay lower-case
-    unless they are the last word. Splits on single spaces: call after `clean_text`.
+    Words in `lower_words` (name particles such as "de", "del") are lower-case between
+    other words ("Juan de la Fuente") and capitalised first ("De la Fuente", as the RAE
+    writes a surname on its own) or last. Splits on single spaces: call after `clean_text`.
     """
     el = pl.element()
     uniform = (el == el.str.to_uppercase()) | (el == el.str.to_lowercase())
-    last = pl.int_range(pl.len()) == pl.len() - 1
-    particle = el.str.to_lowercase().is_in(list(lower_words)) & ~last
+    pos = pl.int_range(pl.len())
+    inner = (pos > 0) & (pos < pl.len() - 1)
+    particle = el.str.to_lowercase().is_in(list(lower_words)) & inner
     word = (
         pl.when(uniform & particle)
         .then(el.str.to_lowercase())
@@ -108,3 +110,22 @@ def fold_python(value: str) -> str:
     """The `fold_words` of one Python string (for building lookup tables from data files)."""
     out = pl.select(fold_words(pl.lit(value, dtype=pl.String))).item()
     return "" if out is None else str(out)
+
+
+def on_distinct(
+    frame: pl.DataFrame, compute: Callable[[pl.DataFrame], pl.DataFrame]
+) -> pl.DataFrame:
+    """`compute`'s output columns for every row of `frame`, computed once per distinct row.
+
+    Identity data repeats (a customer's name, city and street recur on every order),
+    so normalising distinct values and joining back is much cheaper than per row.
+    `compute` gets the distinct rows and returns a frame of the same height and order.
+    """
+    distinct = frame.unique()
+    out = compute(distinct)
+    keys = {c: f"__key{i}" for i, c in enumerate(frame.columns)}
+    lookup = pl.concat([distinct.rename(keys), out], how="horizontal")
+    joined = frame.rename(keys).join(
+        lookup, on=list(keys.values()), how="left", maintain_order="left", nulls_equal=True
+    )
+    return joined.select(out.columns)

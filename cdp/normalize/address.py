@@ -19,6 +19,7 @@ from cdp.normalize._text import (
     blank_to_null,
     fold_python,
     fold_words,
+    on_distinct,
     read_data_rows,
     tidy_case,
 )
@@ -176,9 +177,14 @@ def normalize_addresses(frame: pl.DataFrame, default_country: pl.Series) -> pl.D
             when the record states no country (the `country` column is never invented).
     """
     inputs = ("street", "street_number", "address_line2", "city", "postal_code", "region")
-    frame = frame.with_columns(pl.col(*inputs, "country").cast(pl.String))
+    frame = frame.select(pl.col(*inputs, "country").cast(pl.String)).with_columns(
+        _default=default_country.cast(pl.String)
+    )
+    return on_distinct(frame, _normalize_distinct)
+
+
+def _normalize_distinct(frame: pl.DataFrame) -> pl.DataFrame:
     out = frame.with_columns(
-        _default=default_country,
         _given_num=_clean_number(pl.col("street_number")),
         _street=_expand_leading_type(clean_text(pl.col("street"))),
         _region=clean_text(pl.col("region")),

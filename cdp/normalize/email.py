@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from cdp.normalize._text import blank_to_null, clean_text
+from cdp.normalize._text import blank_to_null, clean_text, on_distinct
 
 __all__ = ["EMAIL_COLUMNS", "clean_email", "email_key", "email_valid", "normalize_emails"]
 
@@ -69,6 +69,10 @@ def normalize_emails(raw: pl.Series) -> pl.DataFrame:
     `email_valid` is null only when there was no value at all.
     """
     frame = pl.DataFrame({"_raw": raw}, schema={"_raw": pl.String})
+    return on_distinct(frame, _normalize_distinct)
+
+
+def _normalize_distinct(frame: pl.DataFrame) -> pl.DataFrame:
     frame = frame.with_columns(_clean=clean_email(pl.col("_raw")))
     valid = email_valid(pl.col("_clean")).fill_null(False)
     frame = frame.with_columns(email_valid=pl.when(pl.col("_clean").is_not_null()).then(valid))

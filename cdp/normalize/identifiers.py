@@ -18,7 +18,13 @@ from typing import Literal
 
 import polars as pl
 
-from cdp.normalize._text import blank_to_null, clean_text, data_version, read_data_rows
+from cdp.normalize._text import (
+    INVISIBLE,
+    blank_to_null,
+    clean_text,
+    data_version,
+    read_data_rows,
+)
 from cdp.schema import IDENTIFIER_COLUMNS
 
 __all__ = [
@@ -115,8 +121,11 @@ def placeholder_mask(field: str, probes: Sequence[pl.Expr]) -> pl.Expr:
 
 
 def clean_identifier(raw: pl.Expr) -> pl.Expr:
-    """Trimmed id, invisible characters removed, case kept; blank → null."""
-    return clean_text(raw, form="NFC")
+    """Trimmed id, invisible characters removed, case and Unicode form kept; blank → null.
+
+    No Unicode normalisation: ids are opaque tokens compared byte for byte.
+    """
+    return blank_to_null(raw.str.replace_all(INVISIBLE, "").str.strip_chars())
 
 
 def social_handle(raw: pl.Expr) -> pl.Expr:

@@ -8,8 +8,11 @@ A number without a country code is read in the source's default region
 
 from __future__ import annotations
 
+from functools import cache
+
 import phonenumbers
 import polars as pl
+from phonenumbers import PhoneMetadata
 
 from cdp.normalize._text import blank_to_null, clean_text
 
@@ -27,6 +30,14 @@ def clean_phone_text(raw: pl.Expr) -> pl.Expr:
     t = clean_text(raw).str.replace(r"^(?i)(?:p:|tel:)\s*", "")
     t = t.str.replace(r"^00\s*", "+")
     return blank_to_null(t)
+
+
+def _dial_key(text: pl.Expr) -> pl.Expr:
+    """Digits with their leading `+` when the text has no letters (so "612 345 678" and
+    "612-345-678" are parsed once); text with letters (extensions, vanity numbers) as is."""
+    digits = text.str.replace_all(r"\(0\)", "").str.replace_all(r"[^\d]", "")
+    plus = pl.when(text.str.starts_with("+")).then(pl.lit("+")).otherwise(pl.lit(""))
+    return pl.when(text.str.contains(r"\p{L}")).then(text).otherwise(pl.concat_str([plus, digits]))
 
 
 def to_e164(text: str, region: str) -> str | None:
@@ -51,24 +62,65 @@ def to_e164(text: str, region: str) -> str | None:
     return phonenumbers.format_number(number, _E164)
 
 
+@cache
+def _plain_country_code(region: str) -> str | None:
+    """The calling code of a region whose national numbers are its international numbers
+    minus the code (no trunk prefix to strip: ES, MX, IT, PT...); None otherwise."""
+    meta = PhoneMetadata.metadata_for_region(region.upper())
+    if meta is None or meta.national_prefix or meta.national_prefix_for_parsing:
+        return None
+    return str(meta.country_code)
+
+
+def _parse_distinct(keys: pl.DataFrame) -> pl.DataFrame:
+    """`keys` (distinct `_key`, `_region`) with `phone`: one `to_e164` call per row."""
+    parsed = [
+        to_e164(text, region or "ZZ")
+        for text, region in zip(keys["_key"], keys["_region"], strict=True)
+    ]
+    return keys.with_columns(phone=pl.Series(parsed, dtype=pl.String))
+
+
 def normalize_phones(raw: pl.Series, region: pl.Series) -> pl.DataFrame:
     """`phone` (E.164 or null) and `phone_valid` (null when there is no value) per row.
 
     `region` is the ISO alpha-2 default region of each row (from its source).
-    Each distinct (text, region) pair is parsed once and joined back, so 1M rows
-    with 50k distinct numbers cost 50k parses.
+    Each distinct number is parsed once and joined back, so 1M rows with 50k
+    distinct numbers cost about 50k parses: numbers written with `+` do not depend
+    on the region, and in regions without a trunk prefix (ES, MX, ...) a national
+    number is first looked up in its `+<code>` form; only what is left is parsed
+    per (text, region).
     """
-    frame = pl.DataFrame({"_raw": raw, "_region": region}).with_columns(
-        _text=clean_phone_text(pl.col("_raw"))
+    frame = pl.DataFrame(
+        {"_raw": raw, "_region": region}, schema=dict.fromkeys(("_raw", "_region"), pl.String)
     )
-    distinct = frame.select("_text", "_region").unique().drop_nulls("_text")
-    parsed = [
-        to_e164(text, reg or "ZZ")
-        for text, reg in zip(distinct["_text"], distinct["_region"], strict=True)
-    ]
-    lookup = distinct.with_columns(phone=pl.Series(parsed, dtype=pl.String))
-    out = frame.join(
-        lookup, on=["_text", "_region"], how="left", maintain_order="left", nulls_equal=True
+    frame = frame.with_columns(_text=_dial_key(clean_phone_text(pl.col("_raw"))))
+    codes = {r: c for r in frame["_region"].drop_nulls().unique() if (c := _plain_country_code(r))}
+    code = pl.col("_region").replace_strict(codes, default=None, return_dtype=pl.String)
+    text = pl.col("_text")
+    intl = (
+        pl.when(text.str.starts_with("+"))
+        .then(text)
+        .when(text.str.contains(r"^\d+$") & code.is_not_null())
+        .then(pl.concat_str([pl.lit("+"), code, text]))
     )
-    valid = pl.when(pl.col("_text").is_not_null()).then(pl.col("phone").is_not_null())
-    return out.select("phone", valid.alias("phone_valid"))
+    frame = frame.with_columns(_intl=intl)
+    # Stage 1: international forms, region-free.
+    first = frame.select(_key="_intl").drop_nulls().unique().with_columns(_region=pl.lit("ZZ"))
+    first = _parse_distinct(first).select("_key", _p1="phone")
+    frame = frame.join(first, left_on="_intl", right_on="_key", how="left", maintain_order="left")
+    # Stage 2: national texts not settled by stage 1, per (text, region).
+    pending = pl.col("_p1").is_null() & pl.col("_text").is_not_null() & ~text.str.starts_with("+")
+    second = frame.filter(pending).select(_key="_text", _region="_region").unique()
+    second = _parse_distinct(second).select("_key", "_region", _p2="phone")
+    frame = frame.join(
+        second,
+        left_on=["_text", "_region"],
+        right_on=["_key", "_region"],
+        how="left",
+        maintain_order="left",
+        nulls_equal=True,
+    )
+    phone = pl.coalesce("_p1", "_p2")
+    valid = pl.when(text.is_not_null()).then(phone.is_not_null())
+    return frame.select(phone.alias("phone"), valid.alias("phone_valid"))

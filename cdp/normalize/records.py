@@ -15,10 +15,10 @@ import polars as pl
 import pyarrow as pa
 
 from cdp.errors import CdpError
-from cdp.normalize._text import clean_text
+from cdp.normalize._text import on_distinct
 from cdp.normalize.address import normalize_addresses
 from cdp.normalize.dates import parse_birth_dates
-from cdp.normalize.email import clean_email, normalize_emails
+from cdp.normalize.email import normalize_emails
 from cdp.normalize.identifiers import (
     BLOCKABLE_COLUMNS,
     clean_identifier,
@@ -26,7 +26,7 @@ from cdp.normalize.identifiers import (
     social_handle,
 )
 from cdp.normalize.names import normalize_names
-from cdp.normalize.phone import clean_phone_text, normalize_phones
+from cdp.normalize.phone import normalize_phones
 from cdp.schema import IDENTIFIER_COLUMNS, IDENTITY_RECORD
 
 __all__ = ["QUALITY_SCHEMA", "identity_schema", "normalize_records", "to_identity_table"]
@@ -72,13 +72,44 @@ def _prepare(raw: pl.DataFrame) -> pl.DataFrame:
 
 
 def _probes(column: str) -> list[pl.Expr]:
-    raw = pl.col(column)
-    probes = [clean_text(raw).str.to_lowercase()]
-    if column == "email":
-        probes.append(clean_email(raw))
-    elif column == "phone":
-        probes.append(clean_phone_text(raw).str.replace_all(r"[^\d+]", ""))
-    return probes
+    """Cheap lower-case forms of a raw value that placeholder rules are matched against."""
+    probe = pl.col(column).str.strip_chars().str.to_lowercase()
+    if column == "email":  # `"Test" <TEST@test.com>` and `mailto:` spellings too
+        inner = pl.coalesce(probe.str.extract(r"<\s*([^<>]*?)\s*>", 1), probe)
+        return [probe, inner.str.replace(r"^mailto:", "")]
+    if column == "phone":  # "000-000-0000" and "p:0000000000" as digits
+        return [probe, probe.str.replace(r"^p:", "").str.replace_all(r"[^\d+]", "")]
+    return [probe]
+
+
+def _screen(frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(filled, blocked) boolean frames: has a non-blank value / holds a placeholder.
+
+    One vectorised pass per column (polars runs the columns in parallel).
+    """
+    filled = frame.select(
+        (pl.col(c).str.strip_chars().str.len_bytes() > 0).fill_null(False).alias(c)
+        for c in BLOCKABLE_COLUMNS
+    )
+    blocked = frame.select(placeholder_mask(c, _probes(c)).alias(c) for c in BLOCKABLE_COLUMNS)
+    return filled, blocked
+
+
+def _contact(inputs: pl.DataFrame, date_formats: Mapping[str, str], today: dt.date) -> pl.DataFrame:
+    """Birth dates (once per distinct value and source) and identifiers."""
+    dates = on_distinct(
+        inputs.select("birth_date", "source"),
+        lambda d: d.select(
+            birth_date=parse_birth_dates(
+                pl.col("birth_date"), pl.col("source"), date_formats, today=today
+            )
+        ),
+    )
+    ids = inputs.select(
+        *[clean_identifier(pl.col(c)) for c in IDENTIFIER_COLUMNS if c != "social_handle"],
+        social_handle(pl.col("social_handle")),
+    )
+    return pl.concat([dates, ids], how="horizontal").select("birth_date", *IDENTIFIER_COLUMNS)
 
 
 def normalize_records(
@@ -104,7 +135,7 @@ def normalize_records(
     """
     today = today or dt.datetime.now(dt.UTC).date()
     frame = _prepare(raw)
-    blocked = frame.select(*[placeholder_mask(c, _probes(c)).alias(c) for c in BLOCKABLE_COLUMNS])
+    filled, blocked = _screen(frame)
     # Inputs with placeholders removed: what the normalisers see.
     inputs = frame.select(
         pl.when(~blocked[c]).then(pl.col(c)).alias(c) for c in BLOCKABLE_COLUMNS
@@ -115,13 +146,7 @@ def normalize_records(
     emails = normalize_emails(inputs.get_column("email")).with_columns(
         email_valid=pl.when(blocked["email"]).then(False).otherwise(pl.col("email_valid"))
     )
-    contact = inputs.select(
-        birth_date=parse_birth_dates(
-            pl.col("birth_date"), pl.col("source"), date_formats, today=today
-        ),
-        **{c: clean_identifier(pl.col(c)) for c in IDENTIFIER_COLUMNS if c != "social_handle"},
-        social_handle=social_handle(pl.col("social_handle")),
-    )
+    contact = _contact(inputs, date_formats, today)
     phones = normalize_phones(inputs.get_column("phone"), region).with_columns(
         phone_valid=pl.when(blocked["phone"]).then(False).otherwise(pl.col("phone_valid"))
     )
@@ -145,12 +170,11 @@ def normalize_records(
     )
     out = pl.concat([lineage, emails, contact, phones, names, address, flags], how="horizontal")
     out = out.select(IDENTITY_RECORD.names).cast(identity_schema())
-    return out, _quality(frame, blocked, out)
+    return out, _quality(filled, blocked, out)
 
 
-def _quality(frame: pl.DataFrame, blocked: pl.DataFrame, out: pl.DataFrame) -> pl.DataFrame:
+def _quality(filled: pl.DataFrame, blocked: pl.DataFrame, out: pl.DataFrame) -> pl.DataFrame:
     """filled / normalised / invalid / blocked counts per identity column."""
-    filled = frame.select(clean_text(pl.col(c)).is_not_null().alias(c) for c in BLOCKABLE_COLUMNS)
     done = out.select(pl.col(c).is_not_null() for c in BLOCKABLE_COLUMNS)
     rows = [
         {

@@ -28,13 +28,13 @@ def _split(full: str) -> tuple:
     [
         ("María José García Márquez", "María José", "García Márquez"),
         ("Juan Carlos Pérez", "Juan Carlos", "Pérez"),
-        ("José Luis de la Fuente", "José Luis", "de la Fuente"),
+        ("José Luis de la Fuente", "José Luis", "De la Fuente"),
         ("Juan García Márquez", "Juan", "García Márquez"),  # one given name, two surnames
         ("María del Carmen Ruiz", "María del Carmen", "Ruiz"),
         ("Mary Ann Smith", "Mary Ann", "Smith"),
         ("John Smith", "John", "Smith"),
         ("Pedro Pablo García López", "Pedro Pablo", "García López"),
-        ("Ana de la Peña", "Ana", "de la Peña"),
+        ("Ana de la Peña", "Ana", "De la Peña"),
         ("Peña, Ana", "Ana", "Peña"),  # comma form: last, first
         ("García Márquez, María José", "María José", "García Márquez"),
         ("ana peña", "Ana", "Peña"),

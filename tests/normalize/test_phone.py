@@ -71,9 +71,10 @@ def test_each_distinct_value_is_parsed_once(monkeypatch: pytest.MonkeyPatch) -> 
         return real(text, region)
 
     monkeypatch.setattr(phone, "to_e164", counting)
-    values = ["612 345 678"] * 500 + ["+34 699 887 766"] * 500 + [None] * 10
+    values = ["612 345 678", "612-345-678"] * 250 + ["+34 699 887 766"] * 500 + [None] * 10
     out = normalize_phones(pl.Series(values), pl.Series(["ES"] * len(values)))
-    assert sorted(calls) == [("+34 699 887 766", "ES"), ("612 345 678", "ES")]
+    # Separators do not matter, and in Spain "612345678" is "+34612345678": one parse each.
+    assert sorted(calls) == [("+34612345678", "ZZ"), ("+34699887766", "ZZ")]
     assert out["phone"].to_list()[:1] + out["phone"].to_list()[500:501] == [
         "+34612345678",
         "+34699887766",
@@ -84,3 +85,20 @@ def test_each_distinct_value_is_parsed_once(monkeypatch: pytest.MonkeyPatch) -> 
 def test_to_e164_never_raises_on_junk() -> None:
     assert to_e164("+" * 300, "ES") is None
     assert to_e164("612345678", "ZZ") is None
+
+
+def test_lookup_shortcut_agrees_with_phonenumbers() -> None:
+    """The +<code> shortcut never changes a result; what it cannot settle is parsed as written."""
+    values = [
+        "34612345678",
+        "612345678",
+        "5512345678",
+        "020 7946 0958",
+        "4155552671",
+        "06 1234 5678",
+    ]
+    regions = ["ES", "ES", "MX", "GB", "US", "IT"]
+    out = normalize_phones(pl.Series(values), pl.Series(regions))
+    expected = [to_e164(v, r) for v, r in zip(values, regions, strict=True)]
+    assert out["phone"].to_list() == expected
+    assert expected[0] == expected[1] == "+34612345678"
