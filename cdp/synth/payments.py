@@ -1,12 +1,13 @@
 """`payments`: the Stripe Dashboard payments CSV export, one file per month (newest first).
 
 Amounts are decimal major units (`59.85`), some with quoted thousands (`"1,250.00"`);
-currencies are lower case, with an occasional zero-decimal `jpy` charge (2.5% of subscriptions). Each payer has
-a Stripe customer (`Customer ID`, `Customer Email`) unless paying as a guest (15%),
-and a card (`Card Fingerprint`, `Card Last4`, `Card Name` in upper case without
-accents). 25% of family members pay with the head's card, so the card name is the
-head's. Web orders paid through Stripe carry `order_id (metadata)`; other payments are
-subscriptions with an `Invoice ID`. Status: Paid, Refunded or Failed; 2% are disputed.
+currencies are lower case, with zero-decimal `jpy` charges on 2.5% of subscriptions.
+Each payer has a Stripe customer (`Customer ID`, `Customer Email`) unless paying as a
+guest (15%), and a card (`Card Fingerprint`, `Card Last4`, `Card Name` in upper case
+without accents). 25% of family members pay with the head's card, so the card name is
+the head's. Web orders of the shop are charged here (same total, `order_id (metadata)`,
+never failed); other payments are subscriptions with an `Invoice ID`. Status: Paid,
+Refunded or Failed (8% of subscriptions); 2% are disputed.
 Files before April lack the card address columns (the user changed the column set).
 """
 
@@ -110,7 +111,7 @@ def build(
 
 def _columns() -> list[pl.Expr]:
     u = pl.col
-    failed = u("u_status") < 0.08
+    failed = (u("u_status") < 0.08) & u("order_id").is_null()  # orders were paid
     refunded = u("u_status").is_between(0.08, 0.14) | u("status").is_in(["refunded"])
     status = (
         pl.when(failed).then(pl.lit("Failed")).when(refunded).then(pl.lit("Refunded"))
