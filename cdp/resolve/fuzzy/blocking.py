@@ -20,6 +20,8 @@ import polars as pl
 #: Block keys a rule may use: derived keys (source column, function) plus record columns.
 _DERIVED: dict[str, tuple[str, Callable[[pl.Expr], pl.Expr]]] = {
     "surname_prefix": ("last_name_first_key", lambda c: c.str.slice(0, 3)),
+    "surname_initial": ("last_name_first_key", lambda c: c.str.slice(0, 1)),
+    "first_initial": ("first_name_key", lambda c: c.str.slice(0, 1)),
     "surname_sound": ("last_name_first_key", lambda c: phonetic(c)),
     "first_name_sound": ("first_name_key", lambda c: phonetic(c)),
     "birth_year": ("birth_date", lambda c: c.dt.year()),
@@ -49,6 +51,8 @@ KEY_COMPARISON: dict[str, str] = {
     "last_name_key": "last_name",
     "last_name_first_key": "last_name",
     "surname_prefix": "last_name",
+    "surname_initial": "last_name",
+    "first_initial": "first_name",
     "surname_sound": "last_name",
     "email_key": "email",
     "email_local": "email",

@@ -87,6 +87,7 @@ def find_matches(
         model.save(model_path)
         if new_idx is None:
             blocked, levels = full, full_levels
+    t_trained = time.perf_counter()
     if blocked is None:
         blocked = block(
             recs, settings.blocking, max_block_size=settings.max_block_size, new=new_idx
@@ -96,6 +97,7 @@ def find_matches(
     tf_values = {
         n: recs[col][l_idx] for n in names if (col := COMPARISONS[n].tf_column) is not None
     }
+    t_compared = time.perf_counter()
     total, per = score(levels, model, tf_values)
     prob = probability(total)
     keep = prob >= settings.threshold
@@ -113,6 +115,10 @@ def find_matches(
         "em_iterations": model.info.get("em_iterations", 0) if trained else 0,
         "prior": model.prior,
         "seconds": round(time.perf_counter() - t0, 3),
+        # training includes u sampling and the full run's blocking and comparisons
+        "seconds_train": round(t_trained - t0, 3),
+        "seconds_block_compare": round(t_compared - t_trained, 3),
+        "seconds_score": round(time.perf_counter() - t_compared, 3),
     }
     return FuzzyResult(pairs=pairs, blocking=blocked.report, stats=stats)
 
