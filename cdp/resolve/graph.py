@@ -128,19 +128,21 @@ def classify(ids: pl.DataFrame, rules: IdentifierRules, keys: pl.Series) -> pl.D
     Status is link / evidence / shared / junk. One grouping pass (window expressions over
     the same keys); only values with several first names are compared name by name.
     """
-    w = ["id_type", "id_value"]
+    w = part = ["id_type", "id_value"]
+    born_day = pl.col("_born").cast(pl.Int32)
+    birthday = pl.col("_born").dt.month().cast(pl.Int32) * 100 + pl.col("_born").dt.day()
     ids = ids.with_columns(
-        pl.len().over(w).cast(pl.Int64).alias("n_records"),
-        pl.col("_name").drop_nulls().n_unique().over(w).cast(pl.Int64).alias("n_names"),
-        pl.col("_user").drop_nulls().n_unique().over(w).cast(pl.Int64).alias("n_user_ids"),
-        pl.col("_rid").min().over(w).alias("_anchor_rid"),
+        pl.len().over(part).cast(pl.Int64).alias("n_records"),
+        pl.col("_name").drop_nulls().n_unique().over(part).cast(pl.Int64).alias("n_names"),
+        pl.col("_user").drop_nulls().n_unique().over(part).cast(pl.Int64).alias("n_user_ids"),
+        pl.col("_rid").min().over(part).alias("_anchor_rid"),
         # years apart *and* different birthdays: a one-digit typo in the year (1981/1901)
         # keeps the day and month, a parent and child almost never share them
         (
-            (pl.col("_born").max().over(w) - pl.col("_born").min().over(w))
-            .dt.total_days()
-            .gt(int(rules.birth_gap_years * 365.25))
-            & pl.col("_born").dt.strftime("%m%d").drop_nulls().n_unique().over(w).gt(1)
+            (born_day.max().over(part) - born_day.min().over(part)).gt(
+                int(rules.birth_gap_years * 365.25)
+            )
+            & birthday.drop_nulls().n_unique().over(part).gt(1)
         )
         .fill_null(False)
         .alias("_born_apart"),
