@@ -57,6 +57,14 @@ def test_oversized_block_is_skipped_and_reported() -> None:
     assert out.pairs.height == 2
 
 
+def test_rule_level_cap_overrides_the_global_cap() -> None:
+    recs = _people()
+    rules = (BlockingRule("email", ("email_key",)), BlockingRule("phone", ("phone",), 2))
+    out = block(recs, rules, max_block_size=100)
+    assert out.report[1]["candidate_pairs"] == 0 and out.report[1]["skipped_key_values"] == 1
+    assert out.report[0]["candidate_pairs"] == 2
+
+
 def test_incremental_blocking_equals_full_subset() -> None:
     recs = _people()
     full = block(recs, RULES, max_block_size=100).pairs

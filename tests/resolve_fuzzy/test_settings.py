@@ -43,7 +43,7 @@ threshold = 0.95
 comparisons = ["first_name", "last_name", "birth_date"]
 blocking = [
   { name = "dob", on = ["birth_date"] },
-  { name = "sound", on = ["surname_sound", "birth_year"] },
+  { name = "sound", on = ["surname_sound", "birth_year"], max_block_size = 30 },
 ]
 max_block_size = 50
 u_sample_size = 1000
@@ -59,7 +59,7 @@ labels = "labels.csv"
     assert s.comparisons == ("first_name", "last_name", "birth_date")
     assert s.blocking == (
         BlockingRule("dob", ("birth_date",)),
-        BlockingRule("sound", ("surname_sound", "birth_year")),
+        BlockingRule("sound", ("surname_sound", "birth_year"), 30),
     )
     assert (s.max_block_size, s.u_sample_size, s.tf_adjustment, s.seed) == (50, 1000, False, 7)
     assert s.guard_weight == 0.0
@@ -77,6 +77,10 @@ labels = "labels.csv"
         ('comparisons = ["shoe_size"]', "resolve.fuzzy.comparisons"),
         ('blocking = [{ name = "x", on = ["nope"] }]', "resolve.fuzzy.blocking[0].on"),
         ('blocking = [{ name = "x" }]', "resolve.fuzzy.blocking[0]"),
+        (
+            'blocking = [{ name = "x", on = ["phone"], max_block_size = 0 }]',
+            "resolve.fuzzy.blocking[0].max_block_size",
+        ),
         ("blocking = []", "resolve.fuzzy.blocking"),
         ("max_block_size = 0", "resolve.fuzzy.max_block_size"),
         ("guard_weight = 5.0", "resolve.fuzzy.guard_weight"),

@@ -71,10 +71,16 @@ KEY_COMPARISON: dict[str, str] = {
 
 @dataclass(frozen=True, slots=True)
 class BlockingRule:
-    """Pairs of records equal (and non-null) on every key in `on`."""
+    """Pairs of records equal (and non-null) on every key in `on`.
+
+    `max_block_size` (optional) caps this rule's blocks below the global cap: a broad
+    rule such as a birth date alone then helps on small data and switches itself off
+    for crowded key values as the data grows, where narrower rules take over.
+    """
 
     name: str
     on: tuple[str, ...]
+    max_block_size: int | None = None
 
     def comparisons(self) -> frozenset[str]:
         return frozenset(KEY_COMPARISON[k] for k in self.on)
@@ -161,7 +167,8 @@ def block(
         keyed = rule_keys(keys, rule)
         on = list(rule.on)
         sizes = keyed.group_by(on).len()
-        big = sizes.filter(pl.col("len") > max_block_size)
+        cap = min(max_block_size, rule.max_block_size or max_block_size)
+        big = sizes.filter(pl.col("len") > cap)
         if big.height:
             keyed = keyed.join(big.select(on), on=on, how="anti", nulls_equal=False)
         left = keyed if new is None else keyed.filter(pl.col("_i").is_in(new.implode()))

@@ -12,7 +12,8 @@ Example (every key optional)::
     tf_adjustment = true
     seed = 42
     labels = "labels.csv"            # labelled pairs: record_key_l, record_key_r, is_match
-    blocking = [ { name = "email", on = ["email_key"] }, { name = "dob", on = ["birth_date"] } ]
+    blocking = [ { name = "email", on = ["email_key"] },
+                 { name = "dob", on = ["birth_date"], max_block_size = 12 } ]
     guard_weight = -60.0             # household guard (twins, parent/child); 0 turns it off
     [resolve.fuzzy.fixed_m]          # expert m probabilities EM must not move
     "phone.else" = 0.3
@@ -36,11 +37,14 @@ DEFAULT_BLOCKING: tuple[BlockingRule, ...] = (
     BlockingRule("user_id", ("user_id",)),
     BlockingRule("external_id", ("external_customer_id",)),
     BlockingRule("full_name", ("first_name_key", "last_name_key")),
-    # a birth date alone makes ~n²/50,000 pairs (29M at 1M records): pair it with an initial
+    # a birth date alone makes ~n²/50,000 pairs (29M at 1M records): narrower rules carry
+    # it at scale, the broad ones only keep their small blocks (rule-level caps)
+    BlockingRule("birth_date", ("birth_date",), max_block_size=12),
     BlockingRule("birth_date_first_initial", ("birth_date", "first_initial")),
     BlockingRule("birth_date_surname_initial", ("birth_date", "surname_initial")),
     BlockingRule("surname_prefix_postcode", ("surname_prefix", "postal_code")),
-    BlockingRule("surname_sound_birth_year", ("surname_sound", "birth_year", "first_initial")),
+    BlockingRule("surname_sound_birth_year", ("surname_sound", "birth_year"), max_block_size=25),
+    BlockingRule("surname_sound_year_initial", ("surname_sound", "birth_year", "first_initial")),
     BlockingRule("first_name_street", ("first_name_key", "street_key")),
     BlockingRule("first_sound_postcode", ("first_name_sound", "postal_code")),
     BlockingRule("street_number_postcode", ("street_number", "postal_code")),
@@ -50,6 +54,7 @@ DEFAULT_BLOCKING: tuple[BlockingRule, ...] = (
 #: twins and families, see guard.py).
 DEFAULT_FIXED_M: Mapping[str, float] = MappingProxyType({})
 
+_RULE_KEYS = frozenset({"name", "on", "max_block_size"})
 _KEYS = frozenset(
     {
         "threshold",
@@ -146,9 +151,12 @@ def _blocking(r: SectionReader) -> tuple[BlockingRule, ...]:
     out: list[BlockingRule] = []
     for i, raw in enumerate(rules):
         key = f"blocking[{i}]"
-        if not isinstance(raw, Mapping) or set(raw) != {"name", "on"}:
-            raise r.error(key, "expected a table with exactly 'name' and 'on'")
+        if not isinstance(raw, Mapping) or not {"name", "on"} <= set(raw) <= _RULE_KEYS:
+            raise r.error(key, "expected a table with 'name', 'on' and optional 'max_block_size'")
         name, on = raw["name"], raw["on"]
+        cap = raw.get("max_block_size")
+        if cap is not None and (isinstance(cap, bool) or not isinstance(cap, int) or cap <= 0):
+            raise r.error(f"{key}.max_block_size", "expected a positive integer")
         if not isinstance(name, str) or not name:
             raise r.error(f"{key}.name", "expected a non-empty string")
         if name in {rule.name for rule in out}:
@@ -158,7 +166,7 @@ def _blocking(r: SectionReader) -> tuple[BlockingRule, ...]:
         for k in on:
             if k not in BLOCK_KEYS:
                 raise r.error(f"{key}.on", f"unknown key {k!r} (one of: {', '.join(BLOCK_KEYS)})")
-        out.append(BlockingRule(name, tuple(on)))
+        out.append(BlockingRule(name, tuple(on), cap))
     return tuple(out)
 
 
