@@ -20,7 +20,6 @@ from cdp.resolve.fuzzy.model import (
     ComparisonParams,
     MatchModel,
     ModelError,
-    estimate_u,
     load_model,
     m_from_labels,
     prior_from_pairs,
@@ -29,6 +28,7 @@ from cdp.resolve.fuzzy.model import (
     spec_hash,
     train,
 )
+from cdp.resolve.fuzzy.sampling import estimate_u
 from cdp.resolve.fuzzy.settings import FuzzySettings
 from cdp.resolve.fuzzy.tf import TermFrequencies
 from cdp.schema import SCORED_PAIR
