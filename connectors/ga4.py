@@ -143,9 +143,10 @@ SELECT
     CASE WHEN event_name = 'purchase' THEN 'order' ELSE 'event' END AS kind,
     CASE WHEN event_name = 'purchase'
         THEN coalesce(m.ecommerce.purchase_revenue, {_param("value")}) END AS _amount,
-    upper(trim({_param("currency")})) AS currency,
-    nullif(list_filter(list_transform(m.items, lambda i: coalesce(i.item_id, i.item_name)),
-        lambda s: s IS NOT NULL), []) AS items,
+    CASE WHEN event_name = 'purchase' THEN upper(trim({_param("currency")})) END AS currency,
+    CASE WHEN len(m.items) > 0 THEN nullif(list_filter(
+        list_transform(m.items, lambda i: coalesce(i.item_id, i.item_name)),
+        lambda s: s IS NOT NULL), []) END AS items,
     {_campaign("source", "source")} AS utm_source,
     {_campaign("medium", "medium")} AS utm_medium,
     {_campaign("campaign", "name")} AS utm_campaign,

@@ -46,8 +46,9 @@ def test_sample_identify_track_page() -> None:
         None,
     )
     assert ident["channel"] == "web" and ident["_line"] == 1
-    extras = json.loads(ident["extras"])
-    assert "messageId" not in extras and extras["context"]["ip"] == "83.45.120.7"
+    extras = json.loads(ident["extras"])  # the whole message as received
+    line1 = (FIXTURES / "segment_s3_sample.jsonl").read_text().splitlines()[0]
+    assert extras == json.loads(line1) and extras["context"]["ip"] == "83.45.120.7"
 
     order = recs["ajs-9a8b7c6d-5e4f-4a3b-9c2d-1e0f9a8b7c02"]
     assert order["kind"] == "order" and order["event_name"] == "Order Completed"
