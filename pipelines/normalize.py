@@ -103,9 +103,11 @@ def normalize(settings: Settings) -> StageReport:
         },
     )
     table = to_identity_table(identity) if identity.height else IDENTITY_RECORD.empty_table()
-    write_parquet_atomic(table, Layout.of(settings).identity_records)
+    target = Layout.of(settings).identity_records
+    write_parquet_atomic(table, target)
     report = StageReport(stage="normalize", rows=identity.height, table=quality.to_dicts())
     report.metrics.update(_metrics(identity, quality, used))
+    report.notes.append(f"identity records: {target}")
     if not used:
         report.notes.append("no raw data yet: wrote an empty identity_records.parquet")
     report.seconds = time.perf_counter() - t0

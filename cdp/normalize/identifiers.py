@@ -58,6 +58,10 @@ BLOCKABLE_COLUMNS: tuple[str, ...] = (
     *IDENTIFIER_COLUMNS,
 )
 
+#: Columns read through a closed list (countries.csv): `*` rules do not apply, since
+#: "NA" there is Namibia, and anything not on the list is already null.
+_CLOSED_VOCABULARY = frozenset({"country"})
+
 _PROFILE_URL = (
     r"(?i)^(?:https?://)?(?:www\.|m\.)?"
     r"(?:(?:twitter|x|instagram|facebook|fb|tiktok|linkedin|threads)\.(?:com|net)/(?:in/)?)?@*"
@@ -109,7 +113,11 @@ def placeholder_mask(field: str, probes: Sequence[pl.Expr]) -> pl.Expr:
 
     Never null: a missing value is not a placeholder.
     """
-    rules = [r for r in load_placeholders() if r.field in ("*", field)]
+    rules = [
+        r
+        for r in load_placeholders()
+        if r.field == field or (r.field == "*" and field not in _CLOSED_VOCABULARY)
+    ]
     exact = sorted({r.value for r in rules if r.kind == "exact"})
     hits: list[pl.Expr] = []
     for probe in probes:

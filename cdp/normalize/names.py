@@ -78,9 +78,11 @@ def _clean_name(raw: pl.Expr, *, titles: bool, suffixes: bool, keep_comma: bool 
     t = t.str.replace_all(allowed, " ").str.replace_all(r"\s*-\s*", "-")
     # Words start with a letter and end with a letter or an initial's dot ("'A" → "A").
     t = t.str.replace_all(r"(^|[\s,])['.\-]+", "$1").str.replace_all(r"['\-]+([\s,]|$)", "$1")
+    t = t.str.replace_all(r"(^|[\s,])\p{M}+", "$1")  # marks orphaned by the removals above
     t = t.str.replace_all(r"\s+", " ").str.replace_all(r"\s?,[\s,]*", ", ")
     t = t.str.replace(_PREFIX_RE if titles else rf"^{_EDGE}+", "")
     t = t.str.replace(_SUFFIX_RE if suffixes else r"[\s',\-]+$", "")
+    t = t.str.replace(r"^\p{M}+", "").str.strip_chars(" ")  # a mark left bare by a title
     return blank_to_null(t)
 
 

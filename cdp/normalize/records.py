@@ -72,11 +72,11 @@ def _prepare(raw: pl.DataFrame) -> pl.DataFrame:
 
 
 def _probes(column: str) -> list[pl.Expr]:
-    """Cheap lower-case forms of a raw value that placeholder rules are matched against."""
+    """Cheap lower-case forms of a raw value that placeholder rules are matched against.
+
+    Emails are checked again once cleaned (display names, `mailto:`), in `normalize_records`.
+    """
     probe = pl.col(column).str.strip_chars().str.to_lowercase()
-    if column == "email":  # `"Test" <TEST@test.com>` and `mailto:` spellings too
-        inner = pl.coalesce(probe.str.extract(r"<\s*([^<>]*?)\s*>", 1), probe)
-        return [probe, inner.str.replace(r"^mailto:", "")]
     if column == "phone":  # "000-000-0000" and "p:0000000000" as digits
         return [probe, probe.str.replace(r"^p:", "").str.replace_all(r"[^\d+]", "")]
     return [probe]
@@ -91,7 +91,16 @@ def _screen(frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
         (pl.col(c).str.strip_chars().str.len_bytes() > 0).fill_null(False).alias(c)
         for c in BLOCKABLE_COLUMNS
     )
-    blocked = frame.select(placeholder_mask(c, _probes(c)).alias(c) for c in BLOCKABLE_COLUMNS)
+    # Materialise the probes first: each is matched by several rules.
+    probes = {c: [f"__probe_{c}_{i}" for i in range(len(_probes(c)))] for c in BLOCKABLE_COLUMNS}
+    probed = frame.select(
+        p.alias(name)
+        for c in BLOCKABLE_COLUMNS
+        for p, name in zip(_probes(c), probes[c], strict=True)
+    )
+    blocked = probed.select(
+        placeholder_mask(c, [pl.col(n) for n in probes[c]]).alias(c) for c in BLOCKABLE_COLUMNS
+    )
     return filled, blocked
 
 
@@ -143,8 +152,15 @@ def normalize_records(
     region = frame.get_column("source").replace_strict(
         dict(source_countries), default=default_country, return_dtype=pl.String
     )
-    emails = normalize_emails(inputs.get_column("email")).with_columns(
-        email_valid=pl.when(blocked["email"]).then(False).otherwise(pl.col("email_valid"))
+    emails = normalize_emails(inputs.get_column("email"))
+    # A placeholder hidden behind a display name (`"Test" <TEST@test.com>`) shows once clean.
+    late = emails.select(placeholder_mask("email", [pl.col("email")]))
+    blocked = blocked.with_columns((pl.col("email") | late.to_series()).alias("email"))
+    is_blocked = blocked.get_column("email")
+    emails = emails.with_columns(
+        email=pl.when(~is_blocked).then(pl.col("email")),
+        email_key=pl.when(~is_blocked).then(pl.col("email_key")),
+        email_valid=pl.when(is_blocked).then(False).otherwise(pl.col("email_valid")),
     )
     contact = _contact(inputs, date_formats, today)
     phones = normalize_phones(inputs.get_column("phone"), region).with_columns(

@@ -158,3 +158,19 @@ def test_rows_keep_input_order() -> None:
     out, _ = _norm(rows)
     assert out["record_id"].to_list() == ["0", "1", "2", "3"]
     assert out["first_name"].to_list() == ["A", "B", "A", "B"]
+
+
+def test_placeholder_behind_display_name_is_blocked() -> None:
+    out, quality = _norm([{"source": "s", "record_id": "1", "email": '"Test" <TEST@test.com>'}])
+    r = out.row(0, named=True)
+    assert (r["email"], r["email_key"], r["email_valid"]) == (None, None, False)
+    assert r["email_raw"] == '"Test" <TEST@test.com>'
+    assert r["blocked_fields"] == "email"
+    q = quality.filter(pl.col("column") == "email").row(0, named=True)
+    assert (q["blocked"], q["invalid"]) == (1, 0)
+
+
+def test_generic_placeholders_do_not_touch_country_codes() -> None:
+    out, _ = _norm([{"source": "s", "record_id": "1", "country": "NA", "city": "N/A"}])
+    r = out.row(0, named=True)
+    assert (r["country"], r["city"], r["blocked_fields"]) == ("NA", None, "city")
