@@ -142,3 +142,19 @@ def test_recordlinkage_ecm_cross_check_agrees_on_clear_pairs() -> None:
     assert prob.shape == (n_match + n_non,)
     assert (prob[:n_match] > 0.5).mean() > 0.95
     assert (prob[n_match:] < 0.5).mean() > 0.95
+
+
+def test_a_corrupt_model_file_is_retrained_with_a_warning(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from conftest import frame
+
+    from cdp.resolve.fuzzy import FuzzySettings, find_matches
+
+    path = tmp_path / "model.json"
+    path.write_text("{broken")
+    recs = frame({"first_name_key": "ana", "phone": "+34600000001"}, {"first_name_key": "ana"})
+    result = find_matches(recs, settings=FuzzySettings(u_sample_size=100), model_path=path)
+    assert result.stats["trained"] is True
+    assert "model.json: invalid model file" in capsys.readouterr().err
+    assert load_model(path).names == FuzzySettings().comparisons

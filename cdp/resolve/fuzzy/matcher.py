@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from cdp import progress
 from cdp.errors import CdpError
 from cdp.resolve.fuzzy.blocking import Blocked, block
 from cdp.resolve.fuzzy.comparisons import COMPARED_COLUMNS, COMPARISONS, compare
@@ -159,9 +160,13 @@ def _current_model(path: Path, wanted: str) -> MatchModel | None:
         return None
     try:
         model = load_model(path)
-    except ModelError:
+    except ModelError as exc:
+        progress.warn(f"{exc}; retraining")
         return None
-    return model if model.spec_hash == wanted else None
+    if model.spec_hash != wanted:
+        progress.info(f"  {path.name}: comparison spec changed, retraining")
+        return None
+    return model
 
 
 def _train(
