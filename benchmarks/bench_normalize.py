@@ -149,7 +149,7 @@ def main() -> None:
         out, quality = normalize_records(
             raw,
             default_country="ES",
-            source_countries={"pay": "US"},
+            source_countries={},  # all sources Spanish: the numbers are Spanish mobiles
             date_formats={"shop": "%d/%m/%Y"},
             today=dt.date(2026, 11, 23),
         )

@@ -8,7 +8,9 @@ placeholders) lives in `data/` as CSV, not in code.
 
 from __future__ import annotations
 
+from cdp.normalize.email import email_value
 from cdp.normalize.identifiers import placeholders_version
+from cdp.normalize.phone import phone_value
 from cdp.normalize.records import (
     QUALITY_SCHEMA,
     identity_schema,
@@ -18,8 +20,10 @@ from cdp.normalize.records import (
 
 __all__ = [
     "QUALITY_SCHEMA",
+    "email_value",
     "identity_schema",
     "normalize_records",
+    "phone_value",
     "placeholders_version",
     "to_identity_table",
 ]

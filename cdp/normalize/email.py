@@ -11,7 +11,14 @@ import polars as pl
 
 from cdp.normalize._text import blank_to_null, clean_text, on_distinct
 
-__all__ = ["EMAIL_COLUMNS", "clean_email", "email_key", "email_valid", "normalize_emails"]
+__all__ = [
+    "EMAIL_COLUMNS",
+    "clean_email",
+    "email_valid",
+    "email_value",
+    "normalize_emails",
+    "with_email_key",
+]
 
 #: Output columns of `normalize_emails`.
 EMAIL_COLUMNS: tuple[str, ...] = ("email", "email_key", "email_valid")
@@ -45,21 +52,34 @@ def email_valid(clean: pl.Expr) -> pl.Expr:
     )
 
 
-def email_key(clean: pl.Expr) -> pl.Expr:
-    """Matching key of a valid clean address: `+tag` dropped, Gmail dots dropped,
-    googlemail.com → gmail.com. `M.Lopez+shop@GoogleMail.com` → `mlopez@gmail.com`.
+def with_email_key(frame: pl.DataFrame, clean: str, *, alias: str = "email_key") -> pl.DataFrame:
+    """`frame` plus the matching key of its valid clean address column `clean`:
+    `+tag` dropped, Gmail dots dropped, googlemail.com → gmail.com
+    (`m.lopez+shop@googlemail.com` → `mlopez@gmail.com`).
 
     Plus-addressing is folded for every domain (Gmail, Outlook, iCloud, Fastmail and
     Proton all deliver `a+x@` to `a@`); a local part that is only a tag is kept.
+    Built in stages so each intermediate is computed once.
     """
-    local = clean.str.extract(r"^(.*)@", 1)
-    domain = clean.str.extract(r"@([^@]*)$", 1)
-    domain = pl.when(domain.is_in(_GMAIL)).then(pl.lit("gmail.com")).otherwise(domain)
-    untagged = local.str.replace(r"\+.*$", "")
-    local = pl.when(untagged.str.len_bytes() > 0).then(untagged).otherwise(local)
+    parts = pl.col(clean).str.split_exact("@", 1)
+    frame = frame.with_columns(
+        _local=parts.struct.field("field_0"), _domain=parts.struct.field("field_1")
+    )
+    local, domain = pl.col("_local"), pl.col("_domain")
+    frame = frame.with_columns(
+        _domain=pl.when(domain.is_in(_GMAIL)).then(pl.lit("gmail.com")).otherwise(domain),
+        _untagged=local.str.replace(r"\+.*$", ""),
+    )
+    untagged = pl.col("_untagged")
+    frame = frame.with_columns(
+        _local=pl.when(untagged.str.len_bytes() > 0).then(untagged).otherwise(local)
+    )
     dotless = local.str.replace_all(".", "", literal=True)
-    local = pl.when(domain == "gmail.com").then(dotless).otherwise(local)
-    return pl.concat_str([local, pl.lit("@"), domain])
+    frame = frame.with_columns(
+        _local=pl.when(pl.col("_domain") == "gmail.com").then(dotless).otherwise(local)
+    )
+    key = pl.concat_str([pl.col("_local"), pl.lit("@"), pl.col("_domain")])
+    return frame.with_columns(key.alias(alias)).drop("_local", "_domain", "_untagged")
 
 
 def normalize_emails(raw: pl.Series) -> pl.DataFrame:
@@ -77,4 +97,15 @@ def _normalize_distinct(frame: pl.DataFrame) -> pl.DataFrame:
     valid = email_valid(pl.col("_clean")).fill_null(False)
     frame = frame.with_columns(email_valid=pl.when(pl.col("_clean").is_not_null()).then(valid))
     frame = frame.with_columns(email=pl.when(pl.col("email_valid")).then(pl.col("_clean")))
-    return frame.with_columns(email_key=email_key(pl.col("email"))).select(EMAIL_COLUMNS)
+    return with_email_key(frame, "email").select(EMAIL_COLUMNS)
+
+
+def email_value(value: str | None) -> tuple[str | None, str | None]:
+    """(email, email_key) of one typed address, exactly as the pipeline stores them
+    (for lookups such as `cdp show` and `cdp forget`); (None, None) when invalid.
+
+    >>> email_value(' "Ana" <Ana.Pena+x@GoogleMail.com> ')
+    ('ana.pena+x@googlemail.com', 'anapena@gmail.com')
+    """
+    row = normalize_emails(pl.Series([value], dtype=pl.String)).row(0, named=True)
+    return row["email"], row["email_key"]

@@ -16,7 +16,7 @@ from phonenumbers import PhoneMetadata
 
 from cdp.normalize._text import blank_to_null, clean_text
 
-__all__ = ["clean_phone_text", "normalize_phones", "to_e164"]
+__all__ = ["clean_phone_text", "normalize_phones", "phone_value", "to_e164"]
 
 _E164 = phonenumbers.PhoneNumberFormat.E164
 
@@ -94,7 +94,8 @@ def normalize_phones(raw: pl.Series, region: pl.Series) -> pl.DataFrame:
     frame = pl.DataFrame(
         {"_raw": raw, "_region": region}, schema=dict.fromkeys(("_raw", "_region"), pl.String)
     )
-    frame = frame.with_columns(_text=_dial_key(clean_phone_text(pl.col("_raw"))))
+    frame = frame.with_columns(_text=clean_phone_text(pl.col("_raw")))
+    frame = frame.with_columns(_text=_dial_key(pl.col("_text")))
     codes = {r: c for r in frame["_region"].drop_nulls().unique() if (c := _plain_country_code(r))}
     code = pl.col("_region").replace_strict(codes, default=None, return_dtype=pl.String)
     text = pl.col("_text")
@@ -124,3 +125,14 @@ def normalize_phones(raw: pl.Series, region: pl.Series) -> pl.DataFrame:
     phone = pl.coalesce("_p1", "_p2")
     valid = pl.when(text.is_not_null()).then(phone.is_not_null())
     return frame.select(phone.alias("phone"), valid.alias("phone_valid"))
+
+
+def phone_value(value: str | None, region: str) -> str | None:
+    """E.164 of one typed number, exactly as the pipeline stores it; None when invalid.
+
+    >>> phone_value("p:612 345 678", "ES")
+    '+34612345678'
+    """
+    out = normalize_phones(pl.Series([value], dtype=pl.String), pl.Series([region]))
+    phone = out.item(0, "phone")
+    return None if phone is None else str(phone)
