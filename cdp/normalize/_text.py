@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Callable, Iterator
-from functools import cache
 from importlib import resources
 
 import polars as pl
@@ -105,11 +104,11 @@ def data_version(name: str) -> str | None:
     return None
 
 
-@cache
-def fold_python(value: str) -> str:
-    """The `fold_words` of one Python string (for building lookup tables from data files)."""
-    out = pl.select(fold_words(pl.lit(value, dtype=pl.String))).item()
-    return "" if out is None else str(out)
+def fold_values(values: list[str]) -> list[str]:
+    """`fold_words` of Python strings in one vectorised call (for data-file lookup tables);
+    a value that folds to nothing becomes ""."""
+    series = pl.Series(values, dtype=pl.String)
+    return pl.select(fold_words(pl.lit(series)).fill_null("")).to_series().to_list()
 
 
 def on_distinct(

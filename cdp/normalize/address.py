@@ -17,7 +17,7 @@ import polars as pl
 
 from cdp.normalize._text import (
     blank_to_null,
-    fold_python,
+    fold_values,
     fold_words,
     on_distinct,
     read_data_rows,
@@ -93,9 +93,10 @@ def load_countries() -> dict[str, str]:
     Raises:
         ValueError: when two aliases fold to the same key with different codes.
     """
+    rows = list(read_data_rows("countries.csv"))
     out: dict[str, str] = {}
-    for row in read_data_rows("countries.csv"):
-        key = fold_python(row["alias"]).replace(" ", "")
+    for row, folded in zip(rows, fold_values([r["alias"] for r in rows]), strict=True):
+        key = folded.replace(" ", "")
         code = row["alpha2"].upper()
         if out.get(key, code) != code:
             raise ValueError(f"countries.csv: alias {row['alias']!r} maps to two codes")

@@ -20,7 +20,14 @@ from functools import cache
 
 import polars as pl
 
-from cdp.normalize._text import blank_to_null, clean_text, fold_words, read_data_rows, tidy_case
+from cdp.normalize._text import (
+    blank_to_null,
+    clean_text,
+    fold_values,
+    fold_words,
+    read_data_rows,
+    tidy_case,
+)
 
 __all__ = ["NAME_COLUMNS", "load_nicknames", "name_keys", "normalize_names"]
 
@@ -53,19 +60,15 @@ _SUFFIX_RE = rf"(?i)(?:[\s',\-]|\b(?:{_SUFFIXES})\b\.?)+$"  # keeps an initial's
 @cache
 def load_nicknames() -> dict[str, str]:
     """Folded nickname → folded canonical name, from `data/nicknames.csv`."""
-    from cdp.normalize._text import fold_python
-
-    out: dict[str, str] = {}
-    for row in read_data_rows("nicknames.csv"):
-        out[fold_python(row["nickname"])] = fold_python(row["canonical"])
-    return out
+    rows = list(read_data_rows("nicknames.csv"))
+    nicks = fold_values([r["nickname"] for r in rows])
+    canonical = fold_values([r["canonical"] for r in rows])
+    return dict(zip(nicks, canonical, strict=True))
 
 
 @cache
 def _compound_first_names() -> frozenset[str]:
-    from cdp.normalize._text import fold_python
-
-    return frozenset(fold_python(r["name"]) for r in read_data_rows("compound_first_names.csv"))
+    return frozenset(fold_values([r["name"] for r in read_data_rows("compound_first_names.csv")]))
 
 
 def _clean_name(raw: pl.Expr, *, titles: bool, suffixes: bool, keep_comma: bool = False) -> pl.Expr:

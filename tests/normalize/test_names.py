@@ -5,7 +5,7 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from cdp.normalize._text import fold_python
+from cdp.normalize._text import fold_values
 from cdp.normalize.names import NAME_COLUMNS, load_nicknames, normalize_names
 
 
@@ -121,6 +121,6 @@ def test_nickname_table_has_no_chains_or_duplicates() -> None:
     from cdp.normalize._text import read_data_rows
 
     rows = list(read_data_rows("nicknames.csv"))
-    folded = [fold_python(r["nickname"]) for r in rows]
+    folded = fold_values([r["nickname"] for r in rows])
     assert len(folded) == len(set(folded))
     assert {r["language"] for r in rows} <= {"es", "en"}
