@@ -11,8 +11,12 @@ import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
+import polars as pl
+import pyarrow as pa
+
 from cdp import progress
 from cdp.config import Settings
+from cdp.erasure import filter_suppressed, read_suppression
 from cdp.layout import Layout
 from connectors.ingest import FileOutcome, Manifest, RecordFilter, SourceRun
 from pipelines.reports import StageReport
@@ -29,11 +33,14 @@ def ingest(
     """Ingest every new file of the configured sources (or only `sources`).
 
     Files already in the manifest with the same sha256 are skipped; a bad file is
-    quarantined and the run goes on. `record_filter` (the suppression list, when
-    the lead wires it) drops records before they are written.
+    quarantined and the run goes on. Records of people erased with `cdp forget`
+    (the suppression list) are dropped before they are written and counted as
+    `suppressed`; `record_filter` replaces that filter (tests).
     """
     t0 = time.perf_counter()
     chosen = [settings.source(name) for name in sources] if sources else list(settings.sources)
+    if record_filter is None:
+        record_filter = suppression_filter(settings)
     manifest = Manifest(Layout.of(settings).manifest)
     ingested_at = datetime.now(UTC).replace(microsecond=0)
     outcomes: list[FileOutcome] = []
@@ -50,6 +57,20 @@ def ingest(
     finally:
         manifest.flush()
     return _report(outcomes, time.perf_counter() - t0)
+
+
+def suppression_filter(settings: Settings) -> RecordFilter | None:
+    """The erased-people filter, or None when nobody was erased (no cost per file)."""
+    if read_suppression(Layout.of(settings)).is_empty():
+        return None
+
+    def drop_suppressed(table: pa.Table) -> pa.Table:
+        frame = pl.from_arrow(table)
+        assert isinstance(frame, pl.DataFrame)
+        kept, _ = filter_suppressed(frame, settings)
+        return kept.to_arrow().cast(table.schema)
+
+    return drop_suppressed
 
 
 def _report(outcomes: list[FileOutcome], seconds: float) -> StageReport:

@@ -24,6 +24,10 @@ SOURCES: tuple[tuple[str, str, str, Callable[..., SourceOutput]], ...] = (
     ("payments", "stripe_payments", "exports/payments/*.csv", payments.build),
 )
 
+#: Explicit birth-date formats per source (cdp never guesses day/month order). Meta's
+#: date-of-birth question answers month first, whatever the form's locale.
+SOURCE_DATE_FORMATS: dict[str, str] = {"leads": leads.DATE_OF_BIRTH_FORMAT}
+
 #: Build order: the shop first, because payments and web events follow its orders.
 BUILD_ORDER: tuple[str, ...] = ("shop", "payments", "web", "app", "leads")
 
@@ -135,6 +139,8 @@ def config_text(people: int, seed: int) -> str:
     """The landing folder's cdp.toml (DESIGN contract 2)."""
     blocks = "".join(
         f'\n[[sources]]\nname = "{name}"\nconnector = "{connector}"\npath = "{pattern}"\n'
+        + (f'[sources.options]\ndate_format = "{SOURCE_DATE_FORMATS[name]}"\n'
+           if name in SOURCE_DATE_FORMATS else "")
         for name, connector, pattern, _ in SOURCES
     )
     return CONFIG_TEMPLATE.format(people=people, seed=seed, sources=blocks)

@@ -53,22 +53,25 @@ class Form:
     adset: str
 
 
+#: Meta's standard date-of-birth question is answered MM/DD/YYYY in every locale.
+DATE_OF_BIRTH_FORMAT = "%m/%d/%Y"
+
 FORMS: tuple[Form, ...] = (
     Form("2295576760978334", "Spring catalogue form", "spring_catalogue_es",
          (SIZE_QUESTION, "full_name", "email", "phone_number", "city"), "utf-16",
-         "Europe/Madrid", "%d/%m/%Y", "TRUE", True, "ES 25-44"),
+         "Europe/Madrid", DATE_OF_BIRTH_FORMAT, "TRUE", True, "ES 25-44"),
     Form("1187340012345678", "Newsletter ES - sorteo", "newsletter_es",
          ("first_name", "last_name", "email", "phone_number", "date_of_birth"), "utf-8",
-         "Europe/Madrid", "%d/%m/%Y", "true", False, "ES 18-34"),
+         "Europe/Madrid", DATE_OF_BIRTH_FORMAT, "true", False, "ES 18-34"),
     Form("3300456789012345", "Promo LATAM", "promo_latam",
          ("full_name", "email", "phone_number", "city", "date_of_birth"), "utf-16",
-         "America/Mexico_City", "%d/%m/%Y", "TRUE", True, "LATAM 18-44"),
+         "America/Mexico_City", DATE_OF_BIRTH_FORMAT, "TRUE", True, "LATAM 18-44"),
     Form("4411567890123456", "US Giveaway", "us_giveaway",
          ("first_name", "last_name", "email", "phone_number", "date_of_birth", "zip_code"),
-         "utf-8", "America/New_York", "%m/%d/%Y", "TRUE", False, "US 21-54"),
+         "utf-8", "America/New_York", DATE_OF_BIRTH_FORMAT, "TRUE", False, "US 21-54"),
     Form("5522678901234567", "UK Lookbook", "uk_lookbook",
          ("full_name", "email", "phone_number", "post_code", SIZE_QUESTION), "utf-16",
-         "Europe/London", "%d/%m/%Y", "true", True, "UK 18-44"),
+         "Europe/London", DATE_OF_BIRTH_FORMAT, "true", True, "UK 18-44"),
 )  # fmt: skip
 ADS = ("Spring - Carousel", "Spring - Reel", "Story - Video")
 

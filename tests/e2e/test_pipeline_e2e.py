@@ -132,3 +132,39 @@ def test_dagster_job_builds_the_same_warehouse_as_the_cli(cli_run, tmp_path) -> 
         if name == "customer_id_changes":
             continue  # the CLI copy has run twice by now (idempotence test)
         assert a[name].equals(b[name]), name
+
+
+def test_forget_then_replay_does_not_bring_the_person_back(cli_run) -> None:
+    """RELIABILITY test 17, end to end: erase by email, re-deliver the old files, ingest."""
+    config, _ = cli_run
+    settings = load_settings(config)
+    layout = Layout.of(settings)
+    ids = pl.read_parquet(layout.identity_records).filter(pl.col("email").is_not_null())
+    email = ids.group_by("email").len().sort("len", "email", descending=True)["email"][0]
+    raw_email = ids.filter(pl.col("email") == email)["email_raw"][0]
+    forgot = _cdp("forget", raw_email, "--config", str(config), cwd=config.parent)
+    assert forgot.returncode == 0, forgot.stderr[-3000:]
+
+    def lake_hits() -> int:
+        raw = pl.scan_parquet(str(layout.lake / "raw" / "*" / "*.parquet"))
+        return (
+            raw.filter(pl.col("email").str.to_lowercase().str.strip_chars() == email)
+            .select(pl.len())
+            .collect()
+            .item()
+        )
+
+    assert lake_hits() == 0
+    for src in settings.sources:  # every export file delivered again under a new name
+        for f in src.files():
+            shutil.copy(f, f.with_name("redelivered-" + f.name))
+    again = _cdp("ingest", "--config", str(config), cwd=config.parent)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert lake_hits() == 0
+    manifest = pl.read_parquet(layout.manifest)
+    assert manifest.filter(pl.col("path").str.contains("redelivered-"))["suppressed"].sum() > 0
+    with duckdb.connect(str(settings.project.warehouse), read_only=True) as con:
+        n = con.execute(
+            "select count(*) from customer_identifiers where id_value = ?", [email]
+        ).fetchone()
+    assert n is not None and n[0] == 0
