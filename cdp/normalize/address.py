@@ -146,8 +146,14 @@ def _clean_number(raw: pl.Expr) -> pl.Expr:
     return blank_to_null(t.str.replace_all(r"\s*-\s*", "-").str.to_uppercase())
 
 
-def postal_code(raw: pl.Expr, country: pl.Expr) -> pl.Expr:
-    """Postal code in its country's format; null when it does not fit that format."""
+def postal_code(raw: pl.Expr, country: pl.Expr, default: pl.Expr | None = None) -> pl.Expr:
+    """Postal code in its country's format; null when it does not fit that format.
+
+    With no `country` (the record states none), the `default` (source) country's format
+    is used when the code fits it, else the UK format when it fits (unambiguous letters
+    and digits), else the code is kept as written (upper-case): an unknown country is no
+    reason to drop a value.
+    """
     t = clean_text(raw).str.to_uppercase().str.replace(r"^(\d+)\.0$", "$1")
     digits5 = t.str.extract(r"^(\d{4,5})$", 1).str.zfill(5)
     es = pl.when(digits5.str.slice(0, 2).is_between(pl.lit("01"), pl.lit("52"))).then(digits5)
@@ -156,16 +162,26 @@ def postal_code(raw: pl.Expr, country: pl.Expr) -> pl.Expr:
         r"^([A-Z]{1,2}\d[A-Z\d]?)(\d[A-Z]{2})$"
     )
     gb_code = pl.concat_str([gb.struct.field("1"), gb.struct.field("2")], separator=" ")
+
+    def formatted(code: pl.Expr) -> pl.Expr:
+        return (
+            pl.when(code == "ES")
+            .then(es)
+            .when(code == "MX")
+            .then(digits5)
+            .when(code == "US")
+            .then(us)
+            .when(code == "GB")
+            .then(gb_code)
+            .otherwise(t)
+        )
+
+    if default is None:
+        return formatted(country)
     return (
-        pl.when(country == "ES")
-        .then(es)
-        .when(country == "MX")
-        .then(digits5)
-        .when(country == "US")
-        .then(us)
-        .when(country == "GB")
-        .then(gb_code)
-        .otherwise(t)
+        pl.when(country.is_not_null())
+        .then(formatted(country))
+        .otherwise(pl.coalesce(formatted(default), gb_code, t))
     )
 
 
@@ -174,7 +190,7 @@ def normalize_addresses(frame: pl.DataFrame, default_country: pl.Series) -> pl.D
 
     Args:
         frame: street, street_number, address_line2, city, postal_code, region, country.
-        default_country: per row, the source's country, used only to read postal codes
+        default_country: per row, the source's country, used only to format postal codes
             when the record states no country (the `country` column is never invented).
     """
     inputs = ("street", "street_number", "address_line2", "city", "postal_code", "region")
@@ -205,9 +221,8 @@ def _normalize_distinct(frame: pl.DataFrame) -> pl.DataFrame:
         .otherwise(tidy_case(region, lower_words=PARTICLES)),
         country=country_code(pl.col("country")),
     )
-    effective = pl.coalesce(pl.col("country"), pl.col("_default"))
     out = out.with_columns(
-        postal_code=postal_code(pl.col("_postal"), effective),
+        postal_code=postal_code(pl.col("_postal"), pl.col("country"), pl.col("_default")),
         street_key=fold_words(pl.col("street")),
         city_key=fold_words(pl.col("city").str.replace_all(r"\([^)]*\)", " ")),
     )

@@ -163,11 +163,14 @@ def normalize_records(
         email_valid=pl.when(is_blocked).then(False).otherwise(pl.col("email_valid")),
     )
     contact = _contact(inputs, date_formats, today)
-    phones = normalize_phones(inputs.get_column("phone"), region).with_columns(
+    address = normalize_addresses(inputs, region)
+    # A number without a country code is read in the record's own country when the record
+    # states one (a US order in a Spanish shop), else in its source's default country.
+    phone_region = address.get_column("country").fill_null(region)
+    phones = normalize_phones(inputs.get_column("phone"), phone_region).with_columns(
         phone_valid=pl.when(blocked["phone"]).then(False).otherwise(pl.col("phone_valid"))
     )
     names = normalize_names(inputs["first_name"], inputs["last_name"], inputs["full_name"])
-    address = normalize_addresses(inputs, region)
     lineage = frame.select(
         record_key=pl.concat_str(["source", "record_id"], separator=":"),
         source="source",

@@ -88,6 +88,23 @@ def test_postal_code_uses_source_country_when_record_has_none() -> None:
 
 
 @pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("e141eg", "E14 1EG"),  # a UK postcode in a Spanish source: formatted, not dropped
+        ("60659", "60659"),  # not Spanish (no province 60), country unknown: kept as written
+        ("x-1", "X-1"),
+    ],
+)
+def test_postal_code_without_country_is_kept(raw: str, expected: str) -> None:
+    r = _addr(default="ES", postal_code=raw)
+    assert (r["postal_code"], r["country"]) == (expected, None)
+
+
+def test_postal_code_with_stated_country_is_strict() -> None:
+    assert _addr(default="ES", postal_code="60659", country="ES")["postal_code"] is None
+
+
+@pytest.mark.parametrize(
     ("raw", "code"),
     [
         ("Spain", "ES"),

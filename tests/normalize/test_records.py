@@ -92,6 +92,17 @@ def test_source_country_sets_the_phone_region() -> None:
     assert q == {"column": "phone", "filled": 3, "normalised": 2, "invalid": 1, "blocked": 0}
 
 
+def test_record_country_beats_source_country_for_phones() -> None:
+    rows = [
+        {"source": "shop", "record_id": "1", "phone": "(312) 310-2331", "country": "USA"},
+        {"source": "shop", "record_id": "2", "phone": "(312) 310-2331"},
+        {"source": "shop", "record_id": "3", "phone": "612 345 678", "country": "España"},
+    ]
+    out, _ = _norm(rows)
+    assert out["phone"].to_list() == ["+13123102331", None, "+34612345678"]
+    assert out["country"].to_list() == ["US", None, "ES"]
+
+
 def test_placeholders_are_nulled_counted_and_raw_kept() -> None:
     rows = [
         {
