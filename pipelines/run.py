@@ -15,13 +15,14 @@ from cdp.layout import Layout
 from pipelines import ingest, normalize, profiles, publish, resolve
 from pipelines.reports import StageReport
 
-#: (stage name, function) in run order.
-STAGES: tuple[tuple[str, Callable[[Settings], StageReport]], ...] = (
-    ("ingest", ingest.ingest),
-    ("normalize", normalize.normalize),
-    ("resolve", resolve.resolve),
-    ("profiles", profiles.build_profiles),
-    ("publish", publish.publish),
+#: (stage name, call with (settings, run_id)) in run order. The run id reaches the
+#: stages that record it (customer_id_changes), so history lines up with runs/<run_id>.json.
+STAGES: tuple[tuple[str, Callable[[Settings, str], StageReport]], ...] = (
+    ("ingest", lambda s, run_id: ingest.ingest(s)),
+    ("normalize", lambda s, run_id: normalize.normalize(s)),
+    ("resolve", lambda s, run_id: resolve.resolve(s, run_id=run_id)),
+    ("profiles", lambda s, run_id: profiles.build_profiles(s)),
+    ("publish", lambda s, run_id: publish.publish(s)),
 )
 
 
@@ -45,7 +46,7 @@ def run_all(settings: Settings) -> RunResult:
         with progress.step(name):
             s0 = time.perf_counter()
             try:
-                report = fn(settings)
+                report = fn(settings, result.run_id)
             except NotBuiltYet as exc:
                 progress.warn(str(exc))
                 result.stopped_at = name

@@ -78,6 +78,10 @@ def test_cdp_run_succeeds_with_a_summary(cli_run) -> None:
         "profiles",
         "publish",
     ]
+    changes = pl.read_parquet(
+        Layout.of(load_settings(config)).resolved / "customer_id_changes.parquet"
+    )
+    assert set(changes["run_id"]) == {record["run_id"]}  # id history lines up with the run
 
 
 def test_every_input_row_is_loaded_quarantined_or_a_duplicate(cli_run) -> None:
