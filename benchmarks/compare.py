@@ -310,8 +310,9 @@ def results_markdown(
             "and normalisation; the cdp stage times below allow a like-for-like comparison.",
             "- Splink 5 (DuckDB): Name/DateOfBirth/Email comparisons from its library, exact "
             "phone/postcode/city and account/device identifiers, Jaro-Winkler street; u by "
-            "random sampling (1e6 pairs), EM on `first_name & surname` and on `dob`; clusters "
-            "at match probability 0.9.",
+            "random sampling (1e6 pairs), prior from deterministic rules (email; names & dob), "
+            "EM on two rules picked from the filled columns (`first_name & surname`, then "
+            "`dob`, else `email`, else `postcode`); clusters at match probability 0.9.",
             "- recordlinkage 0.16: one `Block` index per rule (records with the keys), "
             "Jaro-Winkler ≥ 0.85 on names and street, exact on the rest, ECM classifier, "
             "connected components.",
