@@ -37,7 +37,8 @@ LAST = [
 STREETS = ["Calle Mayor 12, 3ºB", "C/ Alcalá 45", "Avda. de la Constitución 5", "221B Baker St.",
            "123 Main St, Apt 4", "Pº de Gracia 21", "Plaza Mayor 1"]  # fmt: skip
 CITIES = ["Madrid", "MADRID", "Sevilla", "València", "Barcelona", "London", "New York"]
-COUNTRIES = ["ES", "España", "Spain", "UK", "United Kingdom", "USA", None]
+# Mostly Spanish records (the phones are Spanish mobiles); 1 in 10 states UK or USA.
+COUNTRIES = ["ES", "España", "Spain", "ES", "espana", "ES", "España", "ES", "UK", "USA", None]
 POSTAL = ["28013", "8001", "41001", "NW1 6XE", "10001-1234", "46001"]
 SOURCES = ["web", "app", "social", "shop", "pay"]
 
@@ -74,6 +75,10 @@ def generate(n: int, n_phones: int, seed: int = 7) -> pl.DataFrame:
         np.char.add("+34", digits),
         np.where(style == 1, np.char.add("p:", digits), digits),
     ).astype(object)
+    country = pick(COUNTRIES, 0.3)
+    # Records that state the UK or the USA write their (Spanish) number internationally.
+    abroad = np.isin(country, ["UK", "USA"])
+    phone = np.where(abroad, np.char.add("+34 ", digits), phone).astype(object)
     phone[rng.random(n) < 0.03] = "0000000000"
     phone[rng.random(n) < 0.25] = None
     years = rng.integers(1940, 2006, n).astype(str)
@@ -91,7 +96,7 @@ def generate(n: int, n_phones: int, seed: int = 7) -> pl.DataFrame:
         "street": pick(STREETS, 0.5),
         "city": pick(CITIES, 0.4),
         "postal_code": pick(POSTAL, 0.5),
-        "country": pick(COUNTRIES, 0.3),
+        "country": country,
         "user_id": np.where(rng.random(n) < 0.3, np.char.add("u", user), None),
         "anonymous_id": np.where(rng.random(n) < 0.5, np.char.add("a-", user), None),
         "social_handle": np.where(rng.random(n) < 0.1, np.char.add("@User_", user), None),
