@@ -15,10 +15,9 @@ every copy (RELIABILITY §0.4, §5, test 17):
   SHA-256 of the normalised value, never plaintext) lets ingest drop the person on
   any replay of old exports (`filter_suppressed`).
 
-Until `cdp.normalize` exposes its email/phone helpers, suppression keys use the
-small normalisers below: email trimmed + lower-case; phone E.164 via
-`phonenumbers` for the one value typed on the command line, and a vectorised
-digits-and-country-code rule for frames.
+Suppression keys are the forms normalisation stores (`cdp.normalize`: email
+cleaned and lower-cased, phone E.164 in the source's default region), so a replay
+matches whatever way the old file wrote the value.
 """
 
 from __future__ import annotations
@@ -29,7 +28,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-import phonenumbers
 import polars as pl
 
 from cdp.config import Settings
@@ -38,6 +36,8 @@ from cdp.export.audience import normalised_phone
 from cdp.export.files import read_export, write_export
 from cdp.export.log import read_log
 from cdp.layout import Layout
+from cdp.normalize.email import email_value, normalize_emails
+from cdp.normalize.phone import normalize_phones, phone_value
 from cdp.profiles.build import build_from_lake
 from cdp.profiles.lake import read_parquet, read_raw, write_parquet_atomic
 from cdp.schema import CUSTOMER_RECORD, IDENTITY_RECORD
@@ -83,35 +83,22 @@ def suppression_path(layout: Layout) -> Path:
     return layout.state / "suppression.parquet"
 
 
-# --- normalisation (local until cdp.normalize exposes it) ------------------------------
+# --- normalisation: exactly the forms the pipeline stores (cdp.normalize) -------------
 
 
 def normalise_email(value: str) -> str:
-    return value.strip().lower()
+    email, _ = email_value(value)
+    if email is None:
+        raise CdpError("the given email address is not valid")
+    return email
 
 
 def normalise_phone(value: str, region: str) -> str:
     """E.164 of one typed phone number; raises `CdpError` when it is not a phone."""
-    try:
-        parsed = phonenumbers.parse(value, region)
-    except phonenumbers.NumberParseException as exc:
-        raise CdpError("the given phone number could not be parsed") from exc
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
-
-
-def phone_e164_expr(e: pl.Expr, calling_code: pl.Expr) -> pl.Expr:
-    """Vectorised E.164 guess: `00` → `+`, `+` kept, else country code + national digits
-    (trunk `0` dropped)."""
-    s = e.str.replace_all(r"[^0-9+]", "")
-    digits = s.str.replace_all(r"\+", "")
-    return (
-        pl.when(s.str.starts_with("+"))
-        .then(pl.lit("+") + digits)
-        .when(s.str.starts_with("00"))
-        .then(pl.lit("+") + digits.str.slice(2))
-        .when(digits.str.len_chars() > 0)
-        .then(pl.lit("+") + calling_code + digits.str.strip_chars_start("0"))
-    )
+    phone = phone_value(value, region)
+    if phone is None:
+        raise CdpError("the given phone number could not be parsed")
+    return phone
 
 
 def classify(who: str, region: str) -> tuple[str, str]:
@@ -153,17 +140,17 @@ def add_suppression(layout: Layout, entries: pl.DataFrame, at: datetime) -> int:
     return new.height
 
 
-def _calling_codes(raw: pl.DataFrame, settings: Settings) -> pl.Expr:
-    """Country calling code per row, from its source's default country (one lookup per source)."""
-    codes: dict[str, str] = {}
+def _regions(raw: pl.DataFrame, settings: Settings) -> pl.Series:
+    """Default phone region per row, from its source (one lookup per source)."""
+    regions: dict[str, str] = {}
     for source in raw["source"].unique().drop_nulls().to_list():
         try:
-            region = settings.source_country(settings.source(source))
+            regions[source] = settings.source_country(settings.source(source))
         except CdpError:
-            region = settings.project.default_country
-        codes[source] = str(phonenumbers.country_code_for_region(region))
-    default = str(phonenumbers.country_code_for_region(settings.project.default_country))
-    return pl.col("source").replace_strict(codes, default=default, return_dtype=pl.String)
+            regions[source] = settings.project.default_country
+    return raw["source"].replace_strict(
+        regions, default=settings.project.default_country, return_dtype=pl.String
+    )
 
 
 def filter_suppressed(raw: pl.DataFrame, settings: Settings) -> tuple[pl.DataFrame, int]:
@@ -179,14 +166,13 @@ def filter_suppressed(raw: pl.DataFrame, settings: Settings) -> tuple[pl.DataFra
     for id_type in supp["id_type"].unique().to_list():
         if id_type not in raw.columns:
             continue
-        col = pl.col(id_type).cast(pl.String)
+        values = raw[id_type].cast(pl.String)
         if id_type == "email":
-            key = col.str.strip_chars().str.to_lowercase()
+            keys = normalize_emails(values)["email"]
         elif id_type == "phone":
-            key = phone_e164_expr(col, _calling_codes(raw, settings))
+            keys = normalize_phones(values, _regions(raw, settings))["phone"]
         else:
-            key = col.str.strip_chars()
-        keys = raw.select(key.alias("k"))["k"]
+            keys = values.str.strip_chars()
         hashes = supp.filter(pl.col("id_type") == id_type)["value_sha256"]
         hit = hit | sha256_hex(keys).is_in(hashes.implode()).fill_null(False)
     return raw.filter(~hit), int(hit.sum())
