@@ -25,7 +25,7 @@ from cdp.normalize._text import (
     data_version,
     read_data_rows,
 )
-from cdp.schema import IDENTIFIER_COLUMNS
+from cdp.schema import CANONICAL_COLUMNS
 
 __all__ = [
     "BLOCKABLE_COLUMNS",
@@ -41,21 +41,8 @@ __all__ = [
 PLACEHOLDER_FILE = "placeholders.csv"
 
 #: Raw identity columns checked against the placeholder list (`*` rules apply to all).
-BLOCKABLE_COLUMNS: tuple[str, ...] = (
-    "first_name",
-    "last_name",
-    "full_name",
-    "email",
-    "phone",
-    "birth_date",
-    "street",
-    "street_number",
-    "address_line2",
-    "city",
-    "postal_code",
-    "region",
-    "country",
-    *IDENTIFIER_COLUMNS,
+BLOCKABLE_COLUMNS: tuple[str, ...] = tuple(
+    c for c in CANONICAL_COLUMNS if c not in {"source", "record_id", "occurred_at"}
 )
 
 #: Columns read through a closed list (countries.csv): `*` rules do not apply, since
