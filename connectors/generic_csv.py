@@ -355,7 +355,8 @@ def _map(df: pl.DataFrame, source: SourceSettings) -> tuple[pl.DataFrame, list[R
 def _dates(
     out: pl.DataFrame, source: SourceSettings, *, canon: str
 ) -> tuple[pl.DataFrame, list[Reject]]:
-    """Parse `occurred_at` (UTC timestamp) or `birth_date` (ISO text) with the explicit format."""
+    """Parse `occurred_at` (UTC timestamp, rejected when unparseable) or `birth_date`
+    (ISO text; unparseable values pass through raw) with the explicit format."""
     opts = source.options
     col = source.columns[canon]
     raw = pl.col(f"_{canon}")
@@ -378,6 +379,10 @@ def _dates(
                 f"column {col!r} ({canon}): every date is ambiguous between day/month and "
                 f"month/day; set [sources.options] {option}",
             )
+    if canon == "birth_date":
+        # A wrong birth date is a fact about the person, not a broken row: keep the record
+        # and the raw text; normalisation nulls it and counts it as invalid.
+        return out.with_columns(pl.coalesce(parsed, raw).alias(canon)), []
     out = out.with_columns(parsed.alias(canon))
     hint = f"does not match {option}" if fmt else f"not ISO-8601; set {option}"
     return split_rejects(
