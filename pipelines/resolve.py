@@ -91,6 +91,7 @@ def resolve(
         run_id=run_id,
         changed_at=now,
         taken=issued_ids(history),
+        fuzzy_threshold=_fuzzy_threshold(settings),
     )
     progress.debug("  phases: " + ", ".join(f"{k} {v:.2f}s" for k, v in res.timings.items()))
     write_parquet(res.customer_records, paths.customer_records)
@@ -115,6 +116,12 @@ def resolve(
         table=list(scored.blocking),
         notes=notes,
     )
+
+
+def _fuzzy_threshold(settings: Settings) -> float:
+    from cdp.resolve.fuzzy import fuzzy_settings
+
+    return fuzzy_settings(settings).threshold
 
 
 def _stored(paths: ResolvePaths) -> str:

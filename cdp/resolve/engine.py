@@ -15,6 +15,7 @@ from typing import Any
 
 import polars as pl
 
+from cdp.resolve.discount import discount_shared
 from cdp.resolve.evidence import dropped_links, match_evidence
 from cdp.resolve.frames import attach
 from cdp.resolve.graph import EDGE_SCHEMA, IdentityGraph, build_graph, with_rid
@@ -96,18 +97,24 @@ def resolve_records(
     run_id: str,
     changed_at: datetime,
     taken: Iterable[str] = (),
+    fuzzy_threshold: float = 0.99,
 ) -> Resolution:
     """Link `records` (IDENTITY_RECORD) into customers with stable ids.
 
     `pairs` are the fuzzy matcher's SCORED_PAIR rows (already merged with the cache),
-    `previous` the last id map (None on a first run).
+    `previous` the last id map (None on a first run). Pairs that only pass the
+    matcher's `fuzzy_threshold` on a phone or email the graph found shared are refused
+    (`cdp.resolve.discount`).
     """
     rules = settings.identifiers
     clock = _Clock()
     records = with_rid(records.unique(subset="record_key", keep="first", maintain_order=True))
     graph = build_graph(records, rules)
     matched = match_records(overrides, records)
-    edges = pl.concat([must_link_edges(matched), graph.edges, fuzzy_edges(pairs, rules)])
+    fuzzy, refused = discount_shared(
+        fuzzy_edges(pairs, rules), records, graph, threshold=fuzzy_threshold
+    )
+    edges = pl.concat([must_link_edges(matched), graph.edges, fuzzy])
     clock.lap("graph")
     limited, limits = limited_values(graph.ids, rules)
     guarded = apply_guards(
@@ -131,7 +138,9 @@ def resolve_records(
     ).select([f.name for f in CUSTOMER_RECORD])
     evidence = match_evidence(guarded.used, ids.id_map)
     dropped = dropped_links(
-        pl.concat([graph.dropped, guarded.dropped]), graph.evidence_only, ids.id_map
+        pl.concat([graph.dropped, refused.select(graph.dropped.columns), guarded.dropped]),
+        graph.evidence_only,
+        ids.id_map,
     )
     out = Resolution(
         customer_records=customer_records,

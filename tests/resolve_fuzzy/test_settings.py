@@ -30,7 +30,7 @@ def _settings(write_config: Callable[[str], Path], extra: str) -> FuzzySettings:
 def test_defaults_without_a_table(write_config: Callable[[str], Path]) -> None:
     s = _settings(write_config, "")
     assert s == FuzzySettings()
-    assert s.threshold == 0.9 and s.guard_weight == -60.0
+    assert s.threshold == 0.99 and s.guard_weight == -60.0
     assert [r.name for r in s.blocking][:2] == ["email", "phone"]
 
 
