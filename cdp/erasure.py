@@ -30,6 +30,7 @@ from pathlib import Path
 
 import polars as pl
 
+from cdp.atomic import write_parquet as write_parquet_atomic
 from cdp.config import Settings
 from cdp.errors import CdpError
 from cdp.export.audience import normalised_phone
@@ -39,7 +40,7 @@ from cdp.layout import Layout
 from cdp.normalize.email import email_value, normalize_emails
 from cdp.normalize.phone import normalize_phones, phone_value
 from cdp.profiles.build import build_from_lake
-from cdp.profiles.lake import read_parquet, read_raw, write_parquet_atomic
+from cdp.profiles.lake import read_parquet, read_raw
 from cdp.schema import CUSTOMER_RECORD, IDENTITY_RECORD
 from cdp.warehouse import prune_snapshots, publish_snapshot, sha256_hex
 

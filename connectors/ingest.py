@@ -44,6 +44,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from cdp import progress
+from cdp.atomic import write_parquet as write_parquet_atomic
 from cdp.config import Settings, SourceSettings
 from cdp.layout import Layout
 from cdp.schema import RAW_RECORD, TS
@@ -148,27 +149,6 @@ def relative_path(path: Path, root: Path) -> str:
         return real.relative_to(root.resolve()).as_posix()
     except ValueError:
         return real.as_posix()
-
-
-def write_parquet_atomic(table: pa.Table, target: Path, *, durable: bool = False) -> None:
-    """Write Parquet to a temp file in the target's folder, then `os.replace` it into place.
-
-    Readers see the old file or the new one, never a partial one, also after a
-    kill -9. `durable` adds an fsync before the rename (power-loss safety) for
-    commit points such as the manifest.
-    """
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            pq.write_table(table, fh, compression="zstd")
-            if durable:
-                fh.flush()
-                os.fsync(fh.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _copy_atomic(src: Path, target: Path) -> None:

@@ -8,17 +8,13 @@ later stages always find their input layer).
 
 from __future__ import annotations
 
-import os
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
 import polars as pl
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 from cdp import progress
+from cdp.atomic import write_parquet as write_parquet_atomic
 from cdp.config import Settings
 from cdp.layout import Layout
 from cdp.normalize import (
@@ -68,19 +64,6 @@ def read_raw(settings: Settings) -> tuple[pl.DataFrame, list[str]]:
         .collect()
     )
     return raw, used
-
-
-def write_parquet_atomic(table: pa.Table, path: Path) -> None:
-    """Write `table` to `path` through a temp file in the same folder and `os.replace`."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        pq.write_table(table, tmp, compression="zstd")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def normalize(settings: Settings) -> StageReport:

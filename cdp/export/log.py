@@ -12,8 +12,8 @@ from pathlib import Path
 
 import polars as pl
 
+from cdp.atomic import write_parquet as write_parquet_atomic
 from cdp.layout import Layout
-from cdp.profiles.lake import write_parquet_atomic
 
 _TS = pl.Datetime("us", "UTC")
 LOG_SCHEMA: dict[str, pl.DataType] = {

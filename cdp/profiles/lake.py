@@ -99,22 +99,6 @@ def read_lake(layout: Layout) -> LakeFrames:
     )
 
 
-def write_parquet_atomic(df: pl.DataFrame, path: Path) -> None:
-    """Write through a temp file in the same folder, fsync, then `os.replace`."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        df.write_parquet(tmp)
-        fd = os.open(tmp, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def write_bytes_atomic(data: bytes, path: Path) -> None:
     """Same promise as `write_parquet_atomic`, for text/CSV/JSON payloads."""
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
 
+from cdp.atomic import write_parquet
 from cdp.errors import CdpError
 from cdp.layout import Layout
 from cdp.schema import CUSTOMER_ID_CHANGE
@@ -47,19 +47,6 @@ class ResolvePaths:
             pairs_fingerprint=state / "pairs.fingerprint",
             model=state / "match_model.json",
         )
-
-
-def write_parquet(df: pl.DataFrame, path: Path) -> None:
-    """Write `df` to `path` through a temp file in the same folder, then rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        df.write_parquet(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def write_text(text: str, path: Path) -> None:

@@ -9,8 +9,9 @@ from typing import Any
 
 import polars as pl
 
+from cdp.atomic import write_parquet as write_parquet_atomic
 from cdp.layout import Layout
-from cdp.profiles.lake import conform, write_parquet_atomic
+from cdp.profiles.lake import conform
 from cdp.schema import CUSTOMER_ID_CHANGE, CUSTOMER_RECORD, IDENTITY_RECORD, RAW_RECORD
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
