@@ -293,6 +293,23 @@ def split_rejects(
     return df.filter(~flags), rejects
 
 
+def parse_or_reject(
+    df: pl.DataFrame,
+    parsed: pl.Expr,
+    *,
+    raw: str,
+    target: str,
+    reason: str,
+    field: str | None,
+    detail: str,
+) -> tuple[pl.DataFrame, list[Reject]]:
+    """Set `target` to `parsed`; rows whose `raw` text is present but did not parse are
+    rejected (an empty value is not an error, a wrong one is)."""
+    df = df.with_columns(parsed.alias(target))
+    bad = pl.col(raw).is_not_null() & pl.col(target).is_null()
+    return split_rejects(df, bad, reason=reason, field=field, detail=detail)
+
+
 def first_present(df: pl.DataFrame, names: Iterable[str]) -> str | None:
     """The first of `names` that is a column of `df` (header aliases such as `Created (UTC)`)."""
     for name in names:

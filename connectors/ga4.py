@@ -44,7 +44,14 @@ from connectors._io import (
     read_parquet,
     run_on_lines,
 )
-from connectors._parse import bool_flag, finish_records, money, split_rejects, to_utf8
+from connectors._parse import (
+    bool_flag,
+    finish_records,
+    money,
+    parse_or_reject,
+    split_rejects,
+    to_utf8,
+)
 from connectors.base import ReadResult, Reject
 
 __all__ = ["STRUCTURE", "read"]
@@ -216,10 +223,11 @@ def _validate(df: pl.DataFrame) -> tuple[pl.DataFrame, list[Reject]]:
         detail="event_timestamp missing or not an integer of microseconds",
     )
     rejects += r
-    df = df.with_columns(money(pl.col("_amount")).alias("amount"))
-    df, r = split_rejects(
+    df, r = parse_or_reject(
         df,
-        pl.col("_amount").is_not_null() & pl.col("amount").is_null(),
+        money(pl.col("_amount")),
+        raw="_amount",
+        target="amount",
         reason="bad_amount",
         field="ecommerce.purchase_revenue",
         detail="purchase revenue is not a number",

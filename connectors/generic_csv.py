@@ -44,6 +44,7 @@ from connectors._parse import (
     iso_date,
     json_extras,
     money,
+    parse_or_reject,
     split_rejects,
     utc_timestamp,
 )
@@ -329,16 +330,15 @@ def _map(df: pl.DataFrame, source: SourceSettings) -> tuple[pl.DataFrame, list[R
         rejects += r
     for canon in _MONEY:
         if canon in cmap:
-            out = out.with_columns(
+            out, r = parse_or_reject(
+                out,
                 money(
                     pl.col(f"_{canon}"),
                     decimal=str(opts.get("decimal_separator", ".")),
                     thousands=opts.get("thousands_separator"),
-                ).alias(canon)
-            )
-            out, r = split_rejects(
-                out,
-                pl.col(f"_{canon}").is_not_null() & pl.col(canon).is_null(),
+                ),
+                raw=f"_{canon}",
+                target=canon,
                 reason="bad_amount",
                 field=cmap[canon],
                 detail="not a number with the configured separators",

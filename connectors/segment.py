@@ -29,7 +29,14 @@ import polars as pl
 
 from cdp.config import ProjectSettings, SourceSettings
 from connectors._io import JSON_OBJECTS_CTE, query_json_lines, read_bytes
-from connectors._parse import finish_records, money, split_rejects, to_utf8, utc_timestamp
+from connectors._parse import (
+    finish_records,
+    money,
+    parse_or_reject,
+    split_rejects,
+    to_utf8,
+    utc_timestamp,
+)
 from connectors.base import ReadResult, Reject
 
 __all__ = ["MESSAGE_TYPES", "read"]
@@ -199,10 +206,11 @@ def _validate(df: pl.DataFrame) -> tuple[pl.DataFrame, list[Reject]]:
         detail="timestamp missing or not ISO-8601",
     )
     rejects += r
-    df = df.with_columns(money(pl.col("_amount")).alias("amount"))
-    df, r = split_rejects(
+    df, r = parse_or_reject(
         df,
-        pl.col("_amount").is_not_null() & pl.col("amount").is_null(),
+        money(pl.col("_amount")),
+        raw="_amount",
+        target="amount",
         reason="bad_amount",
         field="properties.total",
         detail="order total is not a number",
