@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 
 from cdp import progress
+from cdp.atomic import write_text
 from cdp.config import Settings
-from cdp.errors import NotBuiltYet
+from cdp.errors import CdpError, NotBuiltYet
+from cdp.faults import fault_point
 from cdp.layout import Layout
 from pipelines import ingest, normalize, profiles, publish, resolve
 from pipelines.reports import StageReport
@@ -38,8 +42,40 @@ def new_run_id() -> str:
     return datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
 
 
+class RunBusy(CdpError):
+    """Another `cdp run` is using the same data folder."""
+
+
+@contextmanager
+def run_lock(layout: Layout) -> Iterator[None]:
+    """Hold `<data_dir>/run.lock` for a whole run, or fail at once if another run holds it.
+
+    Stages share the manifest, the state and the id history, so two runs over one data
+    folder would interleave their writes (RELIABILITY test 8). The kernel drops a
+    `flock` with its process, so a killed run never leaves a stale lock behind.
+    """
+    layout.data_dir.mkdir(parents=True, exist_ok=True)
+    path = layout.data_dir / "run.lock"
+    with path.open("a+") as fh:
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            raise RunBusy(
+                f"{path}: another cdp run is using this data folder; wait for it to finish"
+            ) from exc
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
 def run_all(settings: Settings) -> RunResult:
-    """Run every stage in order; each reads what the previous one wrote."""
+    """Run every stage in order under the run lock; each reads what the previous one wrote."""
+    with run_lock(Layout.of(settings)):
+        return _run_stages(settings)
+
+
+def _run_stages(settings: Settings) -> RunResult:
     result = RunResult(run_id=new_run_id())
     t0 = time.perf_counter()
     for name, fn in STAGES:
@@ -60,7 +96,6 @@ def run_all(settings: Settings) -> RunResult:
 
 def _write_run_record(settings: Settings, result: RunResult) -> None:
     runs = Layout.of(settings).runs
-    runs.mkdir(parents=True, exist_ok=True)
     payload = {
         "run_id": result.run_id,
         "config": str(settings.path),
@@ -68,6 +103,5 @@ def _write_run_record(settings: Settings, result: RunResult) -> None:
         "stopped_at": result.stopped_at,
         "stages": [asdict(r) for r in result.reports],
     }
-    tmp = runs / f".{result.run_id}.json.tmp"
-    tmp.write_text(json.dumps(payload, indent=2, default=str))
-    tmp.replace(runs / f"{result.run_id}.json")
+    with fault_point("run.record"):
+        write_text(json.dumps(payload, indent=2, default=str), runs / f"{result.run_id}.json")
