@@ -35,6 +35,7 @@ import polars as pl
 import pyarrow as pa
 
 from cdp.errors import CdpError, WarehouseError
+from cdp.faults import fault_point
 from cdp.layout import Layout
 
 #: Hardened settings for every connection handed to an analyst (RELIABILITY §1.4, §5).
@@ -117,14 +118,16 @@ def build_warehouse(
                         con.execute(views_sql)
                     except duckdb.Error as exc:
                         raise WarehouseError("views", f"view SQL failed: {exc}") from exc
-                con.execute("CHECKPOINT")
+                with fault_point("warehouse.checkpoint"):
+                    con.execute("CHECKPOINT")
             _fsync(tmp)
             # A WAL left by a crashed writer belongs to the old file: never let it replay
             # onto the new one.
             stale_wal = warehouse.with_name(warehouse.name + ".wal")
             if stale_wal.exists():
                 stale_wal.unlink()
-            os.replace(tmp, warehouse)
+            with fault_point("warehouse.swap"):
+                os.replace(tmp, warehouse)
             _fsync_dir(warehouse.parent)
         finally:
             _remove_db(tmp)
@@ -205,10 +208,11 @@ def publish_snapshot(
     pub.mkdir(parents=True, exist_ok=True)
     final = pub / f"cdp-{run_id}.duckdb"
     tmp = pub / f".cdp-{run_id}.duckdb.tmp"
-    with writer_lock(layout.warehouse):
+    with writer_lock(layout.warehouse), fault_point("snapshot.copy"):
         shutil.copyfile(layout.warehouse, tmp)
     _fsync(tmp)
-    os.replace(tmp, final)
+    with fault_point("snapshot.rename"):
+        os.replace(tmp, final)
     _write_atomic(pub / "CURRENT", final.name + "\n")
     _fsync_dir(pub)
     prune_snapshots(layout, keep=keep)
@@ -273,7 +277,8 @@ def _write_atomic(path: Path, text: str) -> None:
         fh.write(text)
         fh.flush()
         os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    with fault_point("snapshot.pointer"):
+        os.replace(tmp, path)
 
 
 def _remove_db(path: Path) -> None:
