@@ -46,6 +46,7 @@ import pyarrow.parquet as pq
 from cdp import progress
 from cdp.atomic import write_parquet as write_parquet_atomic
 from cdp.config import Settings, SourceSettings
+from cdp.faults import fault_point
 from cdp.layout import Layout
 from cdp.schema import RAW_RECORD, TS
 from connectors import get_reader
@@ -157,7 +158,8 @@ def _copy_atomic(src: Path, target: Path) -> None:
     try:
         with os.fdopen(fd, "wb") as out, src.open("rb") as fh:
             shutil.copyfileobj(fh, out, 1 << 20)
-        os.replace(tmp, target)
+        with fault_point("ingest.quarantine_copy"):
+            os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -232,7 +234,8 @@ class Manifest:
             new = pa.Table.from_pylist(self._pending, schema=MANIFEST_SCHEMA)
             self.table = pa.concat_tables([self.table, new])
             self._pending = []
-            write_parquet_atomic(self.table, self.path, durable=True)
+            with fault_point("ingest.manifest"):
+                write_parquet_atomic(self.table, self.path, durable=True)
         self._last_flush = time.monotonic()
 
 
