@@ -17,6 +17,7 @@ import polars as pl
 
 from cdp.atomic import write_parquet
 from cdp.errors import CdpError
+from cdp.faults import fault_point
 from cdp.layout import Layout
 from cdp.schema import CUSTOMER_ID_CHANGE
 
@@ -54,7 +55,8 @@ def write_text(text: str, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    with fault_point("resolve.state_text", key=path.name):
+        os.replace(tmp, path)
 
 
 def fingerprint(*parts: str | Path) -> str:
@@ -90,7 +92,8 @@ def append_changes(path: Path, rows: pl.DataFrame) -> pl.DataFrame:
     old = read_optional(path)
     cols = [f.name for f in CUSTOMER_ID_CHANGE]
     history = rows.select(cols) if old is None else pl.concat([old.select(cols), rows.select(cols)])
-    write_parquet(history, path)
+    with fault_point("resolve.id_changes"):
+        write_parquet(history, path)
     return history
 
 
