@@ -36,6 +36,7 @@ from cdp.errors import CdpError
 from cdp.export.audience import normalised_phone
 from cdp.export.files import read_export, write_export
 from cdp.export.log import read_log
+from cdp.faults import fault_point
 from cdp.layout import Layout
 from cdp.normalize.email import email_value, normalize_emails
 from cdp.normalize.phone import normalize_phones, phone_value
@@ -270,7 +271,8 @@ def _scrub_parquet(path: Path, s: Subject) -> bool:
     keep = df.filter(~_doomed(df, s))
     if keep.height == df.height:
         return False
-    write_parquet_atomic(keep, path)
+    with fault_point("erasure.rewrite", key=path.name):
+        write_parquet_atomic(keep, path)
     return True
 
 
