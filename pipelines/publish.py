@@ -14,6 +14,7 @@ from cdp.export.audience import PLATFORMS
 from cdp.export.files import FORMATS
 from cdp.export.run import run_export
 from cdp.export.shapes import SHAPES
+from cdp.faults import fault_point
 from cdp.layout import Layout
 from cdp.warehouse import publish_snapshot
 from pipelines.reports import StageReport
@@ -43,7 +44,8 @@ def publish(settings: Settings) -> StageReport:
     fmt, shape, audience = export_options(settings)
     layout = Layout.of(settings)
     snapshot = publish_snapshot(layout)
-    result = run_export(layout, fmt=fmt, shape=shape, feed=True, audience=audience)
+    with fault_point("publish.export"):
+        result = run_export(layout, fmt=fmt, shape=shape, feed=True, audience=audience)
     report = StageReport(stage="publish", rows=sum(result.rows.values()))
     report.metrics["snapshot"] = snapshot.name
     for kind in ("created", "updated", "merged", "deleted"):
