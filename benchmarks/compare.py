@@ -20,12 +20,14 @@ import polars as pl
 from benchmarks.compare_febrl import write_febrl
 from benchmarks.tools.measure import Measured, run_measured, tail
 from cdp.evaluate import Evaluation, evaluate, load_truth
+from cdp.evaluate_errors import ErrorBreakdown, error_breakdown, linkable_truth
 
 TOOLS: tuple[str, ...] = ("cdp", "splink", "recordlinkage")
 
 HEADER = (
-    "| dataset | tool | records | candidate pairs | wall s | peak RSS MiB | P | R | F1 | B³ F1 |",
-    "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    "| dataset | tool | records | candidate pairs | wall s | peak RSS MiB | P | R | linkable R "
+    "| F1 | B³ F1 |",
+    "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
 )
 
 
@@ -41,6 +43,7 @@ class Row:
     evaluation: Evaluation | None = None
     note: str = ""
     meta: dict[str, Any] = field(default_factory=dict)
+    breakdown: ErrorBreakdown | None = None
 
     def markdown(self) -> str:
         def num(v: int | None) -> str:
@@ -48,10 +51,11 @@ class Row:
 
         if self.status == "ok" and self.evaluation is not None:
             e = self.evaluation
-            scores = [e.pairwise.precision, e.pairwise.recall, e.pairwise.f1, e.bcubed_f1]
-            tail_cells = [f"{s:.4f}" for s in scores]
+            linkable = e.linkable.recall if e.linkable is not None else None
+            scores = [e.pairwise.precision, e.pairwise.recall, linkable, e.pairwise.f1, e.bcubed_f1]
+            tail_cells = ["—" if s is None else f"{s:.4f}" for s in scores]
         else:
-            tail_cells = ["—"] * 4
+            tail_cells = ["—"] * 5
         wall = f"{self.wall_s:.1f}" if self.wall_s is not None else "—"
         if self.status == "timeout":
             wall = f"timeout (>{self.wall_s:.0f})"
@@ -110,25 +114,51 @@ def prepare_synth(people: int, seed: int, folder: Path, timeout_s: float) -> tup
     return config, truth
 
 
-def _score(row: Row, out: Path, truth: pl.DataFrame) -> Row:
+def _score(row: Row, out: Path, truth: pl.DataFrame, linkable: pl.DataFrame | None = None) -> Row:
     meta = json.loads((out / "meta.json").read_text())
     pred = pl.read_parquet(out / "predicted.parquet")
     row.meta = meta
     row.candidate_pairs = meta.get("candidate_pairs")
-    row.evaluation = evaluate(pred, truth)
+    row.evaluation = evaluate(pred, truth, linkable=linkable)
     row.records = row.evaluation.records + row.evaluation.missing_from_truth
     return row
 
 
 def run_tool(
-    dataset: str, tool: str, args: list[str], out: Path, truth: pl.DataFrame, timeout_s: float
+    dataset: str,
+    tool: str,
+    args: list[str],
+    out: Path,
+    truth: pl.DataFrame,
+    timeout_s: float,
+    linkable: pl.DataFrame | None = None,
 ) -> Row:
     m: Measured = run_measured(args, timeout_s=timeout_s, log=out / "log.txt")
     row = Row(dataset, tool, m.status, wall_s=m.wall_s, peak_rss_mib=m.peak_rss_mib)
     if m.status != "ok":
         row.note = f"{tool} {m.status} on {dataset}: {tail(m.log, 3)}"
         return row
-    return _score(row, out, truth)
+    return _score(row, out, truth, linkable)
+
+
+def cdp_breakdown(row: Row, data_dir: Path, truth: pl.DataFrame, records: pl.DataFrame) -> None:
+    """FN/FP breakdown of cdp's run from its own evidence and dropped links."""
+    resolved = data_dir / "lake" / "resolved"
+    pred = resolved / "customer_records.parquet"
+    if row.status != "ok" or not pred.is_file():
+        return
+    frames = {
+        n: pl.read_parquet(resolved / f"{n}.parquet")
+        for n in ("match_evidence", "dropped_links")
+        if (resolved / f"{n}.parquet").is_file()
+    }
+    row.breakdown = error_breakdown(
+        pl.read_parquet(pred),
+        truth,
+        records,
+        evidence=frames.get("match_evidence"),
+        dropped=frames.get("dropped_links"),
+    )
 
 
 def run_dataset(
@@ -160,9 +190,18 @@ def run_dataset(
         truth,
         timeout_s,
     )
+    identity = data_dir / "lake" / "identity_records.parquet"
+    linkable = None
+    if identity.is_file():
+        records = pl.read_parquet(identity)
+        linkable = linkable_truth(truth, records)
+        if cdp.evaluation is not None:
+            cdp.evaluation = evaluate(
+                pl.read_parquet(work / "cdp" / "predicted.parquet"), truth, linkable=linkable
+            )
+        cdp_breakdown(cdp, data_dir, truth, records)
     if "cdp" in tools:
         rows.append(cdp)
-    identity = data_dir / "lake" / "identity_records.parquet"
     for tool in ("splink", "recordlinkage"):
         if tool not in tools:
             continue
@@ -186,6 +225,7 @@ def run_dataset(
                 work / tool,
                 truth,
                 timeout_s,
+                linkable,
             )
         )
     return rows
@@ -273,6 +313,26 @@ def details(rows: list[Row]) -> list[str]:
     return out if len(out) > 2 else []
 
 
+def breakdowns(rows: list[Row]) -> list[str]:
+    """cdp's errors by cause: false-negative pairs by class, cross-person links by rule."""
+    out = []
+    for r in rows:
+        b = r.breakdown
+        if b is None:
+            continue
+        fn = ", ".join(
+            f"{k} {v:,}" for k, v in sorted(b.false_negatives.items(), key=lambda kv: -kv[1])
+        )
+        fp = ", ".join(
+            f"{k} {v:,}" for k, v in sorted(b.false_positive_rules.items(), key=lambda kv: -kv[1])
+        )
+        out.append(
+            f"- {r.dataset}: {b.false_negative_pairs:,} false-negative pairs ({fn or 'none'}); "
+            f"{b.false_positive_links:,} cross-person links used ({fp or 'none'})."
+        )
+    return out
+
+
 def results_markdown(
     rows: list[Row],
     *,
@@ -324,14 +384,26 @@ def results_markdown(
             "links come from its identity graph, not from pairs).",
             "- P, R, F1 are pairwise; B³ F1 is B-cubed; all from `cdp.evaluate` against the "
             "truth file. FEBRL truth is the `rec-<n>-` number.",
+            "- *linkable R* is recall over the true pairs some evidence could join "
+            "(`cdp.evaluate_errors.linkable_truth`: records of one person sharing an "
+            "identifier, email, phone or birth date, or both named, closed transitively); "
+            "*R* counts every true pair, including records that carry nothing a matcher "
+            "could use (an anonymous visit that never identifies). Same truth for all tools.",
+            "- *cdp errors by cause*: false-negative pairs classed `unlinkable` (no shared "
+            "evidence), `cut:<reason>` (a direct link dropped by a guard or limit) or "
+            "`no_direct_link` (linkable only through other records; not blocked together or "
+            "scored under the threshold); cross-person links are the links cdp used whose "
+            "records belong to two persons, by rule.",
             "- Truth records that ingest quarantined (e.g. FEBRL birth dates that are not real "
             "dates) reach no tool; they are counted in the last column below and left out of "
             "every score.",
-            "- FEBRL `soc_sec_id` is not given to any tool (not mapped to "
-            "`external_customer_id`): a near-unique id that real customer data rarely has "
-            "would turn cdp's run into an id lookup the baselines do not get.",
+            "- FEBRL `soc_sec_id` is not given to any tool in the plain *febrlN* rows; the "
+            "*febrlN+ssid* rows map it to `external_customer_id` (as a user would map a "
+            "customer number) for every tool. FEBRL corrupts it in duplicates like any "
+            "other field.",
             "",
             *(["## Clusters", "", *details(rows), ""] if details(rows) else []),
+            *(["## cdp errors by cause", "", *breakdowns(rows), ""] if breakdowns(rows) else []),
             *(["## Stage times", "", *cdp_stage_notes(rows), ""] if cdp_stage_notes(rows) else []),
             *(["## Runs that did not finish", "", *failures, ""] if failures else []),
         ]

@@ -2,11 +2,12 @@
 folders for cdp's generic `csv` connector, with a truth file.
 
 FEBRL record ids look like `rec-1070-org` / `rec-1070-dup-0`: the number is the
-person. `soc_sec_id` is deliberately *not* mapped to `external_customer_id`: it is
-a near-unique identifier that real customer data rarely has, FEBRL corrupts it in
-duplicates like any other field, and neither Splink nor recordlinkage is given it,
-so mapping it would turn a fuzzy-matching benchmark into an id lookup for cdp only.
-It stays in the file (and in cdp's `extras`), unused by every tool.
+person. In the plain sets `soc_sec_id` is deliberately *not* mapped to
+`external_customer_id`: neither Splink nor recordlinkage is given it, so the rows
+measure fuzzy matching alone. The `+ssid` variants (`febrl4+ssid`) map it, as a real
+user would map a customer number: FEBRL corrupts it in duplicates like any other
+field, so it is evidence (exact or one typo apart), and the baselines get it too
+as an ordinary identifier column. Those rows are labelled by their dataset name.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import pandas as pd
 import polars as pl
 
 FEBRL_SETS: tuple[str, ...] = ("febrl1", "febrl2", "febrl3", "febrl4")
+#: `<set>+ssid` maps soc_sec_id to external_customer_id.
+SSID = "+ssid"
 
 _COLUMNS = {
     "first_name": "given_name",
@@ -41,8 +44,9 @@ def _frames(name: str) -> dict[str, pd.DataFrame]:
     return {name: loader()}
 
 
-def _source_toml(source: str) -> str:
-    cols = "\n".join(f'{k} = "{v}"' for k, v in _COLUMNS.items())
+def _source_toml(source: str, ssid: bool = False) -> str:
+    mapped = {**_COLUMNS, "external_customer_id": "soc_sec_id"} if ssid else _COLUMNS
+    cols = "\n".join(f'{k} = "{v}"' for k, v in mapped.items())
     return (
         f'[[sources]]\nname = "{source}"\nconnector = "csv"\n'
         f'path = "landing/{source}.csv"\nrecord_id = "rec_id"\n'
@@ -52,13 +56,18 @@ def _source_toml(source: str) -> str:
 
 
 def write_febrl(name: str, folder: Path) -> tuple[Path, Path]:
-    """Write landing CSVs, `cdp.toml` and `truth.csv` under `folder`; returns (config, truth)."""
-    if name not in FEBRL_SETS:
-        raise ValueError(f"unknown FEBRL set {name!r} (one of {', '.join(FEBRL_SETS)})")
+    """Write landing CSVs, `cdp.toml` and `truth.csv` under `folder`; returns (config, truth).
+
+    `name` is a FEBRL set, optionally with `+ssid` (soc_sec_id mapped as a customer id)."""
+    base = name.removesuffix(SSID)
+    if base not in FEBRL_SETS:
+        raise ValueError(
+            f"unknown FEBRL set {name!r} (one of {', '.join(FEBRL_SETS)}, optionally +ssid)"
+        )
     (folder / "landing").mkdir(parents=True, exist_ok=True)
     truths = []
     blocks = []
-    for source, df in _frames(name).items():
+    for source, df in _frames(base).items():
         flat = pl.from_pandas(df.reset_index(), nan_to_null=True).cast(pl.String)
         flat.write_csv(folder / "landing" / f"{source}.csv")
         truths.append(
@@ -68,7 +77,7 @@ def write_febrl(name: str, folder: Path) -> tuple[Path, Path]:
                 pl.col("rec_id").str.extract(r"^rec-(\d+)-", 1).alias("person_id"),
             )
         )
-        blocks.append(_source_toml(source))
+        blocks.append(_source_toml(source, ssid=name.endswith(SSID)))
     truth = folder / "truth.csv"
     pl.concat(truths).write_csv(truth)
     config = folder / "cdp.toml"

@@ -106,6 +106,9 @@ class Evaluation:
     missing_from_predicted: int  # truth records with no customer
     missing_from_truth: int  # predicted records the truth does not know
     by_source_pair: tuple[SourcePairScores, ...] = ()
+    #: pairwise figures against linkable truth (`cdp.evaluate_errors.linkable_truth`):
+    #: recall over the pairs some evidence could join; None when not asked for
+    linkable: PairScores | None = None
 
     @property
     def bcubed_f1(self) -> float:
@@ -130,6 +133,7 @@ class Evaluation:
             )
         }
         out["pairwise"] = self.pairwise.to_dict()
+        out["linkable"] = self.linkable.to_dict() if self.linkable is not None else None
         out["by_source_pair"] = [
             {"source_l": s.source_l, "source_r": s.source_r, **s.scores.to_dict()}
             for s in self.by_source_pair
@@ -146,6 +150,14 @@ class Evaluation:
             ("pairwise precision", round(p.precision, 6)),
             ("pairwise recall", round(p.recall, 6)),
             ("pairwise F1", round(p.f1, 6)),
+            *(
+                [
+                    ("linkable true pairs", self.linkable.true_pairs),
+                    ("linkable recall", round(self.linkable.recall, 6)),
+                ]
+                if self.linkable is not None
+                else []
+            ),
             ("predicted pairs", p.predicted_pairs),
             ("true pairs", p.true_pairs),
             ("true positive pairs", p.true_positives),
@@ -228,9 +240,13 @@ def _checked(df: pl.DataFrame, cols: tuple[str, ...], origin: str) -> pl.DataFra
     return df
 
 
-def evaluate(predicted: pl.DataFrame, truth: pl.DataFrame) -> Evaluation:
+def evaluate(
+    predicted: pl.DataFrame, truth: pl.DataFrame, *, linkable: pl.DataFrame | None = None
+) -> Evaluation:
     """Score `predicted` (record_key or source+record_id, customer_id) against `truth`
-    (source, record_id, person_id)."""
+    (source, record_id, person_id); with `linkable` (the same truth with persons split
+    into evidence components, `cdp.evaluate_errors.linkable_truth`) also the linkable
+    figures (`Evaluation.linkable`)."""
     pred = as_predicted(predicted)
     missing = [c for c in TRUTH_COLUMNS if c not in truth.columns]
     if missing:
@@ -283,6 +299,21 @@ def evaluate(predicted: pl.DataFrame, truth: pl.DataFrame) -> Evaluation:
         missing_from_predicted=missing_pred,
         missing_from_truth=missing_truth,
         by_source_pair=_by_source_pair(both),
+        linkable=None if linkable is None else _linkable_scores(pred, linkable),
+    )
+
+
+def _linkable_scores(pred: pl.DataFrame, linkable: pl.DataFrame) -> PairScores:
+    """True positives and true pairs within evidence components (predicted pairs as usual)."""
+    tru = _checked(
+        linkable.select(pl.col(c).cast(pl.String) for c in TRUTH_COLUMNS), TRUTH_COLUMNS, "linkable"
+    )
+    both = pred.join(tru, on=["source", "record_id"], how="inner")
+    cells = both.group_by("customer_id", "person_id").agg(pl.len().cast(pl.Int64).alias("n"))
+    return PairScores(
+        true_positives=_sum_int(cells, _pairs(pl.col("n"))),
+        predicted_pairs=_sum_int(both.group_by("customer_id").len(), _pairs(pl.col("len"))),
+        true_pairs=_sum_int(both.group_by("person_id").len(), _pairs(pl.col("len"))),
     )
 
 

@@ -1,0 +1,233 @@
+"""Why a resolution misses or over-merges: linkable truth and a false-negative /
+false-positive breakdown.
+
+Raw recall counts every pair of records of one person, including records that hold
+nothing any matcher could use to join them (an anonymous cookie that never
+identifies). *Linkable truth* narrows each person to its evidence components: two
+records of one person are joinable when they share an identifier value (user_id,
+anonymous_id, device, card, external id), an email key, a phone or a birth date, or
+when both carry a name (a matcher compares names, typos included); components are
+the transitive closure. Recall against it (*linkable recall*) is the share of what
+could be found that was found; raw and linkable figures are reported side by side,
+the truth itself is never changed.
+
+The breakdown explains the remaining errors from the resolution's own outputs:
+
+* false positives: links used (`match_evidence`) whose two records belong to different
+  persons, counted by rule: which identifier or matcher made the over-merge;
+* false negatives: true pairs left in different customers, each in its first class of
+  `unlinkable` (different evidence components), `cut:<reason>` (a direct link between
+  the two records was dropped: limit, shared value, evidence only, guard),
+  `below_threshold` (a scored candidate pair under the threshold, when all scores are
+  given) and `no_direct_link` (linkable, but neither blocked together nor joined by an
+  identifier: only other records of the person could have bridged them).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import polars as pl
+
+from cdp.evaluate import EvaluationError, as_predicted
+from cdp.resolve.clustering import components
+
+#: Identity-record columns whose equal values join two records.
+SHARED_VALUE_COLUMNS: tuple[str, ...] = (
+    "user_id",
+    "anonymous_id",
+    "device_id",
+    "card_fingerprint",
+    "external_customer_id",
+    "social_handle",
+    "email_key",
+    "phone",
+    "birth_date",
+)
+#: Name columns: records that both carry one are comparable by a fuzzy matcher.
+NAME_COLUMNS: tuple[str, ...] = ("first_name_key", "last_name_key")
+
+FN_CLASSES: tuple[str, ...] = ("unlinkable", "cut", "below_threshold", "no_direct_link")
+
+
+def _keyed_truth(truth: pl.DataFrame) -> pl.DataFrame:
+    return truth.select(
+        pl.concat_str(["source", pl.lit(":"), "record_id"]).alias("record_key"),
+        pl.col("source").cast(pl.String),
+        pl.col("record_id").cast(pl.String),
+        pl.col("person_id").cast(pl.String),
+    )
+
+
+def linkable_truth(truth: pl.DataFrame, records: pl.DataFrame) -> pl.DataFrame:
+    """`truth` (source, record_id, person_id) with each person split into its evidence
+    components: person_id becomes `<person_id>~<smallest record_key of the component>`.
+
+    `records` are identity records (record_key plus any of the evidence columns). Truth
+    records absent from `records` (quarantined at ingest) stay alone.
+    """
+    if "record_key" not in records.columns:
+        raise EvaluationError("identity records: column 'record_key' is missing")
+    keyed = _keyed_truth(truth)
+    cols = [c for c in (*SHARED_VALUE_COLUMNS, *NAME_COLUMNS) if c in records.columns]
+    rec = keyed.join(
+        records.select("record_key", *cols).unique("record_key"), on="record_key", how="left"
+    )
+    stars = []
+    for c in SHARED_VALUE_COLUMNS:
+        if c in cols:
+            stars.append(_star(rec.filter(pl.col(c).is_not_null()), ["person_id", c]))
+    names = [c for c in NAME_COLUMNS if c in cols]
+    if names:
+        named = rec.filter(pl.any_horizontal(pl.col(c).is_not_null() for c in names))
+        stars.append(_star(named, ["person_id"]))
+    empty = pl.DataFrame(schema={"record_key_a": pl.String, "record_key_b": pl.String})
+    edges = pl.concat([empty, *stars]) if stars else empty
+    comp = components(keyed["record_key"], edges)
+    return keyed.join(comp, on="record_key", how="left").select(
+        "source",
+        "record_id",
+        (pl.col("person_id") + "~" + pl.col("cluster")).alias("person_id"),
+    )
+
+
+def _star(df: pl.DataFrame, by: list[str]) -> pl.DataFrame:
+    """Edges from every record of a group to the group's smallest record_key."""
+    return df.select(
+        pl.col("record_key").alias("record_key_a"),
+        pl.col("record_key").min().over(by).alias("record_key_b"),
+    ).filter(pl.col("record_key_a") != pl.col("record_key_b"))
+
+
+@dataclass
+class ErrorBreakdown:
+    """Counts behind the pairwise errors (pairs, not records)."""
+
+    false_negative_pairs: int
+    false_negatives: dict[str, int] = field(default_factory=dict)  # class[:reason] -> pairs
+    false_positive_links: int = 0
+    false_positive_rules: dict[str, int] = field(default_factory=dict)  # rule -> links
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "false_negative_pairs": self.false_negative_pairs,
+            "false_negatives": dict(self.false_negatives),
+            "false_positive_links": self.false_positive_links,
+            "false_positive_rules": dict(self.false_positive_rules),
+        }
+
+    def rows(self) -> list[dict[str, Any]]:
+        """(kind, cause, count) rows for a printed table, largest first per kind."""
+        out = [
+            {"kind": "false negative pairs", "cause": k, "count": v}
+            for k, v in sorted(self.false_negatives.items(), key=lambda kv: (-kv[1], kv[0]))
+        ]
+        out += [
+            {"kind": "cross-person links", "cause": k, "count": v}
+            for k, v in sorted(self.false_positive_rules.items(), key=lambda kv: (-kv[1], kv[0]))
+        ]
+        return out
+
+
+def _pair_frame(df: pl.DataFrame, a: str, b: str) -> pl.DataFrame:
+    """Unordered pairs as (l, r) with l < r, de-duplicated."""
+    return (
+        df.select(
+            pl.min_horizontal(a, b).alias("l"), pl.max_horizontal(a, b).alias("r"), *df.columns
+        )
+        .drop(a, b)
+        .unique(["l", "r"], keep="first", maintain_order=True)
+    )
+
+
+def error_breakdown(
+    predicted: pl.DataFrame,
+    truth: pl.DataFrame,
+    records: pl.DataFrame,
+    *,
+    evidence: pl.DataFrame | None = None,
+    dropped: pl.DataFrame | None = None,
+    scored: pl.DataFrame | None = None,
+    threshold: float | None = None,
+) -> ErrorBreakdown:
+    """Classify false-negative pairs and count cross-person links (see module doc).
+
+    `evidence` is MATCH_EVIDENCE (record_key_a, record_key_b, rule), `dropped` the
+    dropped links (record_key_a, record_key_b, reason), `scored` every scored candidate
+    pair (record_key_l, record_key_r, match_probability) with the `threshold` used.
+    Each is optional; a class whose input is missing is simply never assigned.
+    """
+    pred = as_predicted(predicted)
+    keyed = _keyed_truth(truth)
+    link = linkable_truth(truth, records).rename({"person_id": "component"})
+    cells = (
+        keyed.join(pred, on=["source", "record_id"], how="inner")
+        .join(link, on=["source", "record_id"], how="left")
+        .select("record_key", "person_id", "customer_id", "component")
+    )
+    # true pairs in different customers: per person, all pairs (persons are small)
+    fn = (
+        cells.join(cells, on="person_id", suffix="_r")
+        .filter(
+            (pl.col("record_key") < pl.col("record_key_r"))
+            & (pl.col("customer_id") != pl.col("customer_id_r"))
+        )
+        .select(
+            pl.col("record_key").alias("l"),
+            pl.col("record_key_r").alias("r"),
+            (pl.col("component") != pl.col("component_r")).alias("unlinkable"),
+        )
+    )
+    cls = pl.when(pl.col("unlinkable")).then(pl.lit("unlinkable"))
+    if dropped is not None and dropped.height:
+        cut = _pair_frame(
+            dropped.select("record_key_a", "record_key_b", pl.col("reason").alias("cut")),
+            "record_key_a",
+            "record_key_b",
+        )
+        fn = fn.join(cut, on=["l", "r"], how="left")
+        cls = cls.when(pl.col("cut").is_not_null()).then(pl.lit("cut:") + pl.col("cut"))
+    if scored is not None and threshold is not None and scored.height:
+        below = _pair_frame(
+            scored.filter(pl.col("match_probability") < threshold).select(
+                "record_key_l", "record_key_r", pl.lit(True).alias("below")
+            ),
+            "record_key_l",
+            "record_key_r",
+        )
+        fn = fn.join(below, on=["l", "r"], how="left")
+        cls = cls.when(pl.col("below").fill_null(False)).then(pl.lit("below_threshold"))
+    fn = fn.with_columns(cls.otherwise(pl.lit("no_direct_link")).alias("class"))
+    counts = fn.group_by("class").len()
+    out = ErrorBreakdown(
+        false_negative_pairs=fn.height,
+        false_negatives=dict(zip(counts["class"].to_list(), counts["len"].to_list(), strict=True)),
+    )
+    if evidence is not None and evidence.height:
+        person = keyed.select("record_key", "person_id")
+        cross = (
+            evidence.select("record_key_a", "record_key_b", "rule")
+            .join(person.rename({"record_key": "record_key_a"}), on="record_key_a")
+            .join(
+                person.rename({"record_key": "record_key_b", "person_id": "person_b"}),
+                on="record_key_b",
+            )
+            .filter(pl.col("person_id") != pl.col("person_b"))
+        )
+        rules = cross.group_by("rule").len()
+        out.false_positive_links = cross.height
+        out.false_positive_rules = dict(
+            zip(rules["rule"].to_list(), rules["len"].to_list(), strict=True)
+        )
+    return out
+
+
+__all__ = [
+    "FN_CLASSES",
+    "NAME_COLUMNS",
+    "SHARED_VALUE_COLUMNS",
+    "ErrorBreakdown",
+    "error_breakdown",
+    "linkable_truth",
+]
