@@ -179,7 +179,7 @@ def error_breakdown(
             (pl.col("component") != pl.col("component_r")).alias("unlinkable"),
         )
     )
-    cls = pl.when(pl.col("unlinkable")).then(pl.lit("unlinkable"))
+    cls: Any = pl.when(pl.col("unlinkable")).then(pl.lit("unlinkable"))
     if dropped is not None and dropped.height:
         cut = _pair_frame(
             dropped.select("record_key_a", "record_key_b", pl.col("reason").alias("cut")),

@@ -123,8 +123,9 @@ def test_results_table_marks_unfinished_runs() -> None:
     done = Row("d", "cdp", "ok", 2, 1, 1.234, 100.4, evaluate(pred, truth))
     slow = Row("d", "splink", "timeout", wall_s=1800.0, peak_rss_mib=2048.0)
     lines = table([done, slow]).splitlines()
-    assert lines[2] == "| d | cdp | 2 | 1 | 1.2 | 100 | 1.0000 | 1.0000 | 1.0000 | 1.0000 |"
-    assert lines[3] == "| d | splink | — | — | timeout (>1800) | 2,048 | — | — | — | — |"
+    # linkable R is "—" unless the evaluation was given linkable truth
+    assert lines[2] == "| d | cdp | 2 | 1 | 1.2 | 100 | 1.0000 | 1.0000 | — | 1.0000 | 1.0000 |"
+    assert lines[3] == "| d | splink | — | — | timeout (>1800) | 2,048 | — | — | — | — | — |"
 
 
 def test_results_markdown_has_machine_table_details_and_load_warning() -> None:
