@@ -1,0 +1,204 @@
+"""The engine pipeline, written once against `Runner`: raw lake → identity records →
+candidate pairs → scored pairs → components → customer ids → golden records.
+
+Stage outputs are Parquet datasets under `work` (one folder per stage); on Spark the
+stages after them start from what was written, so no Python kernel runs twice.
+
+Where each step runs on Spark (`SparkRunner`):
+
+| step | Spark | driver |
+|---|---|---|
+| latest delivery per record | `group_apply(source, record_id)` | |
+| normalise | `map_batches` (mapInArrow) | |
+| blocking keys, candidate pairs | `map_batches`, `group_apply(rule, block_key)` | |
+| union over rules | `group_apply(record_key_l)` | |
+| scoring (model trained on the driver) | join + `map_batches` | training on a sample |
+| connected components | large/small-star loop | |
+| identifier graph, guards, ids | | `cdp.engine.resolve` |
+| golden records + provenance | `group_apply(customer_id)` | |
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+
+import polars as pl
+import pyarrow as pa
+
+from cdp import progress
+from cdp.engine import kernels as k
+from cdp.engine.resolve import resolve_on
+from cdp.engine.runner import Runner
+from cdp.normalize.identifiers import BLOCKABLE_COLUMNS
+from cdp.profiles.settings import ProfileSettings
+from cdp.resolve.engine import Resolution
+from cdp.resolve.fuzzy.matcher import find_matches
+from cdp.resolve.fuzzy.settings import FuzzySettings
+from cdp.resolve.overrides import Overrides
+from cdp.resolve.settings import ResolveSettings
+from cdp.schema import IDENTITY_RECORD, RAW_RECORD, SCORED_PAIR
+
+#: Raw columns normalisation reads.
+RAW_COLUMNS: tuple[str, ...] = (
+    "source",
+    "record_id",
+    "occurred_at",
+    *BLOCKABLE_COLUMNS,
+    "_ingested_at",
+)
+RAW_SCHEMA = pa.schema([RAW_RECORD.field(c) for c in RAW_COLUMNS])
+
+
+@dataclass(frozen=True)
+class NormalizeOptions:
+    """What `normalize_records` needs besides the rows (`today` fixed for every worker)."""
+
+    default_country: str
+    source_countries: Mapping[str, str] = field(default_factory=dict)
+    date_formats: Mapping[str, str] = field(default_factory=dict)
+    today: dt.date = field(default_factory=lambda: dt.datetime.now(dt.UTC).date())
+
+
+@dataclass(frozen=True)
+class EngineInputs:
+    """Everything a run needs besides the runner and the data."""
+
+    normalize: NormalizeOptions
+    fuzzy: FuzzySettings
+    resolve: ResolveSettings
+    profiles: ProfileSettings
+    model_json: str
+    overrides: Overrides
+    previous: pl.DataFrame | None = None
+    taken: Iterable[str] = ()
+    run_id: str = ""
+    changed_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
+    buckets: int = 16
+
+
+@dataclass
+class EngineRun:
+    """Stage datasets (folders of Parquet files) and the resolution."""
+
+    datasets: dict[str, Path]
+    resolution: Resolution
+    counts: dict[str, int] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)  # wall time per stage
+
+
+class _Laps:
+    def __init__(self, runner: Runner) -> None:
+        self.runner = runner
+        self.laps: dict[str, float] = {}
+        self._t = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.laps[name] = round(now - self._t, 3)
+        progress.debug(f"  {self.runner.name}: {name} {self.laps[name]:.2f}s")
+        self._t = now
+
+
+def train_model(records: pl.DataFrame, settings: FuzzySettings, model_path: Path) -> str:
+    """Train the match model on `records` (a sample) with the embedded matcher; its JSON.
+
+    The model carries its term-frequency tables, so scoring elsewhere needs nothing else.
+    """
+    find_matches(records, settings=settings, model_path=model_path, retrain=True)
+    return json.dumps(json.loads(model_path.read_text(encoding="utf-8")), sort_keys=True)
+
+
+def latest_delivery(raw: pa.Table) -> pa.Table:
+    """One row per (source, record_id): the latest ingested (pair-safe on those keys)."""
+    frame = k._frame(raw)
+    out = frame.sort("_ingested_at", nulls_last=False, maintain_order=True).unique(
+        ["source", "record_id"], keep="last", maintain_order=True
+    )
+    return k.conform(out, RAW_SCHEMA)
+
+
+def run_engine(
+    runner: Runner, raw_files: Sequence[Path], work: Path, inputs: EngineInputs
+) -> EngineRun:
+    """The whole identity path on `runner`; see the module table for what runs where."""
+    n = inputs.buckets
+    clock = _Laps(runner)
+    out: dict[str, Path] = {name: work / name for name in _DATASETS}
+    raw = runner.select(runner.read_parquet(raw_files), {c: c for c in RAW_COLUMNS})
+    raw = runner.group_apply(raw, ["source", "record_id"], latest_delivery, RAW_SCHEMA, n)
+    norm = partial(
+        k.normalize_partition,
+        default_country=inputs.normalize.default_country,
+        source_countries=dict(inputs.normalize.source_countries),
+        date_formats=dict(inputs.normalize.date_formats),
+        today=inputs.normalize.today,
+    )
+    identity = runner.materialize(
+        runner.map_batches(raw, norm, IDENTITY_RECORD), out["identity_records"]
+    )
+    clock.lap("normalize")
+    rules = inputs.fuzzy.blocking
+    routes = runner.map_batches(identity, partial(k.route_blocks, rules=rules), k.ROUTE_SCHEMA)
+    routed = runner.join(
+        routes, runner.select(identity, {c: c for c in k.RECORD_COLUMNS}), ["record_key"], "inner"
+    )
+    per_rule = runner.group_apply(
+        routed,
+        ["rule", "block_key"],
+        partial(k.pairs_for_bucket, rules=rules, max_block_size=inputs.fuzzy.max_block_size),
+        k.RULE_PAIR_SCHEMA,
+        n,
+    )
+    candidates = runner.materialize(
+        runner.group_apply(per_rule, ["record_key_l"], k.dedupe_pairs, k.CANDIDATE_PAIR_SCHEMA, n),
+        out["candidate_pairs"],
+    )
+    clock.lap("candidate_pairs")
+    sided = candidates
+    for side in ("l", "r"):
+        cols = {new: old for old, new in k.side_columns(side).items()}
+        sided = runner.join(sided, runner.select(identity, cols), [f"record_key_{side}"], "inner")
+    scorer = partial(k.score_pair_batch, model_json=inputs.model_json, settings=inputs.fuzzy)
+    scored = runner.materialize(runner.map_batches(sided, scorer, SCORED_PAIR), out["scored_pairs"])
+    clock.lap("scored_pairs")
+    records = runner.collect(identity).sort("record_key")
+    pairs = runner.collect(scored).sort("record_key_l", "record_key_r")
+    resolution = resolve_on(
+        runner,
+        records,
+        settings=inputs.resolve,
+        pairs=pairs,
+        overrides=inputs.overrides,
+        previous=inputs.previous,
+        run_id=inputs.run_id,
+        changed_at=inputs.changed_at,
+        taken=inputs.taken,
+        fuzzy_threshold=inputs.fuzzy.threshold,
+    )
+    clock.lap("resolve")
+    customers = runner.from_arrow(
+        resolution.customer_records.select("source", "record_id", "customer_id").to_arrow()
+    )
+    with_customer = runner.join(identity, customers, ["source", "record_id"], "inner")
+    for part in ("golden", "provenance"):
+        kernel = partial(k.golden_for_customers, cfg=inputs.profiles, part=part)
+        schema = k.GOLDEN_SCHEMA if part == "golden" else k.PROVENANCE_SCHEMA
+        runner.materialize(
+            runner.group_apply(with_customer, ["customer_id"], kernel, schema, n), out[part]
+        )
+    clock.lap("golden")
+    counts = {
+        "records": records.height,
+        "scored_pairs": pairs.height,
+        "customers": resolution.customer_records["customer_id"].n_unique(),
+    }
+    return EngineRun(datasets=out, resolution=resolution, counts=counts, seconds=clock.laps)
+
+
+_DATASETS = ("identity_records", "candidate_pairs", "scored_pairs", "golden", "provenance")
