@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test lint typecheck bench dagster clean
+.PHONY: install run test test-spark lint typecheck bench dagster clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,11 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest
+
+# Engine parity on Spark local[2] (pyspark extra + Java 17): pairs, clusters, ids, golden.
+test-spark: $(STAMP)
+	$(PY) -m pip install --quiet -e '.[dev,spark]'
+	PYSPARK_PYTHON=$(CURDIR)/$(PY) $(PY) -m pytest tests/spark -m spark
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check cdp connectors pipelines dagster_project tests benchmarks
