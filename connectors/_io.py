@@ -29,6 +29,7 @@ __all__ = [
     "duck",
     "json_object_lines",
     "query_json_lines",
+    "query_object_lines",
     "read_bytes",
     "read_parquet",
     "run_on_lines",
@@ -229,6 +230,14 @@ def query_json_lines(
     lines that are not a JSON object, plus those of `text_lines`.
     """
     lines, rejects = text_lines(text, max_line_bytes=max_line_bytes)
+    return query_object_lines(lines, rejects, sql, name)
+
+
+def query_object_lines(
+    lines: pa.Table, rejects: list[Reject], sql: str, name: str
+) -> tuple[pa.Table, int, list[Reject]]:
+    """`query_json_lines` over lines already split by `text_lines` (with its rejects)."""
+    rejects = list(rejects)
     rows_read = lines.num_rows + len(rejects)
     out = run_on_lines(lines, {"cdp_not_object": _NOT_OBJECT_SQL, name: sql})
     bad = out["cdp_not_object"].column("_line").to_pylist()

@@ -22,8 +22,15 @@ string-encoded INT64 read the same.
   param), the `currency` param and item ids; channel `web` for platform WEB,
   else `app`.
 
-`extras` holds the rest of the event, with `event_params` and `user_properties`
-flattened to `{key: value}` objects (values as text, like BigQuery's JSON).
+`extras` holds the event as received (the NDJSON line; a Parquet row as JSON), so
+nothing is lost and `event_params`/`user_properties` keep BigQuery's key/value
+form. (Until this change extras re-serialised the event with the params
+flattened to `{key: value}` objects: that rewrite cost more than the rest of the
+connector.)
+
+Lines are decoded by polars with the explicit structure (`connectors._json`);
+a file polars cannot decode strictly goes through DuckDB line by line, which
+names each bad line.
 """
 
 from __future__ import annotations
@@ -35,15 +42,15 @@ import polars as pl
 import pyarrow as pa
 
 from cdp.config import ProjectSettings, SourceSettings
-from cdp.record_ids import GA4_ID_SQL
+from cdp.record_ids import GA4_ID_FIELDS, GA4_ID_SQL
 from connectors._io import (
     JSON_OBJECTS_CTE,
     duck,
-    query_json_lines,
     read_bytes,
     read_parquet,
-    run_on_lines,
+    text_lines,
 )
+from connectors._json import at, decode_objects, dtype_of, map_distinct, query_frame
 from connectors._parse import (
     bool_flag,
     finish_records,
@@ -96,38 +103,15 @@ def _param(key: str) -> str:
     )
 
 
-def _flat(column: str) -> str:
-    """A GA4 key/value array as a JSON object text (duplicate keys cannot fail)."""
-    return (
-        f"CASE WHEN m.{column} IS NOT NULL THEN '{{' || array_to_string(list_transform("
-        f"m.{column}, lambda p: to_json(p.key) || ':' || coalesce(to_json({_VALUE}), 'null')),"
-        " ',') || '}' END"
-    )
-
-
 #: GA4's own placeholders for "no campaign", which are not campaign values.
-_NO_CAMPAIGN = "('(direct)', '(none)', '(not set)', '(data not available)')"
+_NO_CAMPAIGN_VALUES = ("(direct)", "(none)", "(not set)", "(data not available)")
+_NO_CAMPAIGN = "(" + ", ".join(f"'{v}'" for v in _NO_CAMPAIGN_VALUES) + ")"
 
 
 def _campaign(param: str, traffic_field: str) -> str:
     value = f"coalesce({_param(param)}, m.traffic_source.{traffic_field})"
     return f"CASE WHEN {value} NOT IN {_NO_CAMPAIGN} THEN {value} END"
 
-
-_DROP = json.dumps(
-    {
-        k: None
-        for k in (
-            "event_timestamp",
-            "event_name",
-            "user_id",
-            "user_pseudo_id",
-            "privacy_info",
-            "event_params",
-            "user_properties",
-        )
-    }
-)
 
 _SQL = f"""
 WITH {JSON_OBJECTS_CTE}, parsed AS (
@@ -160,29 +144,120 @@ SELECT
     m.privacy_info.ads_storage AS _ads,
     m.privacy_info.analytics_storage AS _analytics,
     CASE WHEN upper(m.platform) = 'WEB' THEN 'web' ELSE 'app' END AS channel,
-    json_merge_patch(
-        json_merge_patch(text, '{_DROP}'),
-        json_object(
-            'event_params', ({_flat("event_params")})::JSON,
-            'user_properties', ({_flat("user_properties")})::JSON
-        )
-    ) AS extras
+    text AS extras
 FROM ids
 """
+
+
+_DTYPE = dtype_of(json.loads(STRUCTURE))
+_PARAM_VALUE = ("string_value", "int_value", "double_value", "float_value")
+_ID_SQL = f"SELECT {GA4_ID_SQL} AS record_id FROM _ids"
+
+
+#: Event params the record reads (amount, currency, campaign).
+_PARAMS = ("value", "currency", "source", "medium", "campaign")
+
+
+def _params(frame: pl.DataFrame) -> pl.DataFrame:
+    """`_param(key)` for each key of `_PARAMS`, one row per event (`_p_<key>` columns).
+
+    The params are exploded once (one row per param) instead of searching every
+    event's list once per key: the first param named `key` wins, as in the SQL.
+    """
+    value = pl.col("p").struct.field("value")
+    long = (
+        frame.select(
+            pl.int_range(pl.len(), dtype=pl.UInt32).alias("_row"), at("event_params").alias("p")
+        )
+        .explode("p")
+        .select(
+            "_row",
+            pl.col("p").struct.field("key").alias("key"),
+            pl.coalesce(value.struct.field(k) for k in _PARAM_VALUE).alias("value"),
+        )
+        .filter(pl.col("key").is_in(_PARAMS))
+        .unique(["_row", "key"], keep="first", maintain_order=True)
+    )
+    wide = pl.DataFrame({"_row": pl.Series([], dtype=pl.UInt32)})
+    if long.height:
+        wide = long.pivot(on="key", index="_row", values="value")
+    out = frame.select(pl.int_range(pl.len(), dtype=pl.UInt32).alias("_row")).join(
+        wide, on="_row", how="left", maintain_order="left"
+    )
+    missing = [pl.lit(None, pl.String).alias(k) for k in _PARAMS if k not in out.columns]
+    return out.with_columns(missing).select(pl.col(k).alias(f"_p_{k}") for k in _PARAMS)
+
+
+def _fast_campaign(param: str, traffic_field: str) -> pl.Expr:
+    value = pl.coalesce(pl.col(f"_p_{param}"), at("traffic_source", traffic_field))
+    return pl.when(~value.is_in(_NO_CAMPAIGN_VALUES)).then(value)
+
+
+def _fast(lines: pa.Table) -> pl.DataFrame | None:
+    """The columns of `_SQL`, computed by polars over the decoded lines (None: slow path)."""
+    frame = decode_objects(lines, _DTYPE)
+    if frame is None:
+        return None
+    frame = pl.concat([frame, _params(frame)], how="horizontal")
+    name = at("event_name")
+    purchase = name == "purchase"
+    items = at("items")
+    item = pl.coalesce(pl.element().struct.field("item_id"), pl.element().struct.field("item_name"))
+    kept = items.list.eval(item).list.drop_nulls()
+    ids = [at(f).alias(f"_id_{f}") for f in GA4_ID_FIELDS]
+    df = frame.select(
+        "_line",
+        *ids,
+        at("event_timestamp").alias("_ts"),
+        at("user_id").alias("user_id"),
+        at("user_pseudo_id").alias("anonymous_id"),
+        pl.coalesce(at("device", "vendor_id"), at("device", "advertising_id")).alias("device_id"),
+        name.alias("event_name"),
+        pl.when(purchase).then(pl.lit("order")).otherwise(pl.lit("event")).alias("kind"),
+        pl.when(purchase)
+        .then(pl.coalesce(at("ecommerce", "purchase_revenue"), pl.col("_p_value")))
+        .alias("_amount"),
+        pl.when(purchase).then(pl.col("_p_currency")).alias("currency"),
+        pl.when((items.list.len() > 0) & (kept.list.len() > 0)).then(kept).alias("items"),
+        _fast_campaign("source", "source").alias("utm_source"),
+        _fast_campaign("medium", "medium").alias("utm_medium"),
+        _fast_campaign("campaign", "name").alias("utm_campaign"),
+        at("privacy_info", "ads_storage").alias("_ads"),
+        at("privacy_info", "analytics_storage").alias("_analytics"),
+        pl.when(at("platform").str.to_uppercase() == "WEB")
+        .then(pl.lit("web"))
+        .otherwise(pl.lit("app"))
+        .alias("channel"),
+        pl.col("text").alias("extras"),
+    )
+    con = duck()
+    try:  # md5 has no polars expression: one vectorised DuckDB call over the key columns
+        con.register(
+            "_ids", df.select(pl.col(f"_id_{f}").alias(f) for f in GA4_ID_FIELDS).to_arrow()
+        )
+        record_id = con.sql(_ID_SQL).to_arrow_table().column("record_id")
+    finally:
+        con.close()
+    return df.drop(f"_id_{f}" for f in GA4_ID_FIELDS).with_columns(
+        pl.Series("record_id", record_id, dtype=pl.String),
+        map_distinct(df.get_column("currency"), "upper(trim(v))", pl.String()),
+    )
 
 
 def read(path: Path, source: SourceSettings, project: ProjectSettings) -> ReadResult:
     """Read one GA4 export file (NDJSON, gzipped or not, or Parquet by its magic bytes)."""
     if _is_parquet(path):
-        lines = _parquet_lines(path)
-        table = run_on_lines(lines, {"cdp_ga4": _SQL})["cdp_ga4"]
-        rows_read, rejects = lines.num_rows, list[Reject]()
+        lines, rejects = _parquet_lines(path), list[Reject]()
     else:
         text = to_utf8(read_bytes(path), source.options.get("encoding"))
-        table, rows_read, rejects = query_json_lines(text, _SQL, "cdp_ga4")
+        lines, rejects = text_lines(text)
         del text
-    df = pl.from_arrow(table)
-    assert isinstance(df, pl.DataFrame)
+    rows_read = lines.num_rows + len(rejects)
+    fast = _fast(lines)
+    if fast is None:  # not every line decodes strictly: DuckDB, line by line, names bad lines
+        df, rows_read, rejects = query_frame(lines, rejects, _SQL, "cdp_ga4")
+    else:
+        df = fast
     df, more = _validate(df)
     df = df.with_columns(
         pl.lit(source.name).alias("source"),

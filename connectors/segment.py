@@ -26,9 +26,11 @@ import json
 from pathlib import Path
 
 import polars as pl
+import pyarrow as pa
 
 from cdp.config import ProjectSettings, SourceSettings
-from connectors._io import JSON_OBJECTS_CTE, query_json_lines, read_bytes
+from connectors._io import JSON_OBJECTS_CTE, read_bytes, text_lines
+from connectors._json import at, decode_objects, dtype_of, map_distinct, query_frame
 from connectors._parse import (
     finish_records,
     money,
@@ -98,10 +100,9 @@ def _trait(camel: str, snake: str | None = None, *, sub: str = "") -> str:
     return f"coalesce({', '.join(paths)})"
 
 
-def _consent(pattern: str) -> str:
+def _consent(pattern: str, prefs: str = "m.context.consent.categoryPreferences") -> str:
     """All categories whose name matches `pattern` granted (null when none is stated)."""
     # CASE-guarded: lambdas are costly per row, and most messages carry no consent.
-    prefs = "m.context.consent.categoryPreferences"
     return (
         f"CASE WHEN cardinality({prefs}) > 0 THEN "
         "list_bool_and(list_transform(list_filter("
@@ -163,13 +164,114 @@ FROM parsed
 """
 
 
+#: The polars dtype of STRUCTURE for the fast path; consent (a map) is read separately.
+_DTYPE = dtype_of(json.loads(STRUCTURE), skip=frozenset({"consent"}))
+#: utm_<name> -> the `context.campaign` field that states it.
+_UTM = {"source": "source", "medium": "medium", "campaign": "name"}
+_CONSENT_PATH = "$.context.consent.categoryPreferences"
+#: The same consent expressions over one `categoryPreferences` object's JSON text `v`.
+_CONSENT_OF_TEXT = {
+    name: _consent(pattern, "json_transform(v, '\"MAP(VARCHAR, VARCHAR)\"')")
+    for name, pattern in (
+        ("consent_marketing", "%marketing%"),
+        ("consent_analytics", "%analytics%"),
+        ("consent_ads", "%advertis%"),
+    )
+}
+
+
+def _fast_trait(camel: str, snake: str | None = None, *, sub: str = "") -> pl.Expr:
+    """`_trait` in polars: traits, then context.traits; camelCase, then snake_case."""
+    keys = [camel] + ([snake] if snake else [])
+    prefixes = [("traits",), ("context", "traits")]
+    nest = (sub,) if sub else ()
+    return pl.coalesce([at(*p, *nest, k) for p in prefixes for k in keys])
+
+
+def _fast(lines: pa.Table) -> pl.DataFrame | None:
+    """The columns of `_SQL`, computed by polars over the decoded lines (None: slow path)."""
+    frame = decode_objects(lines, _DTYPE)
+    if frame is None:
+        return None
+    prefs = frame.get_column("text").str.json_path_match(_CONSENT_PATH)
+    if not prefs.drop_nulls().str.starts_with("{").all():
+        return None  # consent that is not an object: leave it to DuckDB's map reading
+    kind, event = at("type"), at("event")
+    order = (kind == "track") & (event == "Order Completed")
+    products = at("properties", "products")
+    item = pl.coalesce(pl.element().struct.field(k) for k in ("sku", "product_id", "name"))
+    df = frame.select(
+        "_line",
+        kind.alias("type"),
+        at("messageId").alias("record_id"),
+        at("timestamp").alias("_ts"),
+        _fast_trait("firstName", "first_name").alias("first_name"),
+        _fast_trait("lastName", "last_name").alias("last_name"),
+        _fast_trait("name").alias("full_name"),
+        _fast_trait("email").alias("email"),
+        _fast_trait("phone").alias("phone"),
+        _fast_trait("birthday").alias("birth_date"),
+        _fast_trait("street", sub="address").alias("street"),
+        _fast_trait("city", sub="address").alias("city"),
+        _fast_trait("postalCode", "postal_code", sub="address").alias("postal_code"),
+        _fast_trait("state", sub="address").alias("region"),
+        _fast_trait("country", sub="address").alias("country"),
+        at("userId").alias("user_id"),
+        at("anonymousId").alias("anonymous_id"),
+        at("context", "device", "id").alias("device_id"),
+        pl.when(kind == "track").then(event).otherwise(kind).alias("event_name"),
+        pl.when(kind == "identify")
+        .then(pl.lit("profile"))
+        .when(order)
+        .then(pl.lit("order"))
+        .otherwise(pl.lit("event"))
+        .alias("kind"),
+        pl.when(order)
+        .then(pl.coalesce(at("properties", "total"), at("properties", "revenue")))
+        .alias("_amount"),
+        at("properties", "currency").alias("currency"),
+        pl.when(products.list.len() > 0)
+        .then(products.list.eval(item).list.drop_nulls())
+        .alias("items"),
+        *(at("context", "campaign", field).alias(f"_given_{name}") for name, field in _UTM.items()),
+        *(
+            pl.coalesce(at("properties", "url"), at("context", "page", "url"))
+            .str.extract(f"[?&]utm_{name}=([^&#]*)", 1)
+            .alias(f"_url_{name}")
+            for name in _UTM
+        ),
+        pl.col("text").alias("extras"),
+    )
+    derived = [
+        map_distinct(df.get_column("currency"), "upper(trim(v))", pl.String()),
+        *(map_distinct(prefs, sql, pl.Boolean()).alias(c) for c, sql in _CONSENT_OF_TEXT.items()),
+        *(
+            map_distinct(df.get_column(f"_url_{n}"), "nullif(url_decode(v), '')", pl.String())
+            for n in _UTM
+        ),
+    ]
+    return df.with_columns(derived).select(
+        pl.exclude([f"_given_{n}" for n in _UTM] + [f"_url_{n}" for n in _UTM]),
+        *(
+            pl.coalesce(
+                pl.when(pl.col(f"_given_{n}") != "").then(f"_given_{n}"), f"_url_{n}"
+            ).alias(f"utm_{n}")
+            for n in _UTM
+        ),
+    )
+
+
 def read(path: Path, source: SourceSettings, project: ProjectSettings) -> ReadResult:
     """Read one Segment JSONL(.gz) file into raw records and typed rejects."""
     text = to_utf8(read_bytes(path), source.options.get("encoding"))
-    table, rows_read, rejects = query_json_lines(text, _SQL, "cdp_segment")
+    lines, rejects = text_lines(text)
     del text
-    df = pl.from_arrow(table)
-    assert isinstance(df, pl.DataFrame)
+    rows_read = lines.num_rows + len(rejects)
+    fast = _fast(lines)
+    if fast is None:  # not every line decodes strictly: DuckDB, line by line, names bad lines
+        df, rows_read, rejects = query_frame(lines, rejects, _SQL, "cdp_segment")
+    else:
+        df = fast
     records, more = _validate(df)
     records = records.with_columns(
         pl.lit(source.name).alias("source"),

@@ -1,0 +1,124 @@
+"""The fast path for JSON-lines exports: a whole file decoded by polars with an explicit dtype.
+
+DuckDB's `json_transform` per line (the exact, forgiving path in `connectors._io`)
+reads ~17k Segment events per CPU-second; `str.json_decode` with an explicit
+struct dtype reads the same lines ~5x faster and still infers nothing. The fast
+path is taken only when polars is at least as strict as DuckDB would be:
+
+* every line must hold a JSON object (first non-blank byte `{`) and the whole
+  column must decode: a syntax error, an object where text is declared or text
+  where an object is declared makes `decode_objects` return None, and the
+  connector falls back to its line-by-line DuckDB query, which quarantines bad
+  lines with their numbers (so bad files behave exactly as before);
+* values DuckDB derives with its own functions (`url_decode`, map lookups over
+  consent objects, `upper`/`trim` on Unicode) are computed by DuckDB, once per
+  *distinct* value (`map_distinct`), so both paths give the same text.
+
+One known, accepted difference: a JSON *number* read into a text field is
+rendered by polars in shortest form (`1.0` -> `"1"`, DuckDB: `"1.0"`). Amounts
+parse to the same decimal either way; ids and identity fields are strings in
+every export this project reads.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from connectors._io import duck, query_object_lines
+from connectors.base import Reject
+
+__all__ = ["at", "decode_objects", "dtype_of", "map_distinct", "query_frame"]
+
+
+def dtype_of(structure: Mapping[str, Any], *, skip: frozenset[str] = frozenset()) -> pl.Struct:
+    """A DuckDB `json_transform` structure (VARCHAR leaves, objects, one-element lists) as a
+    polars struct dtype. Leaves named in `skip` (MAP-typed, read another way) are left out."""
+
+    def convert(spec: Any) -> pl.DataType:
+        if spec == "VARCHAR":
+            return pl.String()
+        if isinstance(spec, list) and len(spec) == 1:
+            return pl.List(convert(spec[0]))
+        if isinstance(spec, dict):
+            return pl.Struct({k: convert(v) for k, v in spec.items() if k not in skip})
+        raise ValueError(f"no polars dtype for JSON structure {spec!r}")
+
+    dtype = convert(dict(structure))
+    assert isinstance(dtype, pl.Struct)
+    return dtype
+
+
+def decode_objects(lines: pa.Table, dtype: pl.Struct) -> pl.DataFrame | None:
+    """`_line`, `text` and the decoded struct `m` for every line, or None to take the slow path.
+
+    `lines` is `_io.text_lines` output (non-blank, NUL-free, size-checked lines).
+    """
+    text = lines.column("text")
+    if text.null_count or not pc.all(pc.match_substring_regex(text, r"^\s*\{")).as_py():
+        return None
+    frame = pl.from_arrow(lines.select(["_line", "text"]))
+    assert isinstance(frame, pl.DataFrame)
+    try:
+        return frame.with_columns(pl.col("text").str.json_decode(dtype).alias("m"))
+    except pl.exceptions.PolarsError:
+        # Its message may quote the line: never surfaced; the slow path names the line.
+        return None
+
+
+def at(*keys: str) -> pl.Expr:
+    """The field at `keys` inside the decoded struct `m` (null when any level is null)."""
+    expr = pl.col("m")
+    for key in keys:
+        expr = expr.struct.field(key)
+    return expr
+
+
+#: Results of `map_distinct`, per SQL expression; values repeat across a source's files.
+_CACHE: dict[str, dict[str, Any]] = {}
+_CACHE_LIMIT = 200_000
+_LOCK = threading.Lock()
+
+
+def map_distinct(values: pl.Series, sql: str, dtype: pl.DataType) -> pl.Series:
+    """`sql` (a DuckDB expression over the VARCHAR column `v`) applied to each distinct value.
+
+    For derivations whose exact semantics are DuckDB's (URL decoding, consent maps):
+    the column has few distinct values, so DuckDB runs once per new value, not per
+    row, and results are cached per expression across files. Nulls map to null.
+    """
+    with _LOCK:
+        cache = _CACHE.setdefault(sql, {})
+        if len(cache) > _CACHE_LIMIT:
+            cache.clear()
+        distinct = values.drop_nulls().unique()
+        new = [v for v in distinct.to_list() if v not in cache]  # a loop per distinct value
+        if new:
+            con = duck()
+            try:
+                con.register("_values", pa.table({"v": pa.array(new, pa.string())}))
+                rows = con.sql(f"SELECT v, {sql} AS out FROM _values").fetchall()
+            finally:
+                con.close()
+            cache.update(dict(rows))
+        keys = distinct.to_list()
+        mapping = pl.DataFrame(
+            {"v": keys, "out": [cache[k] for k in keys]}, schema={"v": pl.String, "out": dtype}
+        )
+    frame = values.rename("v").to_frame().join(mapping, on="v", how="left", maintain_order="left")
+    return frame.get_column("out").rename(values.name)
+
+
+def query_frame(
+    lines: pa.Table, rejects: list[Reject], sql: str, name: str
+) -> tuple[pl.DataFrame, int, list[Reject]]:
+    """The slow path: the connector's DuckDB query line by line (`_io.query_object_lines`)."""
+    table, rows_read, rejects = query_object_lines(lines, rejects, sql, name)
+    frame = pl.from_arrow(table)
+    assert isinstance(frame, pl.DataFrame)
+    return frame, rows_read, rejects
