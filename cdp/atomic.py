@@ -13,7 +13,8 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
@@ -27,16 +28,14 @@ from cdp.faults import fault_point
 def write_parquet(data: pa.Table | pl.DataFrame, path: Path, *, durable: bool = True) -> None:
     """Write a table or frame as zstd Parquet, atomically."""
     table = data.to_arrow() if isinstance(data, pl.DataFrame) else data
-
-    def body(fh: BinaryIO) -> None:
+    with _replacing(path, durable=durable) as fh, fault_point("atomic.write", key=path.name):
         pq.write_table(table, fh, compression="zstd")
-
-    _write(path, body, durable=durable)
 
 
 def write_bytes(data: bytes, path: Path, *, durable: bool = True) -> None:
     """Write bytes (CSV, JSON, text) atomically."""
-    _write(path, lambda fh: fh.write(data), durable=durable)
+    with _replacing(path, durable=durable) as fh, fault_point("atomic.write", key=path.name):
+        fh.write(data)
 
 
 def write_text(text: str, path: Path, *, durable: bool = True) -> None:
@@ -54,13 +53,14 @@ def fsync_dir(folder: Path) -> None:
             os.close(fd)
 
 
-def _write(path: Path, body: Callable[[BinaryIO], object], *, durable: bool) -> None:
+@contextmanager
+def _replacing(path: Path, *, durable: bool) -> Iterator[BinaryIO]:
+    """A temp file next to `path`; on success it is synced and renamed onto `path`."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
-            with fault_point("atomic.write", key=path.name):
-                body(fh)
+            yield fh
             if durable:
                 with fault_point("atomic.fsync", key=path.name):
                     fh.flush()

@@ -1,0 +1,81 @@
+"""RELIABILITY tests 5 and 6: `kill -9` at each writer step, then a plain rerun, gives
+exactly the uninterrupted result; no final path ever holds a partial file.
+
+Each case runs `cdp run` in a subprocess with `CDP_FAULT` set, checks that the process
+died by SIGKILL (the fault point was reached), reruns without the fault and compares
+everything on disk with the baseline run (`_harness.capture`: warehouse, snapshot, lake,
+state, exports; customer ids included).
+"""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+
+import pytest
+
+from cdp.faults import POINTS, FaultSpec
+from tests.reliability._harness import capture, cdp, copy_landing, differences, partial_files
+
+#: A kill between the id-history append and the id-map save (pipelines/resolve.py writes
+#: `customer_id_changes` first): the rerun sees this run's new ids as taken, re-hashes every
+#: new customer id and appends the history a second time. Owner: resolve.
+ID_MAP_BUG = pytest.mark.xfail(
+    strict=True,
+    reason="resolve commits the id history before the id map; a kill in between changes "
+    "every new customer id on rerun and doubles customer_id_changes",
+)
+
+#: (CDP_FAULT spec, what it simulates, extra marks). The first three run by default.
+FAST = [
+    ("ingest.manifest:after", "killed right after the first manifest commit", ()),
+    ("resolve.id_changes:after", "killed after the id history append", (ID_MAP_BUG,)),
+    ("snapshot.pointer:before", "snapshot copied, CURRENT not yet repointed", ()),
+]
+SLOW = [
+    ("atomic.write:after", "first temp file written, not synced or renamed", ()),
+    ("atomic.fsync:after#4", "fourth temp file synced, not renamed", ()),
+    ("atomic.rename:after#2", "second file renamed, folder not yet synced", ()),
+    ("atomic.rename:before@manifest.parquet", "manifest written to temp, not renamed", ()),
+    ("ingest.manifest:before", "raw files written, manifest not saved", ()),
+    ("ingest.quarantine_copy:before", "bad file's forensic copy not renamed", ()),
+    ("atomic.rename:after@identity_records.parquet", "normalised, resolve not started", ()),
+    ("atomic.rename:after@customer_records.parquet", "first resolve output written", ()),
+    ("resolve.id_changes:before", "resolve outputs written, history not appended", ()),
+    ("atomic.rename:before@id_map.parquet", "history appended, id map not saved", (ID_MAP_BUG,)),
+    ("resolve.state_text:before", "pair cache written, its fingerprint not", ()),
+    ("warehouse.checkpoint:before", "all tables in the fresh DuckDB file, no CHECKPOINT", ()),
+    ("warehouse.swap:before", "new warehouse built, not swapped in", ()),
+    ("warehouse.swap:after", "warehouse swapped, folder not synced, nothing published", ()),
+    ("snapshot.copy:after", "snapshot copied to temp, not renamed", ()),
+    ("snapshot.rename:after", "snapshot renamed, CURRENT still old", ()),
+    ("snapshot.pointer:after", "CURRENT repointed, old snapshots not pruned", ()),
+    ("publish.export:before", "snapshot published, no export written", ()),
+    ("publish.export:after", "exports written, run record not", ()),
+    ("run.record:before", "everything done but the run record", ()),
+]
+CASES = [pytest.param(s, id=s, marks=m) for s, _, m in FAST] + [
+    pytest.param(s, id=s, marks=(pytest.mark.slow, *m)) for s, _, m in SLOW
+]
+#: Points `cdp run` never passes (checked by their own tests).
+NOT_IN_RUN = {"erasure.rewrite"}
+
+
+def test_every_fault_point_has_a_kill_case() -> None:
+    covered = {FaultSpec.parse(s).name for s, _, _ in FAST + SLOW} | NOT_IN_RUN
+    assert covered == set(POINTS)
+
+
+@pytest.mark.parametrize("fault", CASES)
+def test_kill_then_rerun_equals_uninterrupted(
+    fault: str, landing: Path, baseline, tmp_path
+) -> None:
+    config = copy_landing(landing, tmp_path / "land")
+    killed = cdp("run", config=config, fault=fault)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    assert f"fault injected at {FaultSpec.parse(fault)}" in killed.stderr
+    assert partial_files(config) == []
+    again = cdp("run", config=config)
+    assert again.returncode == 0, again.stderr[-3000:]
+    diffs = differences(baseline.state, capture(config))
+    assert not diffs, "\n".join(diffs)
