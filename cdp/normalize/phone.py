@@ -14,7 +14,8 @@ import phonenumbers
 import polars as pl
 from phonenumbers import PhoneMetadata
 
-from cdp.normalize._text import blank_to_null, clean_text
+from cdp.normalize._text import blank_to_null, clean_text, on_distinct
+from cdp.normalize.phone_fast import confirm_international
 
 __all__ = ["clean_phone_text", "normalize_phones", "phone_value", "to_e164"]
 
@@ -85,15 +86,19 @@ def normalize_phones(raw: pl.Series, region: pl.Series) -> pl.DataFrame:
     """`phone` (E.164 or null) and `phone_valid` (null when there is no value) per row.
 
     `region` is the ISO alpha-2 default region of each row (from its source).
-    Each distinct number is parsed once and joined back, so 1M rows with 50k
-    distinct numbers cost about 50k parses: numbers written with `+` do not depend
-    on the region, and in regions without a trunk prefix (ES, MX, ...) a national
-    number is first looked up in its `+<code>` form; only what is left is parsed
-    per (text, region).
+    Each distinct number is settled once and joined back: numbers written with `+`
+    do not depend on the region, and in regions without a trunk prefix (ES, MX, ...)
+    a national number is first looked up in its `+<code>` form. Those international
+    forms are confirmed by vectorised `phonenumbers` metadata rules (`phone_fast`);
+    only what is left is parsed by `phonenumbers`, the national texts per (text, region).
     """
     frame = pl.DataFrame(
         {"_raw": raw, "_region": region}, schema=dict.fromkeys(("_raw", "_region"), pl.String)
     )
+    return on_distinct(frame, _normalize_distinct)
+
+
+def _normalize_distinct(frame: pl.DataFrame) -> pl.DataFrame:
     frame = frame.with_columns(_text=clean_phone_text(pl.col("_raw")))
     frame = frame.with_columns(_text=_dial_key(pl.col("_text")))
     codes = {r: c for r in frame["_region"].drop_nulls().unique() if (c := _plain_country_code(r))}
@@ -106,9 +111,13 @@ def normalize_phones(raw: pl.Series, region: pl.Series) -> pl.DataFrame:
         .then(pl.concat_str([pl.lit("+"), code, text]))
     )
     frame = frame.with_columns(_intl=intl)
-    # Stage 1: international forms, region-free.
-    first = frame.select(_key="_intl").drop_nulls().unique().with_columns(_region=pl.lit("ZZ"))
-    first = _parse_distinct(first).select("_key", _p1="phone")
+    # Stage 1: international forms, region-free; the plain `+<digits>` ones that the
+    # vectorised rules confirm need no `phonenumbers` call.
+    first = frame.select(_key="_intl").drop_nulls().unique()
+    first = first.with_columns(_p1=confirm_international(first.get_column("_key")))
+    slow = first.filter(pl.col("_p1").is_null()).with_columns(_region=pl.lit("ZZ"))
+    slow = _parse_distinct(slow).select("_key", _p1="phone")
+    first = pl.concat([first.drop_nulls("_p1"), slow])
     frame = frame.join(first, left_on="_intl", right_on="_key", how="left", maintain_order="left")
     # Stage 2: national texts not settled by stage 1, per (text, region).
     pending = pl.col("_p1").is_null() & pl.col("_text").is_not_null() & ~text.str.starts_with("+")

@@ -60,7 +60,7 @@ def test_region_comes_from_each_row() -> None:
     assert out.rows() == [("+34612345678", True), (None, False)]
 
 
-def test_each_distinct_value_is_parsed_once(monkeypatch: pytest.MonkeyPatch) -> None:
+def _count_parses(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
     import cdp.normalize.phone as phone
 
     calls: list[tuple[str, str]] = []
@@ -71,15 +71,35 @@ def test_each_distinct_value_is_parsed_once(monkeypatch: pytest.MonkeyPatch) -> 
         return real(text, region)
 
     monkeypatch.setattr(phone, "to_e164", counting)
-    values = ["612 345 678", "612-345-678"] * 250 + ["+34 699 887 766"] * 500 + [None] * 10
-    out = normalize_phones(pl.Series(values), pl.Series(["ES"] * len(values)))
-    # Separators do not matter, and in Spain "612345678" is "+34612345678": one parse each.
-    assert sorted(calls) == [("+34612345678", "ZZ"), ("+34699887766", "ZZ")]
+    return calls
+
+
+def test_each_distinct_value_is_parsed_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = _count_parses(monkeypatch)
+    # A UK national number (trunk 0) and a Russian one (national prefix 8 after the +7):
+    # neither is settled by the vectorised rules, so `phonenumbers` parses each once.
+    values = ["020 7946 0958", "020-7946-0958"] * 250 + ["+7 800 123 45 67"] * 500 + [None] * 10
+    out = normalize_phones(pl.Series(values), pl.Series(["GB"] * len(values)))
+    assert sorted(calls) == [("+78001234567", "ZZ"), ("02079460958", "GB")]
     assert out["phone"].to_list()[:1] + out["phone"].to_list()[500:501] == [
-        "+34612345678",
-        "+34699887766",
+        "+442079460958",
+        "+78001234567",
     ]
     assert out.height == len(values)
+
+
+def test_plain_international_numbers_need_no_parse(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = _count_parses(monkeypatch)
+    values = ["612 345 678", "612-345-678", "+34 699 887 766", "0034 699887766", "+1 415-555-2671"]
+    out = normalize_phones(pl.Series(values), pl.Series(["ES"] * len(values)))
+    assert out["phone"].to_list() == [
+        "+34612345678",
+        "+34612345678",
+        "+34699887766",
+        "+34699887766",
+        "+14155552671",
+    ]
+    assert calls == []
 
 
 def test_to_e164_never_raises_on_junk() -> None:
