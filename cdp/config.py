@@ -55,12 +55,14 @@ SOURCE_OPTIONS: frozenset[str] = frozenset(
 
 #: Top-level tables owned by later stages.
 SECTIONS: frozenset[str] = frozenset(
-    {"resolve", "identifiers", "profiles", "export", "quality", "dagster"}
+    {"resolve", "identifiers", "profiles", "export", "quality", "dagster", "spark"}
 )
 
 _SOURCE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
-_PROJECT_KEYS = frozenset({"name", "data_dir", "warehouse", "default_country"})
+_PROJECT_KEYS = frozenset({"name", "data_dir", "warehouse", "default_country", "engine"})
+#: `[project] engine`: where the identity stages run (`[spark]` configures the second).
+ENGINES: tuple[str, ...] = ("embedded", "spark")
 _SOURCE_KEYS = frozenset(
     {"name", "connector", "path", "record_id", "columns", "options", "default_country", "enabled"}
 )
@@ -103,6 +105,7 @@ class ProjectSettings:
     data_dir: Path
     warehouse: Path
     default_country: str
+    engine: str = "embedded"  # one of ENGINES
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,7 +254,10 @@ def _parse_project(cfg_path: Path, base: Path, table: Any) -> ProjectSettings:
     if not _COUNTRY.match(country):
         raise r.error("default_country", "expected an ISO 3166 alpha-2 code such as 'ES'")
     name = r.get("name", str, cfg_path.parent.name)
-    return ProjectSettings(name, data_dir, warehouse, country)
+    engine = r.get("engine", str, "embedded")
+    if engine not in ENGINES:
+        raise r.error("engine", f"unknown engine {engine!r} (one of: {', '.join(ENGINES)})")
+    return ProjectSettings(name, data_dir, warehouse, country, engine)
 
 
 def _parse_sources(
