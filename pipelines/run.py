@@ -30,6 +30,32 @@ STAGES: tuple[tuple[str, Callable[[Settings, str], StageReport]], ...] = (
 )
 
 
+def _identity_on_engine(settings: Settings, run_id: str) -> StageReport:
+    """Normalise + resolve as one stage on the configured engine (cdp.engine.stage)."""
+    from cdp.engine.stage import run_identity
+
+    done = run_identity(settings, run_id=run_id)
+    metrics = {**done.metrics, "engine": done.engine}
+    metrics.update({f"seconds_{k}": v for k, v in done.seconds.items()})
+    return StageReport(stage="identity", rows=done.metrics.get("records", 0), metrics=metrics)
+
+
+Stage = tuple[str, Callable[[Settings, str], StageReport]]
+
+
+def stages_for(settings: Settings) -> tuple[Stage, ...]:
+    """STAGES, or with `[project] engine = "spark"` normalise + resolve run on Spark."""
+    if settings.project.engine == "embedded":
+        return STAGES
+    by_name = dict(STAGES)
+    return (
+        ("ingest", by_name["ingest"]),
+        ("identity", _identity_on_engine),
+        ("profiles", by_name["profiles"]),
+        ("publish", by_name["publish"]),
+    )
+
+
 @dataclass
 class RunResult:
     run_id: str
@@ -78,7 +104,7 @@ def run_all(settings: Settings) -> RunResult:
 def _run_stages(settings: Settings) -> RunResult:
     result = RunResult(run_id=new_run_id())
     t0 = time.perf_counter()
-    for name, fn in STAGES:
+    for name, fn in stages_for(settings):
         with progress.step(name):
             s0 = time.perf_counter()
             try:
