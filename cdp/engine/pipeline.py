@@ -23,7 +23,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -73,7 +73,8 @@ class EngineInputs:
     fuzzy: FuzzySettings
     resolve: ResolveSettings
     profiles: ProfileSettings
-    model_json: str
+    #: the model JSON, or how to get it from the identity records on the driver
+    model_json: str | Callable[[pl.DataFrame], str]
     overrides: Overrides
     previous: pl.DataFrame | None = None
     taken: Iterable[str] = ()
@@ -88,6 +89,7 @@ class EngineRun:
 
     datasets: dict[str, Path]
     resolution: Resolution
+    model_json: str = ""
     counts: dict[str, int] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)  # wall time per stage
 
@@ -164,10 +166,13 @@ def run_engine(
     for side in ("l", "r"):
         cols = {new: old for old, new in k.side_columns(side).items()}
         sided = runner.join(sided, runner.select(identity, cols), [f"record_key_{side}"], "inner")
-    scorer = partial(k.score_pair_batch, model_json=inputs.model_json, settings=inputs.fuzzy)
+    records = runner.collect(identity).sort("record_key")
+    model = inputs.model_json
+    model_json = model if isinstance(model, str) else model(records)
+    clock.lap("model")
+    scorer = partial(k.score_pair_batch, model_json=model_json, settings=inputs.fuzzy)
     scored = runner.materialize(runner.map_batches(sided, scorer, SCORED_PAIR), out["scored_pairs"])
     clock.lap("scored_pairs")
-    records = runner.collect(identity).sort("record_key")
     pairs = runner.collect(scored).sort("record_key_l", "record_key_r")
     resolution = resolve_on(
         runner,
@@ -198,7 +203,7 @@ def run_engine(
         "scored_pairs": pairs.height,
         "customers": resolution.customer_records["customer_id"].n_unique(),
     }
-    return EngineRun(datasets=out, resolution=resolution, counts=counts, seconds=clock.laps)
+    return EngineRun(out, resolution, model_json, counts, clock.laps)
 
 
 _DATASETS = ("identity_records", "candidate_pairs", "scored_pairs", "golden", "provenance")

@@ -1,0 +1,133 @@
+"""The normalise + resolve stages on a runner, writing what the embedded stages write.
+
+`cdp run` with `[project] engine = "spark"` calls `run_identity` instead of the
+embedded normalise and resolve stages: the lake gets the same
+`identity_records.parquet`, `resolved/*.parquet` and state (id map, id history, model),
+so profiles, publish, `cdp show` and exports work unchanged. Differences from the
+embedded resolve stage: every pair is scored on every run (no incremental pair cache),
+and the model is trained on a sample of `[spark] sample_size` records when no current
+model exists.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from cdp import progress
+from cdp.atomic import write_parquet
+from cdp.config import Settings
+from cdp.engine.pipeline import EngineInputs, NormalizeOptions, run_engine, train_model
+from cdp.engine.runner import EmbeddedRunner, Runner
+from cdp.engine.settings import spark_settings
+from cdp.engine.spark import read_dataset
+from cdp.layout import Layout
+from cdp.profiles.settings import profile_settings
+from cdp.resolve.fuzzy.model import ModelError, load_model, spec_hash
+from cdp.resolve.fuzzy.settings import FuzzySettings, fuzzy_settings
+from cdp.resolve.overrides import load_overrides
+from cdp.resolve.settings import resolve_settings
+from cdp.resolve.store import (
+    ResolvePaths,
+    append_changes,
+    issued_ids,
+    read_optional,
+)
+
+
+@dataclass
+class IdentityRun:
+    """What the stage report needs: counts and seconds per engine step."""
+
+    engine: str
+    metrics: dict[str, Any] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def runner_for(settings: Settings) -> Runner:
+    """The runner `[project] engine` names (a Spark session is started for "spark")."""
+    if settings.project.engine != "spark":
+        return EmbeddedRunner()
+    from cdp.engine.spark import SparkRunner, build_session
+
+    ss = spark_settings(settings)
+    session = build_session(master=ss.master, remote=ss.remote, conf=ss.conf)
+    return SparkRunner(session, buckets=ss.buckets, own_session=True)
+
+
+def _model_source(
+    fs: FuzzySettings, path: Path, sample: int
+) -> str | Callable[[pl.DataFrame], str]:
+    """The current model's JSON, or a trainer over a sample of the identity records."""
+    wanted = spec_hash(fs.comparisons, fs.fixed_m, fs.tf_adjustment, fs.guard_weight)
+    if path.is_file():
+        try:
+            if load_model(path).spec_hash == wanted:
+                return path.read_text(encoding="utf-8")
+        except (ModelError, OSError) as exc:  # retrained, as the embedded matcher does
+            progress.warn(f"{path.name}: unreadable model ({type(exc).__name__}); retraining")
+
+    def train(records: pl.DataFrame) -> str:
+        part = records if records.height <= sample else records.sample(sample, seed=fs.seed)
+        progress.info(f"  training the match model on {part.height:,} records")
+        return train_model(part.sort("record_key"), fs, path)
+
+    return train
+
+
+def run_identity(settings: Settings, *, run_id: str, runner: Runner | None = None) -> IdentityRun:
+    """Normalise and resolve on `runner` (default: from the config); write lake and state."""
+    layout = Layout.of(settings)
+    paths = ResolvePaths.of(layout)
+    rs, fs = resolve_settings(settings), fuzzy_settings(settings)
+    ss = spark_settings(settings)
+    raw_files = sorted(f for s in settings.sources for f in layout.raw(s.name).glob("*.parquet"))
+    if not raw_files:
+        raise FileNotFoundError(f"{layout.lake / 'raw'}: no raw data (run `cdp ingest` first)")
+    history = read_optional(paths.id_changes)
+    inputs = EngineInputs(
+        normalize=NormalizeOptions(
+            default_country=settings.project.default_country,
+            source_countries={s.name: settings.source_country(s) for s in settings.sources},
+            date_formats={
+                s.name: str(s.options["date_format"])
+                for s in settings.sources
+                if s.options.get("date_format")
+            },
+        ),
+        fuzzy=fs,
+        resolve=rs,
+        profiles=profile_settings(settings),
+        model_json=_model_source(fs, paths.model, ss.sample_size),
+        overrides=load_overrides(rs.overrides_path, sources={s.name for s in settings.sources}),
+        previous=read_optional(paths.id_map),
+        taken=issued_ids(history),
+        run_id=run_id,
+        changed_at=dt.datetime.now(dt.UTC),
+        buckets=ss.buckets,
+    )
+    own = runner is None
+    runner = runner or runner_for(settings)
+    try:
+        with tempfile.TemporaryDirectory(prefix=".engine-", dir=layout.data_dir) as work:
+            run = run_engine(runner, raw_files, Path(work), inputs)
+            write_parquet(read_dataset(run.datasets["identity_records"]), paths.identity_records)
+            res = run.resolution
+            write_parquet(res.customer_records, paths.customer_records)
+            write_parquet(res.evidence, paths.match_evidence)
+            write_parquet(res.dropped, paths.dropped_links)
+            append_changes(paths.id_changes, res.changes)
+            write_parquet(res.id_map, paths.id_map)
+            # the embedded stage's pair cache is not kept: its next run scores everything
+            paths.pairs_fingerprint.unlink(missing_ok=True)
+            paths.pairs.unlink(missing_ok=True)
+    finally:
+        if own:
+            runner.close()
+    return IdentityRun(runner.name, dict(run.counts), dict(run.seconds))
