@@ -22,6 +22,7 @@ every export this project reads.
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Mapping
 from typing import Any
@@ -79,39 +80,46 @@ def at(*keys: str) -> pl.Expr:
     return expr
 
 
-#: Results of `map_distinct`, per SQL expression; values repeat across a source's files.
-_CACHE: dict[str, dict[str, Any]] = {}
+#: Results of `map_distinct`, per set of SQL expressions; values repeat across files.
+_CACHE: dict[str, dict[str, tuple[Any, ...]]] = {}
 _CACHE_LIMIT = 200_000
 _LOCK = threading.Lock()
 
 
-def map_distinct(values: pl.Series, sql: str, dtype: pl.DataType) -> pl.Series:
-    """`sql` (a DuckDB expression over the VARCHAR column `v`) applied to each distinct value.
+def map_distinct(values: pl.Series, outputs: Mapping[str, tuple[str, pl.DataType]]) -> pl.DataFrame:
+    """Columns `outputs` (name -> DuckDB expression over the VARCHAR `v`, dtype) for `values`.
 
     For derivations whose exact semantics are DuckDB's (URL decoding, consent maps):
-    the column has few distinct values, so DuckDB runs once per new value, not per
-    row, and results are cached per expression across files. Nulls map to null.
+    such columns have few distinct values, so DuckDB runs once per new value, not
+    per row, and results are cached across files. Nulls map to nulls; a column of
+    nulls costs no query.
     """
+    schema = {name: dtype for name, (_, dtype) in outputs.items()}
+    assert "v" not in schema, "`v` names the input values"
+    if values.null_count() == values.len():
+        return pl.DataFrame(schema=schema).clear(values.len())
+    sql = ", ".join(f"{expr} AS {json.dumps(name)}" for name, (expr, _) in outputs.items())
     with _LOCK:
         cache = _CACHE.setdefault(sql, {})
         if len(cache) > _CACHE_LIMIT:
             cache.clear()
-        distinct = values.drop_nulls().unique()
-        new = [v for v in distinct.to_list() if v not in cache]  # a loop per distinct value
+        keys = values.drop_nulls().unique().to_list()
+        new = [v for v in keys if v not in cache]  # a loop per distinct value, not per row
         if new:
             con = duck()
             try:
                 con.register("_values", pa.table({"v": pa.array(new, pa.string())}))
-                rows = con.sql(f"SELECT v, {sql} AS out FROM _values").fetchall()
+                rows = con.sql(f"SELECT v, {sql} FROM _values").fetchall()
             finally:
                 con.close()
-            cache.update(dict(rows))
-        keys = distinct.to_list()
-        mapping = pl.DataFrame(
-            {"v": keys, "out": [cache[k] for k in keys]}, schema={"v": pl.String, "out": dtype}
-        )
-    frame = values.rename("v").to_frame().join(mapping, on="v", how="left", maintain_order="left")
-    return frame.get_column("out").rename(values.name)
+            cache.update((row[0], tuple(row[1:])) for row in rows)
+        found = [cache[k] for k in keys]
+    mapping = pl.DataFrame(
+        {"v": keys, **{name: [f[i] for f in found] for i, name in enumerate(schema)}},
+        schema={"v": pl.String, **schema},
+    )
+    joined = values.rename("v").to_frame().join(mapping, on="v", how="left", maintain_order="left")
+    return joined.drop("v")
 
 
 def query_frame(

@@ -193,21 +193,17 @@ def _fast_campaign(param: str, traffic_field: str) -> pl.Expr:
     return pl.when(~value.is_in(_NO_CAMPAIGN_VALUES)).then(value)
 
 
-def _fast(lines: pa.Table) -> pl.DataFrame | None:
-    """The columns of `_SQL`, computed by polars over the decoded lines (None: slow path)."""
-    frame = decode_objects(lines, _DTYPE)
-    if frame is None:
-        return None
-    frame = pl.concat([frame, _params(frame)], how="horizontal")
+def _fast_columns() -> list[pl.Expr]:
+    """The `_SQL` columns as polars expressions over the decoded `m` and the `_p_*` params
+    (built once: expressions are reusable, and building them costs more than a small file)."""
     name = at("event_name")
     purchase = name == "purchase"
     items = at("items")
     item = pl.coalesce(pl.element().struct.field("item_id"), pl.element().struct.field("item_name"))
     kept = items.list.eval(item).list.drop_nulls()
-    ids = [at(f).alias(f"_id_{f}") for f in GA4_ID_FIELDS]
-    df = frame.select(
-        "_line",
-        *ids,
+    return [
+        pl.col("_line"),
+        *(at(f).alias(f"_id_{f}") for f in GA4_ID_FIELDS),
         at("event_timestamp").alias("_ts"),
         at("user_id").alias("user_id"),
         at("user_pseudo_id").alias("anonymous_id"),
@@ -217,7 +213,7 @@ def _fast(lines: pa.Table) -> pl.DataFrame | None:
         pl.when(purchase)
         .then(pl.coalesce(at("ecommerce", "purchase_revenue"), pl.col("_p_value")))
         .alias("_amount"),
-        pl.when(purchase).then(pl.col("_p_currency")).alias("currency"),
+        pl.when(purchase).then(pl.col("_p_currency")).alias("_currency"),
         pl.when((items.list.len() > 0) & (kept.list.len() > 0)).then(kept).alias("items"),
         _fast_campaign("source", "source").alias("utm_source"),
         _fast_campaign("medium", "medium").alias("utm_medium"),
@@ -229,18 +225,33 @@ def _fast(lines: pa.Table) -> pl.DataFrame | None:
         .otherwise(pl.lit("app"))
         .alias("channel"),
         pl.col("text").alias("extras"),
-    )
+    ]
+
+
+_FAST_COLUMNS = _fast_columns()
+_ID_COLUMNS = [pl.col(f"_id_{f}").alias(f) for f in GA4_ID_FIELDS]
+_UPPER_TRIM = {"currency": ("upper(trim(v))", pl.String())}
+
+
+def _fast(lines: pa.Table) -> pl.DataFrame | None:
+    """The columns of `_SQL`, computed by polars over the decoded lines (None: slow path)."""
+    frame = decode_objects(lines, _DTYPE)
+    if frame is None:
+        return None
+    df = pl.concat([frame, _params(frame)], how="horizontal").select(_FAST_COLUMNS)
     con = duck()
     try:  # md5 has no polars expression: one vectorised DuckDB call over the key columns
-        con.register(
-            "_ids", df.select(pl.col(f"_id_{f}").alias(f) for f in GA4_ID_FIELDS).to_arrow()
-        )
+        con.register("_ids", df.select(_ID_COLUMNS).to_arrow())
         record_id = con.sql(_ID_SQL).to_arrow_table().column("record_id")
     finally:
         con.close()
-    return df.drop(f"_id_{f}" for f in GA4_ID_FIELDS).with_columns(
-        pl.Series("record_id", record_id, dtype=pl.String),
-        map_distinct(df.get_column("currency"), "upper(trim(v))", pl.String()),
+    return pl.concat(
+        [
+            df.drop([f"_id_{f}" for f in GA4_ID_FIELDS] + ["_currency"]),
+            pl.DataFrame([pl.Series("record_id", record_id, dtype=pl.String)]),
+            map_distinct(df.get_column("_currency"), _UPPER_TRIM),
+        ],
+        how="horizontal",
     )
 
 

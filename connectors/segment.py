@@ -164,44 +164,60 @@ FROM parsed
 """
 
 
-#: The polars dtype of STRUCTURE for the fast path; consent (a map) is read separately.
-_DTYPE = dtype_of(json.loads(STRUCTURE), skip=frozenset({"consent"}))
+# --- the fast path: the same columns from polars over the whole file -----------------------
+
+#: STRUCTURE as a polars dtype. Consent is a map (any category names): only its presence
+#: and type (an object) are decoded here; its entries are read as text (`_consent_text`).
+_DTYPE = dtype_of(
+    json.loads(STRUCTURE)
+    | {
+        "context": json.loads(STRUCTURE)["context"] | {"consent": {"categoryPreferences": {}}},
+    }
+)
+
 #: utm_<name> -> the `context.campaign` field that states it.
 _UTM = {"source": "source", "medium": "medium", "campaign": "name"}
-_CONSENT_PATH = "$.context.consent.categoryPreferences"
-#: The same consent expressions over one `categoryPreferences` object's JSON text `v`.
+
+#: The same consent expressions as `_SQL`, over one `categoryPreferences` object's text `v`.
 _CONSENT_OF_TEXT = {
-    name: _consent(pattern, "json_transform(v, '\"MAP(VARCHAR, VARCHAR)\"')")
+    name: (_consent(pattern, "json_transform(v, '\"MAP(VARCHAR, VARCHAR)\"')"), pl.Boolean())
     for name, pattern in (
         ("consent_marketing", "%marketing%"),
         ("consent_analytics", "%analytics%"),
         ("consent_ads", "%advertis%"),
     )
 }
+_UPPER_TRIM = {"currency": ("upper(trim(v))", pl.String())}
+_URL_DECODE = {"decoded": ("nullif(url_decode(v), '')", pl.String())}
+
+#: A flat JSON object (string keys; string, boolean, null or number values, no braces or
+#: escapes inside strings) after the key: the shape consent objects have. Anything else
+#: is read by a JSON path, so the regex is a shortcut, never a parser.
+_SCALAR = r'(?:"[^"\\{}]*"|true|false|null|-?[0-9][0-9.eE+-]*)'
+_PAIR = rf'"[^"\\{{}}]*"\s*:\s*{_SCALAR}\s*'
+_PREFS_KEY = '"categoryPreferences"'
+_PREFS_RE = rf"{_PREFS_KEY}\s*:\s*(\{{\s*(?:{_PAIR}(?:,\s*{_PAIR})*)?\}})"
 
 
 def _fast_trait(camel: str, snake: str | None = None, *, sub: str = "") -> pl.Expr:
     """`_trait` in polars: traits, then context.traits; camelCase, then snake_case."""
     keys = [camel] + ([snake] if snake else [])
-    prefixes = [("traits",), ("context", "traits")]
     nest = (sub,) if sub else ()
-    return pl.coalesce([at(*p, *nest, k) for p in prefixes for k in keys])
+    return pl.coalesce(
+        [at(*p, *nest, k) for p in (("traits",), ("context", "traits")) for k in keys]
+    )
 
 
-def _fast(lines: pa.Table) -> pl.DataFrame | None:
-    """The columns of `_SQL`, computed by polars over the decoded lines (None: slow path)."""
-    frame = decode_objects(lines, _DTYPE)
-    if frame is None:
-        return None
-    prefs = frame.get_column("text").str.json_path_match(_CONSENT_PATH)
-    if not prefs.drop_nulls().str.starts_with("{").all():
-        return None  # consent that is not an object: leave it to DuckDB's map reading
+def _fast_columns() -> list[pl.Expr]:
+    """The `_SQL` columns as polars expressions over `_line`, `text` and the decoded `m`
+    (built once: expressions are reusable, and building them costs more than a small file)."""
     kind, event = at("type"), at("event")
     order = (kind == "track") & (event == "Order Completed")
     products = at("properties", "products")
     item = pl.coalesce(pl.element().struct.field(k) for k in ("sku", "product_id", "name"))
-    df = frame.select(
-        "_line",
+    url = pl.coalesce(at("properties", "url"), at("context", "page", "url"))
+    return [
+        pl.col("_line"),
         kind.alias("type"),
         at("messageId").alias("record_id"),
         at("timestamp").alias("_ts"),
@@ -229,35 +245,73 @@ def _fast(lines: pa.Table) -> pl.DataFrame | None:
         pl.when(order)
         .then(pl.coalesce(at("properties", "total"), at("properties", "revenue")))
         .alias("_amount"),
-        at("properties", "currency").alias("currency"),
+        at("properties", "currency").alias("_currency"),
         pl.when(products.list.len() > 0)
         .then(products.list.eval(item).list.drop_nulls())
         .alias("items"),
-        *(at("context", "campaign", field).alias(f"_given_{name}") for name, field in _UTM.items()),
-        *(
-            pl.coalesce(at("properties", "url"), at("context", "page", "url"))
-            .str.extract(f"[?&]utm_{name}=([^&#]*)", 1)
-            .alias(f"_url_{name}")
-            for name in _UTM
-        ),
+        *(at("context", "campaign", f).alias(f"_given_{n}") for n, f in _UTM.items()),
+        *(url.str.extract(f"[?&]utm_{n}=([^&#]*)", 1).alias(f"_url_{n}") for n in _UTM),
+        at("context", "consent", "categoryPreferences").is_not_null().alias("_has_prefs"),
+        pl.col("text").str.extract(_PREFS_RE, 1).alias("_prefs"),
+        pl.col("text").str.count_matches(_PREFS_KEY, literal=True).alias("_prefs_keys"),
         pl.col("text").alias("extras"),
+    ]
+
+
+_FAST_COLUMNS = _fast_columns()
+_UTM_COLUMNS = [
+    pl.coalesce(pl.when(pl.col(f"_given_{n}") != "").then(f"_given_{n}"), f"_url_{n}").alias(
+        f"utm_{n}"
     )
+    for n in _UTM
+]
+
+
+def _consent_text(df: pl.DataFrame) -> pl.Series:
+    """The text of each message's `context.consent.categoryPreferences` object (else null).
+
+    The regex capture is used where it is unambiguous (the key occurs once and the
+    object is flat); other messages holding consent are read with a JSON path.
+    """
+    exact = pl.col("_has_prefs") & ((pl.col("_prefs_keys") != 1) | pl.col("_prefs").is_null())
+    prefs = df.get_column("_prefs")
+    rows = df.select(exact.arg_true()).to_series()
+    if rows.len():
+        by_path = (
+            df[rows]
+            .get_column("extras")
+            .str.json_path_match("$.context.consent.categoryPreferences")
+        )
+        prefs = prefs.scatter(rows, by_path)
+    return df.select(pl.when(pl.col("_has_prefs")).then(prefs)).to_series()
+
+
+def _fast(lines: pa.Table) -> pl.DataFrame | None:
+    """The columns of `_SQL`, computed by polars over the decoded lines (None: slow path)."""
+    frame = decode_objects(lines, _DTYPE)
+    if frame is None:
+        return None
+    df = frame.select(_FAST_COLUMNS)
+    prefs = _consent_text(df)
     derived = [
-        map_distinct(df.get_column("currency"), "upper(trim(v))", pl.String()),
-        *(map_distinct(prefs, sql, pl.Boolean()).alias(c) for c, sql in _CONSENT_OF_TEXT.items()),
+        map_distinct(df.get_column("_currency"), _UPPER_TRIM),
+        map_distinct(prefs, _CONSENT_OF_TEXT),
         *(
-            map_distinct(df.get_column(f"_url_{n}"), "nullif(url_decode(v), '')", pl.String())
+            map_distinct(df.get_column(f"_url_{n}"), _URL_DECODE).rename({"decoded": f"_url_{n}"})
             for n in _UTM
         ),
     ]
-    return df.with_columns(derived).select(
-        pl.exclude([f"_given_{n}" for n in _UTM] + [f"_url_{n}" for n in _UTM]),
-        *(
-            pl.coalesce(
-                pl.when(pl.col(f"_given_{n}") != "").then(f"_given_{n}"), f"_url_{n}"
-            ).alias(f"utm_{n}")
-            for n in _UTM
-        ),
+    df = pl.concat(
+        [df.drop([c for d in derived for c in d.columns], strict=False), *derived],
+        how="horizontal",
+    )
+    return df.with_columns(_UTM_COLUMNS).drop(
+        "_currency",
+        "_has_prefs",
+        "_prefs",
+        "_prefs_keys",
+        *(f"_given_{n}" for n in _UTM),
+        *(f"_url_{n}" for n in _UTM),
     )
 
 

@@ -158,9 +158,14 @@ def test_ga4_params_first_match_and_placeholders() -> None:
 
 def test_map_distinct_maps_each_value_and_keeps_nulls() -> None:
     values = pl.Series("v", ["a%20b", None, "a%20b", "", "c"])
-    out = map_distinct(values, "nullif(url_decode(v), '')", pl.String())
-    assert out.name == "v"
-    assert out.to_list() == ["a b", None, "a b", None, "c"]
+    outputs = {"text": ("nullif(url_decode(v), '')", pl.String()), "n": ("length(v)", pl.Int64())}
+    out = map_distinct(values, outputs)
+    assert out.to_dict(as_series=False) == {
+        "text": ["a b", None, "a b", None, "c"],
+        "n": [5, None, 5, 0, 1],
+    }
+    empty = map_distinct(pl.Series("v", [None, None], dtype=pl.String), outputs)
+    assert empty.shape == (2, 2) and empty.null_count().row(0) == (2, 2)
 
 
 # --- property: random Segment messages read the same on both paths ----------------------
