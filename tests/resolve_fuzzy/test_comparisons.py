@@ -48,6 +48,9 @@ def level(name: str, a: dict[str, Any], b: dict[str, Any]) -> str:
         ({"first_name_key": "cristina"}, {"first_name_key": "cristian"}, "jw92"),
         ({"first_name_key": "ana"}, {"first_name_key": "aan"}, "one_edit"),
         ({"first_name_key": "jose"}, {"first_name_key": "jorge"}, "jw80"),
+        ({"first_name_key": "j"}, {"first_name_key": "juan"}, "initial"),  # card holder
+        ({"first_name_key": "juan"}, {"first_name_key": "j"}, "initial"),
+        ({"first_name_key": "m"}, {"first_name_key": "juan"}, "else"),
         ({"first_name_key": "jose"}, {"first_name_key": "ana"}, "else"),
     ],
 )
@@ -177,6 +180,19 @@ def test_ids_levels(a: dict[str, Any], b: dict[str, Any], expected: str) -> None
     assert level("ids", a, b) == expected
 
 
+@pytest.mark.parametrize(
+    ("a", "b", "expected"),
+    [
+        ({"card_fingerprint": "fp1"}, {"device_id": "d1"}, "null"),
+        ({"card_fingerprint": "fp1"}, {"card_fingerprint": "fp1"}, "card"),
+        ({"card_fingerprint": "fp1", "device_id": "d1"}, {"device_id": "d1"}, "device"),
+        ({"card_fingerprint": "fp1"}, {"card_fingerprint": "fp2"}, "else"),
+    ],
+)
+def test_devices_levels(a: dict[str, Any], b: dict[str, Any], expected: str) -> None:
+    assert level("devices", a, b) == expected
+
+
 def test_levels_are_symmetric_small_ints() -> None:
     recs = frame(
         {"first_name_key": "cristina", "last_name_key": "garcia lopez",
@@ -190,4 +206,5 @@ def test_levels_are_symmetric_small_ints() -> None:
     ba = compare(recs, np.array([1]), np.array([0]), names)
     assert ab.equals(ba)
     assert all(dtype == pl.Int8 for dtype in ab.dtypes)
-    assert ab.row(0) == (5, 3, 3, 0, 2, 0, 0)  # jw92, tokens, fuzzy_local, null, swapped
+    # jw92, tokens, fuzzy_local, null, swapped, null address, devices and ids
+    assert ab.row(0) == (5, 3, 3, 0, 2, 0, 0, 0)

@@ -47,7 +47,8 @@ def test_output_contract(trained: tuple[Path, FuzzyResult]) -> None:
     assert result.stats["trained"] is True and result.stats["em_iterations"] > 0
     first = json.loads(pairs["weights"][0])
     assert set(first) == {
-        "first_name", "last_name", "email", "phone", "birth_date", "address", "ids", "guard",
+        "first_name", "last_name", "email", "phone", "birth_date", "address", "devices", "ids",
+        "guard",
     }  # fmt: skip
     assert first["guard"] == {"level": "none", "weight": 0.0}
     total = sum(v["weight"] for v in first.values()) + load_model(trained[0]).prior_weight

@@ -8,6 +8,7 @@ import numpy as np
 import polars as pl
 import pytest
 
+from cdp.resolve.fuzzy.comparisons import COMPARISONS
 from cdp.resolve.fuzzy.model import (
     ComparisonParams,
     MatchModel,
@@ -23,14 +24,16 @@ from cdp.resolve.fuzzy.tf import TermFrequencies, tf_adjustment
 def test_em_recovers_known_m_with_u_fixed() -> None:
     rng = np.random.default_rng(3)
     names = ("first_name", "birth_date", "phone")
-    # levels: first_name 1..8, birth_date 1..5, phone 1..3 (0 = null)
+    # levels: first_name 1..9, birth_date 1..5, phone 1..3 (0 = null)
     m_true = {
-        "first_name": np.array([1, 0.80, 0.01, 0.01, 0.005, 0.10, 0.01, 0.04, 0.025]),
+        "first_name": np.array([1, 0.80, 0.01, 0.01, 0.005, 0.10, 0.01, 0.04, 0.005, 0.02]),
         "birth_date": np.array([1, 0.85, 0.03, 0.05, 0.02, 0.05]),
         "phone": np.array([1, 0.70, 0.05, 0.25]),
     }
     u = {
-        "first_name": np.array([1, 0.01, 0.0005, 0.0005, 0.0005, 0.004, 0.0005, 0.0145, 0.9695]),
+        "first_name": np.array(
+            [1, 0.01, 0.0005, 0.0005, 0.0005, 0.004, 0.0005, 0.0145, 0.0005, 0.969]
+        ),
         "birth_date": np.array([1, 0.0005, 0.0005, 0.004, 0.0200, 0.975]),
         "phone": np.array([1, 0.0004, 0.0006, 0.999]),
     }
@@ -126,10 +129,11 @@ def test_recordlinkage_ecm_cross_check_agrees_on_clear_pairs() -> None:
 
     rng = np.random.default_rng(5)
     n_match, n_non = 400, 1600
+    other = COMPARISONS["first_name"].labels.index("else")
     levels = pl.DataFrame(
         {
             "first_name": np.concatenate(
-                [np.full(n_match, 1), rng.choice([1, 8], n_non, p=[0.02, 0.98])]
+                [np.full(n_match, 1), rng.choice([1, other], n_non, p=[0.02, 0.98])]
             ),
             "phone": np.concatenate([rng.choice([1, 3], n_match, p=[0.8, 0.2]), np.full(n_non, 3)]),
             "birth_date": np.concatenate([np.full(n_match, 1), rng.choice([0, 5], n_non)]),

@@ -41,6 +41,8 @@ _COLUMNS = (
     "city_key",
     "user_id",
     "external_customer_id",
+    "card_fingerprint",
+    "device_id",
 )
 BLOCK_KEYS: tuple[str, ...] = _COLUMNS + tuple(_DERIVED)
 
@@ -66,6 +68,8 @@ KEY_COMPARISON: dict[str, str] = {
     "city_key": "address",
     "user_id": "ids",
     "external_customer_id": "ids",
+    "card_fingerprint": "devices",
+    "device_id": "devices",
 }
 
 

@@ -17,7 +17,7 @@ from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA, JaroWinkler, Levenshtein
 
 #: Bump when a level definition changes: stored models are retrained (spec hash).
-COMPARISONS_VERSION = 4
+COMPARISONS_VERSION = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,13 +45,16 @@ COMPARISONS: dict[str, Comparison] = {
                 "jw92",
                 "one_edit",
                 "jw80",
+                "initial",
                 "else",
             ),
             ("first_name_key", "last_name_key", "last_name_first_key"),
             tf_column="first_name_key",
             description="nickname-canonical key; swapped with surname; one name inside the "
             "other; the other gender's form (mario/maria, juan/juana: twins, siblings); fuzzy; "
-            "one edit or transposition (short names: ana/aan, which Jaro-Winkler misses)",
+            "one edit or transposition (short names: ana/aan, which Jaro-Winkler misses); an "
+            "initial against a name with that first letter (card holder 'J Smith': not a "
+            "different first name)",
         ),
         Comparison(
             "last_name",
@@ -86,6 +89,14 @@ COMPARISONS: dict[str, Comparison] = {
             ("null", "exact", "street", "postcode", "city", "else"),
             ("street_key", "street_number", "postal_code", "city_key"),
             description="street + number; fuzzy street + number; postcode; city",
+        ),
+        Comparison(
+            "devices",
+            ("null", "card", "device", "else"),
+            ("card_fingerprint", "device_id"),
+            description="same payment card fingerprint; same device id (evidence-only "
+            "identifiers: never a link alone, but a guest card payment with a name typo or an "
+            "initial is its owner's other payments when the card agrees)",
         ),
         Comparison(
             "ids",
@@ -173,7 +184,15 @@ def _first_name(p: pl.DataFrame) -> list[pl.Expr]:
         pl.lit(jw) >= 0.92,
         pl.lit(similarity(p, "first_name_key_l", "first_name_key_r", OSA.distance)) <= 1,
         pl.lit(jw) >= 0.80,
+        _initial("first_name_key"),
     ]
+
+
+def _initial(col: str) -> pl.Expr:
+    """One side is a lone initial (`j`, `j.` is folded to `j`) and the other starts with it."""
+    a, b = pl.col(f"{col}_l"), pl.col(f"{col}_r")
+    lone = (a.str.len_chars() == 1) | (b.str.len_chars() == 1)
+    return (lone & (a.str.slice(0, 1) == b.str.slice(0, 1))).fill_null(False)
 
 
 def _swapped(p: pl.DataFrame) -> pl.Expr:
@@ -272,6 +291,11 @@ def _ids(p: pl.DataFrame) -> list[pl.Expr]:
     ]
 
 
+def _devices(p: pl.DataFrame) -> list[pl.Expr]:
+    card, device = _eq("card_fingerprint"), _eq("device_id")
+    return [card.is_null() & device.is_null(), card.fill_null(False), device.fill_null(False)]
+
+
 _LEVELS: dict[str, Callable[[pl.DataFrame], list[pl.Expr]]] = {
     "first_name": _first_name,
     "last_name": _last_name,
@@ -279,5 +303,6 @@ _LEVELS: dict[str, Callable[[pl.DataFrame], list[pl.Expr]]] = {
     "phone": _phone,
     "birth_date": _birth_date,
     "address": _address,
+    "devices": _devices,
     "ids": _ids,
 }

@@ -17,7 +17,7 @@ is usually built from the person's name (mariagarcia@gmail.com,
 maria.garcia@hotmail.com), so the same or a similar local part at another domain
 repeats the name evidence instead of adding to it. A pair whose names agree and
 whose only other agreement, if any, is such a local part (no phone, birth date,
-address, identifier or exact email) gets the same penalty. On 10k generated people
+address, card, device, identifier or exact email) gets the same penalty. On 10k generated people
 every names + local-part link was between two persons, and 57 of 713 name-only links.
 
 The guard is one more term in the match weight, shown in `weights` and by
@@ -37,7 +37,7 @@ _CONFLICTS = {"first_name": ("else", "other_gender"), "birth_date": ("else",)}
 #: Email levels that only repeat the name evidence when both names agree.
 _NAME_LIKE_EMAIL = ("local_part", "fuzzy_local")
 #: Comparisons whose agreement (any level but null/else) is evidence beyond the names.
-_OTHER_EVIDENCE = ("phone", "birth_date", "address", "ids")
+_OTHER_EVIDENCE = ("phone", "birth_date", "address", "devices", "ids")
 
 
 def _codes(name: str, labels: tuple[str, ...]) -> list[int]:

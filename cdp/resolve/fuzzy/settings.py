@@ -36,6 +36,7 @@ DEFAULT_BLOCKING: tuple[BlockingRule, ...] = (
     BlockingRule("phone", ("phone",)),
     BlockingRule("user_id", ("user_id",)),
     BlockingRule("external_id", ("external_customer_id",)),
+    BlockingRule("card", ("card_fingerprint",)),
     BlockingRule("full_name", ("first_name_key", "last_name_key")),
     # a birth date alone makes ~n²/50,000 pairs (29M at 1M records): narrower rules carry
     # it at scale, the broad ones only keep their small blocks (rule-level caps)
