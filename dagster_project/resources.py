@@ -1,10 +1,13 @@
-"""Resources: where the config lives. Everything else (warehouse, lake) follows from it."""
+"""Resources: where the config lives (everything else, warehouse and lake, follows from it),
+and the engine the identity stages run on."""
 
 from __future__ import annotations
 
 import dagster as dg
 
-from cdp.config import Settings, find_config, load_settings
+from cdp.config import ENGINES, Settings, find_config, load_settings
+from cdp.errors import CdpError
+from cdp.engine.runner import Runner
 
 
 class CdpConfig(dg.ConfigurableResource):  # type: ignore[misc]
@@ -19,3 +22,24 @@ class CdpConfig(dg.ConfigurableResource):  # type: ignore[misc]
 
     def settings(self, *, check_files: bool = False) -> Settings:
         return load_settings(find_config(self.config_path or None), check_files=check_files)
+
+
+class CdpEngine(dg.ConfigurableResource):  # type: ignore[misc]
+    """The runner the identity stages run on (`cdp.engine`): `[project] engine` of the
+    config, unless `engine` overrides it ("embedded" or "spark"). For Spark, `[spark]`
+    names the master or Spark Connect URL; the caller closes the runner when done.
+    A Databricks or EMR job launched through Dagster Pipes builds the same runner there.
+    """
+
+    engine: str = ""
+
+    def runner(self, settings: Settings) -> Runner:
+        from dataclasses import replace
+
+        from cdp.engine.stage import runner_for
+
+        if self.engine and self.engine not in ENGINES:
+            raise CdpError(f"CdpEngine.engine: unknown engine {self.engine!r} ({', '.join(ENGINES)})")
+        if self.engine:
+            settings = replace(settings, project=replace(settings.project, engine=self.engine))
+        return runner_for(settings)
