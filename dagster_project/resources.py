@@ -6,8 +6,8 @@ from __future__ import annotations
 import dagster as dg
 
 from cdp.config import ENGINES, Settings, find_config, load_settings
-from cdp.errors import CdpError
 from cdp.engine.runner import Runner
+from cdp.errors import CdpError
 
 
 class CdpConfig(dg.ConfigurableResource):  # type: ignore[misc]
@@ -39,7 +39,8 @@ class CdpEngine(dg.ConfigurableResource):  # type: ignore[misc]
         from cdp.engine.stage import runner_for
 
         if self.engine and self.engine not in ENGINES:
-            raise CdpError(f"CdpEngine.engine: unknown engine {self.engine!r} ({', '.join(ENGINES)})")
+            known = ", ".join(ENGINES)
+            raise CdpError(f"CdpEngine.engine: unknown engine {self.engine!r} (one of: {known})")
         if self.engine:
             settings = replace(settings, project=replace(settings.project, engine=self.engine))
         return runner_for(settings)
