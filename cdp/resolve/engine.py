@@ -7,7 +7,6 @@ function runs from the pipeline, Dagster and tests (and per partition elsewhere)
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -29,6 +28,7 @@ from cdp.resolve.overrides import (
     unmatched_lines,
 )
 from cdp.resolve.settings import IdentifierRules, ResolveSettings
+from cdp.resolve.timing import Clock
 from cdp.schema import CUSTOMER_RECORD
 
 
@@ -45,7 +45,8 @@ class Resolution:
     violations: pl.DataFrame  # cluster, reason, records (before repair)
     metrics: dict[str, Any] = field(default_factory=dict)
     unmatched_override_lines: list[int] = field(default_factory=list)
-    timings: dict[str, float] = field(default_factory=dict)  # seconds per phase
+    timings: dict[str, float] = field(default_factory=dict)  # wall seconds per phase
+    cpu_timings: dict[str, float] = field(default_factory=dict)  # CPU seconds per phase
 
 
 def fuzzy_edges(pairs: pl.DataFrame, rules: IdentifierRules) -> pl.DataFrame:
@@ -107,15 +108,17 @@ def resolve_records(
     (`cdp.resolve.discount`).
     """
     rules = settings.identifiers
-    clock = _Clock()
+    clock = Clock()
     records = with_rid(records.unique(subset="record_key", keep="first", maintain_order=True))
-    graph = build_graph(records, rules)
+    clock.lap("prepare")
+    graph = build_graph(records, rules, clock=clock)
     matched = match_records(overrides, records)
+    clock.lap("overrides")
     fuzzy, refused = discount_shared(
         fuzzy_edges(pairs, rules), records, graph, threshold=fuzzy_threshold
     )
     edges = pl.concat([must_link_edges(matched), graph.edges, fuzzy])
-    clock.lap("graph")
+    clock.lap("fuzzy_discount")
     limited, limits = limited_values(graph.ids, rules)
     guarded = apply_guards(
         records["record_key"],
@@ -126,12 +129,12 @@ def resolve_records(
         limits=limits,
         max_size=settings.max_cluster_size,
         hold_oversize=settings.oversize == "hold",
+        clock=clock,
     )
-    clock.lap("cluster")
     ids = assign_ids(
         guarded.assignment, previous, run_id=run_id, changed_at=changed_at, taken=taken
     )
-    clock.lap("ids")
+    clock.lap("id_assignment")
     # records and the id map are both sorted by key: attached by position
     customer_records = attach(
         records.select("record_key", "source", "record_id"), ids.id_map, "customer_id"
@@ -154,21 +157,9 @@ def resolve_records(
     )
     clock.lap("evidence")
     out.metrics = _metrics(out, settings)
-    out.timings = clock.laps
+    clock.lap("metrics")
+    out.timings, out.cpu_timings = clock.laps, clock.cpu
     return out
-
-
-class _Clock:
-    """Wall time per phase, for the stage report and the benchmark."""
-
-    def __init__(self) -> None:
-        self.laps: dict[str, float] = {}
-        self._t = time.perf_counter()
-
-    def lap(self, name: str) -> None:
-        now = time.perf_counter()
-        self.laps[name] = round(now - self._t, 3)
-        self._t = now
 
 
 def _metrics(r: Resolution, settings: ResolveSettings) -> dict[str, Any]:

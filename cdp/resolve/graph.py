@@ -23,6 +23,7 @@ from rapidfuzz import process
 from rapidfuzz.distance import JaroWinkler
 
 from cdp.resolve.settings import ID_COLUMNS, IdentifierRules
+from cdp.resolve.timing import Clock
 
 #: Internal edge table: what clustering, guards and evidence pass around.
 EDGE_SCHEMA: pl.Schema = pl.Schema(
@@ -269,13 +270,18 @@ def star_edges(
     )
 
 
-def build_graph(records: pl.DataFrame, rules: IdentifierRules) -> IdentityGraph:
+def build_graph(
+    records: pl.DataFrame, rules: IdentifierRules, *, clock: Clock | None = None
+) -> IdentityGraph:
     """Deterministic edges with blocked, junk, shared and evidence-only values set aside.
 
     `records` must be unique by record_key (so (record_key, id_type) is unique here).
+    `clock` (optional) gets laps `graph_values`, `identifier_guards` and `graph_edges`.
     """
+    clock = clock or Clock()
     records = with_rid(records)
     all_ids = identifier_values(records, rules)
+    clock.lap("graph_values")
     blocked = (
         all_ids.filter(pl.col("blocked"))
         .group_by("id_type")
@@ -285,6 +291,7 @@ def build_graph(records: pl.DataFrame, rules: IdentifierRules) -> IdentityGraph:
     rows = classify(
         all_ids.filter(~pl.col("blocked")).drop("blocked"), rules, records["record_key"]
     )
+    clock.lap("identifier_guards")
     values = rows.filter(pl.col("record_key") == pl.col("_anchor")).select(
         "id_type", "id_value", "n_records", "n_names", "n_user_ids", "status"
     )
@@ -296,4 +303,5 @@ def build_graph(records: pl.DataFrame, rules: IdentifierRules) -> IdentityGraph:
     dropped = star_edges(bad, rules, "identifier:", keep=("reason",))
     evidence = star_edges(rows.filter(status == "evidence"), rules, "evidence:")
     ids = rows.select(list(ID_SCHEMA))
+    clock.lap("graph_edges")
     return IdentityGraph(ids, values, edges, dropped, evidence, blocked)

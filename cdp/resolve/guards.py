@@ -23,6 +23,7 @@ import polars as pl
 
 from cdp.resolve.clustering import components, positions
 from cdp.resolve.frames import attach
+from cdp.resolve.timing import Clock
 
 _PROFILE_COLUMNS = ("first_name_key", "last_name_key", "email_key", "phone", "birth_date")
 _SPARSE_TEST = ("first_name_key", "last_name_key", "email_key", "phone")
@@ -107,6 +108,7 @@ def apply_guards(
     limits: Mapping[str, int],
     max_size: int,
     hold_oversize: bool = False,
+    clock: Clock | None = None,
 ) -> GuardResult:
     """Cluster `keys` over `edges` so that no customer breaks a rule.
 
@@ -118,10 +120,13 @@ def apply_guards(
         a = positions(nodes, edges["record_key_a"])
         b = positions(nodes, edges["record_key_b"])
         edges = edges.filter(pl.Series((a >= 0) & (b >= 0)))  # drop links to unknown records
+    clock = clock or Clock()
     assignment = components(keys, edges)
+    clock.lap("clustering")
     violations = find_violations(assignment, limited, labels, profile, limits, max_size)
     no_drop = edges.clear().with_columns(pl.lit(None, dtype=pl.String).alias("reason"))
     if violations.height == 0:
+        clock.lap("cluster_guards")
         return GuardResult(assignment, edges, no_drop, violations)
     bad = violations.select("cluster").unique()
     oversize = violations.filter(pl.col("reason") == "size").select("cluster")
@@ -174,6 +179,7 @@ def apply_guards(
             held.with_columns(pl.lit("held_back").alias("reason")),
         ]
     )
+    clock.lap("cluster_guards")
     return GuardResult(assignment, used, dropped, violations)
 
 

@@ -32,6 +32,7 @@ from cdp.resolve.fuzzy.model import (
 from cdp.resolve.fuzzy.sampling import estimate_u
 from cdp.resolve.fuzzy.settings import FuzzySettings
 from cdp.resolve.fuzzy.tf import TermFrequencies
+from cdp.resolve.timing import Clock
 from cdp.schema import SCORED_PAIR
 
 #: A record takes part in fuzzy matching only if it holds one of these.
@@ -74,18 +75,21 @@ def find_matches(
     of row order.
     """
     t0 = time.perf_counter()
+    clock = Clock()
     recs = prepare(records)
     names = settings.comparisons
     new_idx = None
     if new_keys is not None:
         new_idx = recs.filter(pl.col("record_key").is_in(new_keys.cast(pl.String).implode()))["_i"]
+    clock.lap("prepare")
     wanted = spec_hash(names, settings.fixed_m, settings.tf_adjustment, settings.guard_weight)
     model = None if retrain else _current_model(model_path, wanted)
     trained = model is None
     blocked: Blocked | None = None
     if model is None:
-        model, full, full_levels = _train(recs, settings, wanted)
+        model, full, full_levels = _train(recs, settings, wanted, clock)
         model.save(model_path)
+        clock.lap("training")
         if new_idx is None:
             blocked, levels = full, full_levels
     t_trained = time.perf_counter()
@@ -93,7 +97,9 @@ def find_matches(
         blocked = block(
             recs, settings.blocking, max_block_size=settings.max_block_size, new=new_idx
         )
+        clock.lap("blocking")
         levels = compare_pairs(recs, blocked, names)
+        clock.lap("comparisons")
     l_idx = blocked.pairs["l"].to_numpy()
     tf_values = {
         n: recs[col][l_idx] for n in names if (col := COMPARISONS[n].tf_column) is not None
@@ -102,7 +108,9 @@ def find_matches(
     total, per = score(levels, model, tf_values)
     prob = probability(total)
     keep = prob >= settings.threshold
+    clock.lap("scoring")
     pairs = _output(recs, blocked, levels, model, total, prob, per, keep, settings)
+    clock.lap("scored_pairs")
     stats = {
         "mode": "full" if new_idx is None else "incremental",
         "records": records.height,
@@ -120,6 +128,8 @@ def find_matches(
         "seconds_train": round(t_trained - t0, 3),
         "seconds_block_compare": round(t_compared - t_trained, 3),
         "seconds_score": round(time.perf_counter() - t_compared, 3),
+        "timings": clock.laps,  # wall seconds per phase
+        "cpu_timings": clock.cpu,  # CPU seconds per phase (all threads)
     }
     return FuzzyResult(pairs=pairs, blocking=blocked.report, stats=stats)
 
@@ -170,13 +180,16 @@ def _current_model(path: Path, wanted: str) -> MatchModel | None:
 
 
 def _train(
-    recs: pl.DataFrame, settings: FuzzySettings, wanted: str
+    recs: pl.DataFrame, settings: FuzzySettings, wanted: str, clock: Clock
 ) -> tuple[MatchModel, Blocked, pl.DataFrame]:
     """The model, plus the full run's candidate pairs and levels (reused for scoring)."""
     names = settings.comparisons
     u = estimate_u(recs, names, size=settings.u_sample_size, seed=settings.seed)
+    clock.lap("u_sampling")
     full = block(recs, settings.blocking, max_block_size=settings.max_block_size)
+    clock.lap("blocking")
     levels = compare_pairs(recs, full, names)
+    clock.lap("comparisons")
     info: dict[str, Any] = {"trained_records": recs.height, "trained_pairs": levels.height}
     if settings.labels_path is not None:
         matches = _labelled_matches(recs, settings.labels_path)
