@@ -20,12 +20,12 @@ run: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest
 
-# Engine parity on Spark local[2] (pyspark extra + Java 17): pairs, clusters, ids, golden.
 # The slow tests `make test` leaves out (kill -9 at every fault point, 10-day incremental run,
 # pipeline-level order independence): a few minutes on 2 cores.
 test-slow: $(STAMP)
 	$(PY) -m pytest -m slow
 
+# Engine parity on Spark local[2] (pyspark extra + Java 17): pairs, clusters, ids, golden.
 test-spark: $(STAMP)
 	$(PY) -m pip install --quiet -e '.[dev,spark]'
 	PYSPARK_PYTHON=$(CURDIR)/$(PY) $(PY) -m pytest tests/spark -m spark
