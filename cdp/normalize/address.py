@@ -185,19 +185,23 @@ def postal_code(raw: pl.Expr, country: pl.Expr, default: pl.Expr | None = None) 
     )
 
 
-def normalize_addresses(frame: pl.DataFrame, default_country: pl.Series) -> pl.DataFrame:
+def normalize_addresses(
+    frame: pl.DataFrame, default_country: pl.Series, *, dedupe: bool = True
+) -> pl.DataFrame:
     """`ADDRESS_COLUMNS` for a frame holding the raw address columns.
 
     Args:
         frame: street, street_number, address_line2, city, postal_code, region, country.
         default_country: per row, the source's country, used only to format postal codes
             when the record states no country (the `country` column is never invented).
+        dedupe: False when the caller already passes distinct rows (each distinct row is
+            normalised once either way).
     """
     inputs = ("street", "street_number", "address_line2", "city", "postal_code", "region")
     frame = frame.select(pl.col(*inputs, "country").cast(pl.String)).with_columns(
         _default=default_country.cast(pl.String)
     )
-    return on_distinct(frame, _normalize_distinct)
+    return on_distinct(frame, _normalize_distinct) if dedupe else _normalize_distinct(frame)
 
 
 def _normalize_distinct(frame: pl.DataFrame) -> pl.DataFrame:

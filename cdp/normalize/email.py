@@ -82,14 +82,15 @@ def with_email_key(frame: pl.DataFrame, clean: str, *, alias: str = "email_key")
     return frame.with_columns(key.alias(alias)).drop("_local", "_domain", "_untagged")
 
 
-def normalize_emails(raw: pl.Series) -> pl.DataFrame:
+def normalize_emails(raw: pl.Series, *, dedupe: bool = True) -> pl.DataFrame:
     """`email`, `email_key`, `email_valid` per raw value, in stages (one expression tree each).
 
     `email` and `email_key` are null when the address is invalid (nothing invented);
-    `email_valid` is null only when there was no value at all.
+    `email_valid` is null only when there was no value at all. Each distinct value is
+    normalised once; `dedupe=False` is for callers that already pass distinct values.
     """
     frame = pl.DataFrame({"_raw": raw}, schema={"_raw": pl.String})
-    return on_distinct(frame, _normalize_distinct)
+    return on_distinct(frame, _normalize_distinct) if dedupe else _normalize_distinct(frame)
 
 
 def _normalize_distinct(frame: pl.DataFrame) -> pl.DataFrame:

@@ -25,6 +25,7 @@ from cdp.normalize._text import (
     clean_text,
     fold_values,
     fold_words,
+    on_distinct,
     read_data_rows,
     tidy_case,
 )
@@ -129,16 +130,22 @@ def name_keys(first: pl.Expr, last: pl.Expr) -> tuple[pl.Expr, pl.Expr, pl.Expr]
     return fk, lk, lk.str.split(" ").list.first()
 
 
-def normalize_names(first: pl.Series, last: pl.Series, full: pl.Series) -> pl.DataFrame:
+def normalize_names(
+    first: pl.Series, last: pl.Series, full: pl.Series, *, dedupe: bool = True
+) -> pl.DataFrame:
     """Display names and keys (`NAME_COLUMNS`) per row of raw first/last/full names.
 
     A missing first or last name is filled from `full`; a missing `full` is built
-    from first and last. Idempotent on its outputs; null in, null out.
+    from first and last. Idempotent on its outputs; null in, null out. Each distinct
+    triple is normalised once; `dedupe=False` is for callers that pass distinct rows.
     """
     frame = pl.DataFrame(
         {"_f": first, "_l": last, "_n": full}, schema=dict.fromkeys(("_f", "_l", "_n"), pl.String)
     )
-    distinct = frame.unique()
+    return on_distinct(frame, _normalize_distinct) if dedupe else _normalize_distinct(frame)
+
+
+def _normalize_distinct(distinct: pl.DataFrame) -> pl.DataFrame:
     words = frozenset(PARTICLES)
     f = _clean_name(pl.col("_f"), titles=True, suffixes=False)
     ln = _clean_name(pl.col("_l"), titles=False, suffixes=True)
@@ -169,7 +176,4 @@ def normalize_names(first: pl.Series, last: pl.Series, full: pl.Series) -> pl.Da
     )
     fk, lk, lfk = name_keys(pl.col("first_name"), pl.col("last_name"))
     out = out.with_columns(first_name_key=fk, last_name_key=lk, last_name_first_key=lfk)
-    joined = frame.join(
-        out, on=["_f", "_l", "_n"], how="left", maintain_order="left", nulls_equal=True
-    )
-    return joined.select(NAME_COLUMNS)
+    return out.select(NAME_COLUMNS)

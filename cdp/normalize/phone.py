@@ -82,7 +82,7 @@ def _parse_distinct(keys: pl.DataFrame) -> pl.DataFrame:
     return keys.with_columns(phone=pl.Series(parsed, dtype=pl.String))
 
 
-def normalize_phones(raw: pl.Series, region: pl.Series) -> pl.DataFrame:
+def normalize_phones(raw: pl.Series, region: pl.Series, *, dedupe: bool = True) -> pl.DataFrame:
     """`phone` (E.164 or null) and `phone_valid` (null when there is no value) per row.
 
     `region` is the ISO alpha-2 default region of each row (from its source).
@@ -91,11 +91,12 @@ def normalize_phones(raw: pl.Series, region: pl.Series) -> pl.DataFrame:
     a national number is first looked up in its `+<code>` form. Those international
     forms are confirmed by vectorised `phonenumbers` metadata rules (`phone_fast`);
     only what is left is parsed by `phonenumbers`, the national texts per (text, region).
+    `dedupe=False` is for callers that already pass distinct (value, region) rows.
     """
     frame = pl.DataFrame(
         {"_raw": raw, "_region": region}, schema=dict.fromkeys(("_raw", "_region"), pl.String)
     )
-    return on_distinct(frame, _normalize_distinct)
+    return on_distinct(frame, _normalize_distinct) if dedupe else _normalize_distinct(frame)
 
 
 def _normalize_distinct(frame: pl.DataFrame) -> pl.DataFrame:

@@ -8,7 +8,7 @@ never normalised into something that could link.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from functools import cache
 
 import polars as pl
@@ -30,6 +30,21 @@ from cdp.normalize.phone import normalize_phones
 from cdp.schema import IDENTIFIER_COLUMNS, IDENTITY_RECORD
 
 __all__ = ["QUALITY_SCHEMA", "identity_schema", "normalize_records", "to_identity_table"]
+
+_NAME_INPUTS: tuple[str, ...] = ("first_name", "last_name", "full_name")
+_ADDRESS_INPUTS: tuple[str, ...] = (
+    "street",
+    "street_number",
+    "address_line2",
+    "city",
+    "postal_code",
+    "region",
+    "country",
+)
+# Every identity column is screened by exactly one group.
+assert sorted(
+    [*_NAME_INPUTS, "email", "phone", "birth_date", *_ADDRESS_INPUTS, *IDENTIFIER_COLUMNS]
+) == sorted(BLOCKABLE_COLUMNS)
 
 #: Columns of the quality table (one row per identity column).
 QUALITY_SCHEMA = pl.Schema(
@@ -74,7 +89,7 @@ def _prepare(raw: pl.DataFrame) -> pl.DataFrame:
 def _probes(column: str) -> list[pl.Expr]:
     """Cheap lower-case forms of a raw value that placeholder rules are matched against.
 
-    Emails are checked again once cleaned (display names, `mailto:`), in `normalize_records`.
+    Emails are checked again once cleaned (display names, `mailto:`), in `_emails`.
     """
     probe = pl.col(column).str.strip_chars().str.to_lowercase()
     if column == "phone":  # "000-000-0000" and "p:0000000000" as digits
@@ -82,43 +97,96 @@ def _probes(column: str) -> list[pl.Expr]:
     return [probe]
 
 
-def _screen(frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(filled, blocked) boolean frames: has a non-blank value / holds a placeholder.
+def _screen(frame: pl.DataFrame, columns: Sequence[str]) -> pl.DataFrame:
+    """Per column `c`: `c` with placeholders nulled (what the normalisers see),
+    `filled:c` (has a non-blank value) and `blocked:c` (holds a placeholder).
 
-    One vectorised pass per column (polars runs the columns in parallel).
+    Called on distinct values wherever a normaliser groups them, so each value is
+    checked once; the probes are materialised first, as each is matched by several rules.
     """
-    filled = frame.select(
-        (pl.col(c).str.strip_chars().str.len_bytes() > 0).fill_null(False).alias(c)
-        for c in BLOCKABLE_COLUMNS
-    )
-    # Materialise the probes first: each is matched by several rules.
-    probes = {c: [f"__probe_{c}_{i}" for i in range(len(_probes(c)))] for c in BLOCKABLE_COLUMNS}
+    names = {c: [f"probe:{c}:{i}" for i in range(len(_probes(c)))] for c in columns}
     probed = frame.select(
-        p.alias(name)
-        for c in BLOCKABLE_COLUMNS
-        for p, name in zip(_probes(c), probes[c], strict=True)
+        *[p.alias(n) for c in columns for p, n in zip(_probes(c), names[c], strict=True)],
+        *[
+            (pl.col(c).str.strip_chars().str.len_bytes() > 0).fill_null(False).alias(f"filled:{c}")
+            for c in columns
+        ],
     )
-    blocked = probed.select(
-        placeholder_mask(c, [pl.col(n) for n in probes[c]]).alias(c) for c in BLOCKABLE_COLUMNS
+    flags = probed.select(
+        pl.col(f"filled:{c}" for c in columns),
+        *[
+            placeholder_mask(c, [pl.col(n) for n in names[c]]).alias(f"blocked:{c}")
+            for c in columns
+        ],
     )
-    return filled, blocked
+    return pl.concat([frame, flags], how="horizontal").select(
+        *[pl.when(~pl.col(f"blocked:{c}")).then(pl.col(c)).alias(c) for c in columns],
+        pl.col(f"filled:{c}" for c in columns),
+        pl.col(f"blocked:{c}" for c in columns),
+    )
 
 
-def _contact(inputs: pl.DataFrame, date_formats: Mapping[str, str], today: dt.date) -> pl.DataFrame:
-    """Birth dates (once per distinct value and source) and identifiers."""
-    dates = on_distinct(
-        inputs.select("birth_date", "source"),
-        lambda d: d.select(
-            birth_date=parse_birth_dates(
-                pl.col("birth_date"), pl.col("source"), date_formats, today=today
-            )
-        ),
+def _flags(screened: pl.DataFrame, columns: Sequence[str]) -> list[pl.Series]:
+    return [screened[f"{kind}:{c}"] for kind in ("filled", "blocked") for c in columns]
+
+
+def _emails(distinct: pl.DataFrame) -> pl.DataFrame:
+    """Email columns and flags of distinct raw emails. A placeholder hidden behind a
+    display name (`"Test" <TEST@test.com>`) shows once clean, so it is checked again."""
+    screened = _screen(distinct, ["email"])
+    out = normalize_emails(screened["email"], dedupe=False)
+    late = out.select(placeholder_mask("email", [pl.col("email")])).to_series()
+    blocked = (screened["blocked:email"] | late).alias("blocked:email")
+    out = out.with_columns(
+        email=pl.when(~blocked).then(pl.col("email")),
+        email_key=pl.when(~blocked).then(pl.col("email_key")),
+        email_valid=pl.when(blocked).then(False).otherwise(pl.col("email_valid")),
     )
-    ids = inputs.select(
+    return out.with_columns(screened["filled:email"], blocked)
+
+
+def _phones(distinct: pl.DataFrame) -> pl.DataFrame:
+    """Phone columns and flags of distinct (raw phone, region) rows."""
+    screened = _screen(distinct, ["phone"])
+    out = normalize_phones(screened["phone"], distinct["_region"], dedupe=False)
+    blocked = screened["blocked:phone"]
+    out = out.with_columns(
+        phone_valid=pl.when(blocked).then(False).otherwise(pl.col("phone_valid"))
+    )
+    return out.with_columns(_flags(screened, ["phone"]))
+
+
+def _names(distinct: pl.DataFrame) -> pl.DataFrame:
+    screened = _screen(distinct, _NAME_INPUTS)
+    out = normalize_names(*(screened[c] for c in _NAME_INPUTS), dedupe=False)
+    return out.with_columns(_flags(screened, _NAME_INPUTS))
+
+
+def _addresses(distinct: pl.DataFrame) -> pl.DataFrame:
+    screened = _screen(distinct, _ADDRESS_INPUTS)
+    out = normalize_addresses(screened, distinct["_default"], dedupe=False)
+    return out.with_columns(_flags(screened, _ADDRESS_INPUTS))
+
+
+def _dates(distinct: pl.DataFrame, date_formats: Mapping[str, str], today: dt.date) -> pl.DataFrame:
+    """Birth dates and flags of distinct (raw birth date, source) rows."""
+    screened = _screen(distinct, ["birth_date"]).with_columns(distinct["source"])
+    out = screened.select(
+        birth_date=parse_birth_dates(
+            pl.col("birth_date"), pl.col("source"), date_formats, today=today
+        )
+    )
+    return out.with_columns(_flags(screened, ["birth_date"]))
+
+
+def _identifiers(frame: pl.DataFrame) -> pl.DataFrame:
+    """Ids and flags, per row: ids are mostly unique, so grouping would not pay."""
+    screened = _screen(frame.select(IDENTIFIER_COLUMNS), IDENTIFIER_COLUMNS)
+    out = screened.select(
         *[clean_identifier(pl.col(c)) for c in IDENTIFIER_COLUMNS if c != "social_handle"],
         social_handle(pl.col("social_handle")),
     )
-    return pl.concat([dates, ids], how="horizontal").select("birth_date", *IDENTIFIER_COLUMNS)
+    return out.with_columns(_flags(screened, IDENTIFIER_COLUMNS))
 
 
 def normalize_records(
@@ -141,36 +209,28 @@ def normalize_records(
     Returns:
         (identity records with exactly IDENTITY_RECORD's columns and types, in input
         row order; quality table with `QUALITY_SCHEMA`, one row per identity column).
+
+    Each group of columns (names, email, address, phone, birth date) is screened for
+    placeholders and normalised once per distinct value, then mapped back to the rows.
     """
     today = today or dt.datetime.now(dt.UTC).date()
     frame = _prepare(raw)
-    filled, blocked = _screen(frame)
-    # Inputs with placeholders removed: what the normalisers see.
-    inputs = frame.select(
-        pl.when(~blocked[c]).then(pl.col(c)).alias(c) for c in BLOCKABLE_COLUMNS
-    ).with_columns(frame.get_column("source"))
     region = frame.get_column("source").replace_strict(
         dict(source_countries), default=default_country, return_dtype=pl.String
     )
-    emails = normalize_emails(inputs.get_column("email"))
-    # A placeholder hidden behind a display name (`"Test" <TEST@test.com>`) shows once clean.
-    late = emails.select(placeholder_mask("email", [pl.col("email")]))
-    blocked = blocked.with_columns((pl.col("email") | late.to_series()).alias("email"))
-    is_blocked = blocked.get_column("email")
-    emails = emails.with_columns(
-        email=pl.when(~is_blocked).then(pl.col("email")),
-        email_key=pl.when(~is_blocked).then(pl.col("email_key")),
-        email_valid=pl.when(is_blocked).then(False).otherwise(pl.col("email_valid")),
+    emails = on_distinct(frame.select("email"), _emails)
+    dates = on_distinct(
+        frame.select("birth_date", "source"), lambda d: _dates(d, date_formats, today)
     )
-    contact = _contact(inputs, date_formats, today)
-    address = normalize_addresses(inputs, region)
+    address = on_distinct(frame.select(*_ADDRESS_INPUTS, _default=region), _addresses)
     # A number without a country code is read in the record's own country when the record
     # states one (a US order in a Spanish shop), else in its source's default country.
     phone_region = address.get_column("country").fill_null(region)
-    phones = normalize_phones(inputs.get_column("phone"), phone_region).with_columns(
-        phone_valid=pl.when(blocked["phone"]).then(False).otherwise(pl.col("phone_valid"))
-    )
-    names = normalize_names(inputs["first_name"], inputs["last_name"], inputs["full_name"])
+    phones = on_distinct(frame.select("phone", _region=phone_region), _phones)
+    names = on_distinct(frame.select(_NAME_INPUTS), _names)
+    ids = _identifiers(frame)
+    parts = [emails, dates, address, phones, names, ids]
+    flags = pl.concat([p.select(pl.col("^(filled|blocked):.*$")) for p in parts], how="horizontal")
     lineage = frame.select(
         record_key=pl.concat_str(["source", "record_id"], separator=":"),
         source="source",
@@ -180,28 +240,29 @@ def normalize_records(
         phone_raw="phone",
         birth_date_raw="birth_date",
     )
-    flags = blocked.select(
+    blocked_fields = flags.select(
         blocked_fields=pl.concat_str(
-            [pl.when(pl.col(c)).then(pl.lit(c)) for c in BLOCKABLE_COLUMNS],
+            [pl.when(pl.col(f"blocked:{c}")).then(pl.lit(c)) for c in BLOCKABLE_COLUMNS],
             separator=",",
             ignore_nulls=True,
         ).replace("", None)
     )
-    out = pl.concat([lineage, emails, contact, phones, names, address, flags], how="horizontal")
+    values = [p.select(pl.exclude("^(filled|blocked):.*$")) for p in parts]
+    out = pl.concat([lineage, *values, blocked_fields], how="horizontal")
     out = out.select(IDENTITY_RECORD.names).cast(identity_schema())
-    return out, _quality(filled, blocked, out)
+    return out, _quality(flags, out)
 
 
-def _quality(filled: pl.DataFrame, blocked: pl.DataFrame, out: pl.DataFrame) -> pl.DataFrame:
+def _quality(flags: pl.DataFrame, out: pl.DataFrame) -> pl.DataFrame:
     """filled / normalised / invalid / blocked counts per identity column."""
     done = out.select(pl.col(c).is_not_null() for c in BLOCKABLE_COLUMNS)
     rows = [
         {
             "column": c,
-            "filled": int(filled[c].sum()),
+            "filled": int(flags[f"filled:{c}"].sum()),
             "normalised": int(done[c].sum()),
-            "invalid": int((filled[c] & ~blocked[c] & ~done[c]).sum()),
-            "blocked": int(blocked[c].sum()),
+            "invalid": int((flags[f"filled:{c}"] & ~flags[f"blocked:{c}"] & ~done[c]).sum()),
+            "blocked": int(flags[f"blocked:{c}"].sum()),
         }
         for c in BLOCKABLE_COLUMNS
     ]
