@@ -44,6 +44,14 @@ def _frames(name: str) -> dict[str, pd.DataFrame]:
     return {name: loader()}
 
 
+#: A typed-in id carries typos, so one person may hold several spellings of it: the
+#: one-value-per-customer limit of a system key would cut those duplicates apart.
+_SSID_RULES = (
+    "# soc_sec_id is typed in (FEBRL corrupts it): a person may hold several spellings\n"
+    "[identifiers]\nlimits = { external_customer_id = 5 }\n\n"
+)
+
+
 def _source_toml(source: str, ssid: bool = False) -> str:
     mapped = {**_COLUMNS, "external_customer_id": "soc_sec_id"} if ssid else _COLUMNS
     cols = "\n".join(f'{k} = "{v}"' for k, v in mapped.items())
@@ -83,6 +91,7 @@ def write_febrl(name: str, folder: Path) -> tuple[Path, Path]:
     config = folder / "cdp.toml"
     config.write_text(
         f'[project]\nname = "{name}"\ndata_dir = "out"\ndefault_country = "AU"\n\n'
+        + (_SSID_RULES if name.endswith(SSID) else "")
         + "\n".join(blocks)
     )
     return config, truth

@@ -59,6 +59,16 @@ def test_febrl_truth_and_config(tmp_path: Path) -> None:
     assert header.startswith("rec_id,given_name,surname")
 
 
+def test_febrl_ssid_variant_maps_soc_sec_id_and_allows_its_misspellings(tmp_path: Path) -> None:
+    config, truth_path = write_febrl("febrl1+ssid", tmp_path)
+    text = config.read_text()
+    assert text.count('external_customer_id = "soc_sec_id"') == 1
+    assert "limits = { external_customer_id = 5 }" in text
+    assert load_truth(truth_path).height == 1000
+    with pytest.raises(ValueError, match="optionally"):
+        write_febrl("febrl9+ssid", tmp_path)
+
+
 def _identity(tmp_path: Path) -> Path:
     """Six records, three people; names with typos, one shared birth date across people."""
     df = pl.DataFrame(
