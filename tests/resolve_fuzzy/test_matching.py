@@ -236,3 +236,33 @@ def test_labels_file_problems_are_reported(population: pl.DataFrame, tmp_path: P
     fast = FuzzySettings(u_sample_size=1_000, labels_path=labels)
     with pytest.raises(CdpError, match=r"labels\.csv: missing column 'record_key_l'"):
         find_matches(population.head(50), settings=fast, model_path=tmp_path / "m.json")
+
+
+def test_namesakes_do_not_match_and_an_initial_is_not_another_first_name(
+    trained: tuple[Path, FuzzyResult],
+) -> None:
+    model = load_model(trained[0])
+    ana = {"first_name_key": "ana", "last_name_key": "perez gil", "last_name_first_key": "perez"}
+    # the same name and nothing else, or only the name-built local part at another domain
+    bare = explain_pair(ana, dict(ana), model=model)
+    assert {e.comparison: e.level for e in bare.comparisons}["guard"] == "conflict"
+    assert bare.match_probability < 0.01
+    mail = explain_pair(
+        {**ana, "email_key": "anaperez@gmail.com"},
+        {**ana, "email_key": "anaperez@hotmail.com"},
+        model=model,
+    )
+    assert mail.match_probability < 0.01
+    # a card holder's initial against the full name, same phone and birth date: one person
+    d = dt.date(1985, 3, 7)
+    jose = {
+        "first_name_key": "jose",
+        "last_name_key": "iturralde lopez",
+        "last_name_first_key": "iturralde",
+        "phone": "+34612345678",
+        "birth_date": d,
+    }
+    initial = explain_pair(jose, {**jose, "first_name_key": "j"}, model=model)
+    rows = {e.comparison: e for e in initial.comparisons}
+    assert rows["first_name"].level == "initial" and rows["guard"].level == "none"
+    assert initial.match_probability > 0.99
