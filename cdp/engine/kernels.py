@@ -26,7 +26,7 @@ import datetime as dt
 import json
 from collections.abc import Mapping
 from functools import lru_cache
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 import polars as pl
@@ -76,7 +76,8 @@ CANDIDATE_PAIR_SCHEMA = pa.schema(
 RECORD_COLUMNS: tuple[str, ...] = ("record_key", *COMPARED_COLUMNS)
 
 
-def _frame(table: pa.Table) -> pl.DataFrame:
+def frame_of(table: pa.Table) -> pl.DataFrame:
+    """A polars view of an Arrow table (no copy, no rechunk)."""
     frame = pl.from_arrow(table, rechunk=False)
     assert isinstance(frame, pl.DataFrame)
     return frame
@@ -105,7 +106,7 @@ def normalize_partition(
     if raw.num_rows == 0:
         return IDENTITY_RECORD.empty_table()
     identity, _ = normalize_records(
-        _frame(raw),
+        frame_of(raw),
         default_country=default_country,
         source_countries=source_countries,
         date_formats=date_formats,
@@ -123,7 +124,7 @@ def route_blocks(identity: pa.Table, *, rules: tuple[BlockingRule, ...]) -> pa.T
     Routing a rule's rows by a hash of `block_key` puts every record of one block in one
     bucket. Keys are computed by `cdp.resolve.fuzzy.blocking` (derived keys included).
     """
-    recs = prepare(_frame(identity).select(RECORD_COLUMNS))
+    recs = prepare(frame_of(identity).select(RECORD_COLUMNS))
     if recs.height == 0:
         return ROUTE_SCHEMA.empty_table()
     keys = block_keys(recs, rules)
@@ -150,7 +151,7 @@ def pairs_for_bucket(
     Block-safe: the bucket holds whole blocks, so the block-size caps count as globally.
     Record numbers follow record_key order, so `l < r` is `record_key_l < record_key_r`.
     """
-    frame = _frame(rows)
+    frame = frame_of(rows)
     out = []
     for idx in frame["rule"].unique().sort().to_list():  # a loop per rule, not per record
         recs = prepare(frame.filter(pl.col("rule") == idx).select(RECORD_COLUMNS))
@@ -176,7 +177,7 @@ _BITS = {i: 1 << i for i in range(63)}
 def dedupe_pairs(pairs: pa.Table) -> pa.Table:
     """Union over rules: one row per pair with its first rule and the bit mask of all rules
     (what `block` returns for the whole frame). Pair-safe."""
-    frame = _frame(pairs)
+    frame = frame_of(pairs)
     out = frame.group_by("record_key_l", "record_key_r").agg(
         pl.col("rule").min(),
         pl.col("rule").replace_strict(_BITS, return_dtype=pl.Int64).sum().alias("rules"),
@@ -205,7 +206,7 @@ def score_pair_batch(pairs: pa.Table, *, model_json: str, settings: FuzzySetting
     Levels, weights and probabilities come from `compare`, `score` and the matcher's own
     output step, with the model trained once by the embedded path (`model_json`).
     """
-    frame = _frame(pairs)
+    frame = frame_of(pairs)
     n = frame.height
     if n == 0:
         return SCORED_PAIR.empty_table()
@@ -248,10 +249,5 @@ def golden_for_customers(
     schema = GOLDEN_SCHEMA if part == "golden" else PROVENANCE_SCHEMA
     if records.num_rows == 0:
         return schema.empty_table()
-    golden, provenance = golden_records(_frame(records), cfg)
+    golden, provenance = golden_records(frame_of(records), cfg)
     return conform(golden if part == "golden" else provenance, schema)
-
-
-def settings_json(obj: Any) -> str:
-    """Stable text for a settings object (cache keys, logs)."""
-    return json.dumps(obj, sort_keys=True, default=str)

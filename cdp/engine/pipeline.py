@@ -118,7 +118,7 @@ def train_model(records: pl.DataFrame, settings: FuzzySettings, model_path: Path
 
 def latest_delivery(raw: pa.Table) -> pa.Table:
     """One row per (source, record_id): the latest ingested (pair-safe on those keys)."""
-    frame = k._frame(raw)
+    frame = k.frame_of(raw)
     out = frame.sort("_ingested_at", nulls_last=False, maintain_order=True).unique(
         ["source", "record_id"], keep="last", maintain_order=True
     )
