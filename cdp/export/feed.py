@@ -48,7 +48,7 @@ def surviving_ids(gone: pl.Series, id_changes: pl.DataFrame, current: pl.Series)
     """For ids no longer present: the current id they were merged into (null if none)."""
     merges = (
         id_changes.filter((pl.col("kind") == "merged") & pl.col("new_customer_id").is_not_null())
-        .sort("changed_at")
+        .sort("changed_at", maintain_order=True)
         .unique(subset=["old_customer_id"], keep="last", maintain_order=True)
         .select(pl.col("old_customer_id").alias("_at"), pl.col("new_customer_id").alias("_next"))
     )

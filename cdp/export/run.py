@@ -53,7 +53,11 @@ def run_export(
     path = write_export(shape_customers(customers, shape), customers_file(layout, shape, fmt), fmt)
     _done(layout, result, path, customers["customer_id"], f"customers:{shape}", now)
     if feed:
-        changes = query_snapshot(layout, "SELECT * FROM customer_id_changes")
+        changes = query_snapshot(
+            layout,
+            "SELECT * FROM customer_id_changes ORDER BY changed_at, run_id, kind, "
+            "old_customer_id, new_customer_id",
+        )
         out, frame = write_change_feed(layout, customers, changes, fmt)
         counts = frame.group_by("change").len()
         result.changes = dict(zip(counts["change"], counts["len"], strict=True))
