@@ -185,3 +185,57 @@ def test_generic_placeholders_do_not_touch_country_codes() -> None:
     out, _ = _norm([{"source": "s", "record_id": "1", "country": "NA", "city": "N/A"}])
     r = out.row(0, named=True)
     assert (r["country"], r["city"], r["blocked_fields"]) == ("NA", None, "city")
+
+
+def test_quality_counts_rows_not_distinct_values() -> None:
+    """Screening runs once per distinct value, but every row holding it is counted."""
+    rows = [
+        {"source": "s", "record_id": str(i), "first_name": "N/A", "phone": "612 345 678"}
+        for i in range(3)
+    ] + [{"source": "s", "record_id": "3", "first_name": "Ana", "phone": "0000000000"}]
+    out, quality = _norm(rows)
+    q = {r["column"]: r for r in quality.iter_rows(named=True)}
+    assert (q["first_name"]["filled"], q["first_name"]["blocked"]) == (4, 3)
+    assert q["first_name"]["normalised"] == 1
+    assert (q["phone"]["filled"], q["phone"]["normalised"], q["phone"]["blocked"]) == (4, 3, 1)
+    assert out["blocked_fields"].to_list() == ["first_name"] * 3 + ["phone"]
+
+
+def test_birth_dates_per_source_format_impossible_ones_counted_invalid() -> None:
+    rows = [
+        {"source": "shop", "record_id": "1", "birth_date": "03/04/1990"},  # shop: day first
+        {"source": "crm", "record_id": "2", "birth_date": "03/04/1990"},  # crm: month first
+        {"source": "web", "record_id": "3", "birth_date": "03/04/1990"},  # no format: ambiguous
+        {"source": "shop", "record_id": "4", "birth_date": "30/02/1990"},  # impossible
+        {"source": "web", "record_id": "5", "birth_date": "1990-02-30"},  # impossible
+        {"source": "web", "record_id": "6", "birth_date": "19900403"},
+        {"source": "web", "record_id": "7", "birth_date": "01/01/1900"},  # placeholder
+    ]
+    out, quality = _norm(rows, date_formats={"shop": "%d/%m/%Y", "crm": "%m/%d/%Y"})
+    d = dt.date
+    assert out["birth_date"].to_list() == [
+        d(1990, 4, 3),
+        d(1990, 3, 4),
+        None,
+        None,
+        None,
+        d(1990, 4, 3),
+        None,
+    ]
+    assert out["birth_date_raw"].to_list() == [r["birth_date"] for r in rows]
+    q = quality.filter(pl.col("column") == "birth_date").row(0, named=True)
+    assert (q["filled"], q["normalised"], q["invalid"], q["blocked"]) == (7, 3, 3, 1)
+
+
+def test_invalid_emails_and_phones_are_counted() -> None:
+    rows = [
+        {"source": "s", "record_id": "1", "email": "not an email", "phone": "12345"},
+        {"source": "s", "record_id": "2", "email": "ana@x.com", "phone": "p:612 345 678"},
+        {"source": "s", "record_id": "3", "email": "  ", "phone": None},
+    ]
+    out, quality = _norm(rows)
+    assert out["email_valid"].to_list() == [False, True, None]
+    assert out["phone_valid"].to_list() == [False, True, None]
+    q = {r["column"]: (r["filled"], r["normalised"], r["invalid"]) for r in quality.to_dicts()}
+    assert q["email"] == (2, 1, 1)
+    assert q["phone"] == (2, 1, 1)
