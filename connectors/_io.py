@@ -120,8 +120,16 @@ def text_lines(
     return table, rejects
 
 
-@functools.cache
+_DATABASE_LOCK = threading.Lock()
+
+
 def _database() -> duckdb.DuckDBPyConnection:
+    with _DATABASE_LOCK:  # files are read on worker threads: open exactly one database
+        return _open_database()
+
+
+@functools.cache
+def _open_database() -> duckdb.DuckDBPyConnection:
     con = duckdb.connect(
         config={
             "enable_external_access": False,

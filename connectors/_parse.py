@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import codecs
 from collections.abc import Iterable, Sequence
+from typing import NamedTuple
 
 import polars as pl
 import pyarrow as pa
@@ -30,6 +31,7 @@ import pyarrow as pa
 from connectors.base import RECORD_SCHEMA, FileRejected, Reject
 
 __all__ = [
+    "Check",
     "ambiguous_dates",
     "bool_flag",
     "decode_text",
@@ -39,9 +41,15 @@ __all__ = [
     "iso_date",
     "json_extras",
     "money",
+    "null_if_blank",
+    "parse_or_reject",
+    "reject_rows",
     "split_rejects",
     "to_utf8",
+    "unparsed",
     "utc_timestamp",
+    "with_money",
+    "with_timestamp",
 ]
 
 #: Byte-order marks, longest first (UTF-32 LE starts with the UTF-16 LE mark).
@@ -316,3 +324,67 @@ def first_present(df: pl.DataFrame, names: Iterable[str]) -> str | None:
         if name in df.columns:
             return name
     return None
+
+
+def null_if_blank(expr: pl.Expr) -> pl.Expr:
+    """Whitespace-only strings are absent values."""
+    return pl.when(expr.str.strip_chars() == "").then(None).otherwise(expr)
+
+
+def unparsed(raw: pl.Expr, parsed: pl.Expr) -> pl.Expr:
+    """A value was given (not blank) but its typed parse is null: the row is a reject."""
+    return null_if_blank(raw).is_not_null() & parsed.is_null()
+
+
+_PLAIN_DECIMAL = r"^-?\d{1,14}(?:\.\d{1,4})?$"
+
+
+def with_money(df: pl.DataFrame, out: str, raw: pl.Expr) -> pl.DataFrame:
+    """`out` = `raw` as Decimal(18,4) in major units, `"1,250.00"` included.
+
+    Plain decimals (the bulk of an export) take a direct cast; only the other values
+    go through `_parse.money` (separators, symbols), which is ~10x slower.
+    """
+    fast = pl.when(raw.str.contains(_PLAIN_DECIMAL)).then(raw).cast(pl.Decimal(18, 4))
+    return _with_fallback(df, out, raw, fast, money(raw, thousands=","))
+
+
+def with_timestamp(
+    df: pl.DataFrame, out: str, raw: pl.Expr, fmt: str, timezone: str = "UTC"
+) -> pl.DataFrame:
+    """`out` = `raw` as a UTC instant: the export's documented `fmt` first, then any ISO shape.
+
+    The exact-format parse is ~40x cheaper than `_parse.utc_timestamp`'s general one,
+    which only runs on the values the format missed (e.g. a `Z` suffix).
+    """
+    fast = utc_timestamp(raw, fmt=fmt, timezone=timezone)
+    return _with_fallback(df, out, raw, fast, utc_timestamp(raw, timezone=timezone))
+
+
+def _with_fallback(
+    df: pl.DataFrame, out: str, raw: pl.Expr, fast: pl.Expr, slow: pl.Expr
+) -> pl.DataFrame:
+    df = df.with_columns(fast.alias(out))
+    missed = df.select(unparsed(raw, pl.col(out)).arg_true()).to_series()
+    if missed.is_empty():
+        return df
+    patched = df.get_column(out).scatter(missed, df[missed].select(slow).to_series())
+    return df.with_columns(patched)
+
+
+class Check(NamedTuple):
+    """A per-row validation for `reject_rows`."""
+
+    bad: pl.Expr
+    reason: str
+    field: str | None
+    detail: str
+
+
+def reject_rows(df: pl.DataFrame, checks: list[Check]) -> tuple[pl.DataFrame, list[Reject]]:
+    """Apply checks in order; a row fails at most once (its first failing check)."""
+    rejects: list[Reject] = []
+    for c in checks:
+        df, bad = split_rejects(df, c.bad, reason=c.reason, field=c.field, detail=c.detail)
+        rejects += bad
+    return df, rejects

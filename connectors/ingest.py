@@ -28,13 +28,16 @@ Messages name the file, line and field, never a value from the data.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import os
 import shutil
 import tempfile
 import time
 import traceback
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
@@ -50,7 +53,7 @@ from cdp.faults import fault_point
 from cdp.layout import Layout
 from cdp.schema import RAW_RECORD, TS
 from connectors import get_reader
-from connectors.base import RECORD_SCHEMA, FileRejected, Reject
+from connectors.base import RECORD_SCHEMA, FileRejected, ReadResult, Reject
 
 __all__ = [
     "MANIFEST_SCHEMA",
@@ -308,38 +311,77 @@ class SourceRun:
 
     def ingest_file(self, path: Path) -> FileOutcome:
         """Load one file (or skip or quarantine it) and record it in the manifest."""
+        return self._commit(self._read(path))
+
+    def ingest_files(self, paths: Sequence[Path], *, workers: int = 2) -> Iterator[FileOutcome]:
+        """`ingest_file` for each path, in order, with up to `workers` files read ahead.
+
+        Reading (hashing, parsing: polars and DuckDB release the GIL) runs on worker
+        threads; de-duplication, writes and the manifest stay on the calling thread in
+        file order, so the lake is the same as with one file at a time.
+        """
+        if workers <= 1 or len(paths) <= 1:
+            yield from map(self.ingest_file, paths)
+            return
+        with ThreadPoolExecutor(workers, thread_name_prefix="cdp-read") as pool:
+            pending: deque[Future[_Read]] = deque()
+            queue = iter(paths)
+            for ahead in itertools.islice(queue, workers + 1):
+                pending.append(pool.submit(self._read, ahead))
+            while pending:
+                done = pending.popleft().result()
+                if (following := next(queue, None)) is not None:
+                    pending.append(pool.submit(self._read, following))
+                yield self._commit(done)
+
+    def _read(self, path: Path) -> _Read:
+        """Check, hash and parse one file; touches no shared state but reads the manifest."""
         rel = relative_path(path, self.config_dir)
         size = path.stat().st_size if path.exists() else 0
         real = path.resolve()
         if not real.is_relative_to(self.base.resolve()):
-            if self.manifest.seen(self.source.name, rel, "", self.config):
-                return FileOutcome(self.source.name, rel, size, "", status="skipped")
             outcome = FileOutcome(self.source.name, rel, size, "", status="quarantined")
-            outcome.reason = "unsafe_path"
-            outcome.detail = "resolves outside the source's base folder (.. or symlink)"
-            progress.warn(f"{rel}: not read: {outcome.detail}")
-            self._write_quarantine(outcome, [], "", copy_from=None)
-            self.manifest.add(outcome, self.source.connector, self.config, self.ingested_at)
-            return outcome
+            if self.manifest.seen(self.source.name, rel, "", self.config):
+                outcome.status = "skipped"
+            return _Read(path, outcome, unsafe=True)
         sha = _sha256(path)
-        if self.manifest.seen(self.source.name, rel, sha, self.config):
-            return FileOutcome(self.source.name, rel, size, sha, status="skipped")
         outcome = FileOutcome(self.source.name, rel, size, sha)
+        if self.manifest.seen(self.source.name, rel, sha, self.config):
+            outcome.status = "skipped"
+            return _Read(path, outcome)
         try:
             result = self.reader(path, self.source, self.settings.project)
             records = _conform(result.records)
             if result.rows_read != records.num_rows + len(result.rejects):
                 raise _ConnectorBug("row counts do not reconcile (rows_read != records + rejects)")
         except FileRejected as exc:
-            return self._reject_file(path, outcome, exc.reason, exc.detail)
+            return _Read(path, outcome, rejected=(exc.reason, exc.detail))
         except _ConnectorBug as exc:
-            return self._reject_file(path, outcome, "unreadable_file", str(exc))
+            return _Read(path, outcome, rejected=("unreadable_file", str(exc)))
         except Exception as exc:  # any failure quarantines the file; the run goes on
             # The exception text may quote data (DuckDB/Arrow echo input): log its type only.
-            detail = f"reader failed ({type(exc).__name__})"
             progress.debug("".join(traceback.format_tb(exc.__traceback__)))
-            return self._reject_file(path, outcome, "unreadable_file", detail)
-        return self._load(records, result.rows_read, result.rejects, outcome)
+            return _Read(
+                path, outcome, rejected=("unreadable_file", f"reader failed ({type(exc).__name__})")
+            )
+        return _Read(path, outcome, records=records, result=result)
+
+    def _commit(self, read: _Read) -> FileOutcome:
+        """Record a read file: skip, quarantine or load it (calling thread, file order)."""
+        outcome = read.outcome
+        if outcome.status == "skipped":
+            return outcome
+        if read.unsafe:
+            outcome.reason = "unsafe_path"
+            outcome.detail = "resolves outside the source's base folder (.. or symlink)"
+            progress.warn(f"{outcome.path}: not read: {outcome.detail}")
+            self._write_quarantine(outcome, [], "", copy_from=None)
+            self.manifest.add(outcome, self.source.connector, self.config, self.ingested_at)
+            return outcome
+        if read.rejected is not None:
+            return self._reject_file(read.path, outcome, *read.rejected)
+        assert read.records is not None and read.result is not None
+        return self._load(read.records, read.result.rows_read, read.result.rejects, outcome)
 
     def _load(
         self, records: pa.Table, rows_read: int, rejects: list[Reject], outcome: FileOutcome
@@ -428,6 +470,18 @@ class SourceRun:
             schema=QUARANTINE_SCHEMA,
         )
         write_parquet_atomic(table, folder / name)
+
+
+@dataclass
+class _Read:
+    """One file after the read phase of `SourceRun`: what `_commit` needs to record it."""
+
+    path: Path
+    outcome: FileOutcome
+    unsafe: bool = False
+    rejected: tuple[str, str] | None = None  # whole-file (reason, detail)
+    records: pa.Table | None = None
+    result: ReadResult | None = None
 
 
 class _ConnectorBug(Exception):

@@ -20,21 +20,25 @@ from pathlib import Path
 import polars as pl
 
 from cdp.config import ProjectSettings, SourceSettings
-from connectors._parse import bool_flag, finish_records, json_extras
-from connectors.base import ReadResult, Reject
-from connectors.meta_leads import (
-    Check,
+from connectors._delimited import (
     col_or_null,
     find_column,
     non_empty,
-    null_if_blank,
     read_delimited,
-    reject_rows,
     require_column,
+)
+from connectors._parse import (
+    Check,
+    bool_flag,
+    finish_records,
+    json_extras,
+    null_if_blank,
+    reject_rows,
     unparsed,
     with_money,
     with_timestamp,
 )
+from connectors.base import ReadResult, Reject
 
 #: Canonical column → header aliases (first match in the file wins).
 _FIELDS: dict[str, tuple[str, ...]] = {

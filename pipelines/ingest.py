@@ -49,8 +49,7 @@ def ingest(
             run = SourceRun(settings, source, manifest, ingested_at, record_filter=record_filter)
             files = run.files()
             with progress.Progress(f"ingest {source.name}", total=len(files)) as bar:
-                for path in files:
-                    outcome = run.ingest_file(path)
+                for path, outcome in zip(files, run.ingest_files(files), strict=True):
                     outcomes.append(outcome)
                     bar.advance(note=f"{path.name}: {outcome.status}")
             manifest.flush()

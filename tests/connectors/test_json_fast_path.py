@@ -210,7 +210,9 @@ _message = st.fixed_dictionaries(
                     {},
                     optional={
                         "categoryPreferences": st.dictionaries(
-                            st.sampled_from(["Advertising", "Analytics", "Marketing", "Other"]),
+                            st.sampled_from(
+                                ["Advertising", "Analytics", "Marketing", "Ads {beta}", 'say "hi"']
+                            ),
                             st.one_of(st.booleans(), st.none(), st.sampled_from(["yes", "1"])),
                             max_size=4,
                         )

@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cdp.config import ProjectSettings, SourceSettings
-from connectors import meta_leads
+from connectors import _delimited
 from connectors.base import RECORD_SCHEMA, FileRejected, ReadResult
 from connectors.stripe_payments import read
 
@@ -256,7 +256,7 @@ def test_property_line_is_the_physical_start_line(tmp_path_factory, rows, crlf, 
         line += buf.getvalue().count("\n")
     path = tmp_path_factory.mktemp("l") / "p.csv"
     path.write_bytes("".join(parts).encode("utf-8"))
-    with patch.object(meta_leads, "_CHUNK", chunk):
+    with patch.object(_delimited, "_CHUNK", chunk):
         recs = _read(path).records.to_pylist()
     assert [(r["record_id"], r["_line"]) for r in recs] == expected
 
@@ -271,7 +271,7 @@ def test_row_with_a_nul_byte_is_a_reject(tmp_path: Path) -> None:
 
 def test_oversized_row_is_too_large_and_a_long_row_still_loads(tmp_path: Path) -> None:
     path = tmp_path / "p.csv"
-    huge, long = "x" * (meta_leads.MAX_LINE_BYTES + 1), "y" * 2_000_000  # cap, Arrow's block
+    huge, long = "x" * (_delimited.MAX_LINE_BYTES + 1), "y" * 2_000_000  # cap, Arrow's block
     path.write_text(f"id,Description,Amount\npy_1,{huge},1\npy_2,{long},2\npy_3,ok,3\n")
     result = _read(path)
     assert [(r["record_id"], r["_line"]) for r in result.records.to_pylist()] == [
