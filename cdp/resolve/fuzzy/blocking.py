@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import polars as pl
 
 #: Block keys a rule may use: derived keys (source column, function) plus record columns.
@@ -190,11 +191,7 @@ def block(
                 )
                 .unique()
             )
-        parts.append(
-            pairs.with_columns(
-                pl.lit(idx, pl.Int64).alias("rule"), pl.lit(1 << idx, pl.Int64).alias("bit")
-            )
-        )
+        parts.append(pairs.with_columns(pl.lit(idx, pl.Int8).alias("rule")))
         report.append(
             {
                 "rule": rule.name,
@@ -204,17 +201,42 @@ def block(
                 "skipped_records": int(big["len"].sum()) if big.height else 0,
             }
         )
-    allpairs = pl.concat(parts)
-    pairs = (
-        allpairs.group_by("l", "r")
-        .agg(
-            pl.col("rule").min().alias("rule"),
-            pl.col("bit").sum().alias("rules"),
-        )
-        .sort("l", "r")
-    )
+    pairs = union_pairs(parts, records.height)
     firsts = pairs.group_by("rule").len()
     first_counts = dict(zip(firsts["rule"].to_list(), firsts["len"].to_list(), strict=True))
     for idx, row in enumerate(report):
         row["new_pairs"] = int(first_counts.get(idx, 0))
     return Blocked(pairs=pairs, report=report)
+
+
+def union_pairs(parts: list[pl.DataFrame], n_records: int) -> pl.DataFrame:
+    """One row per distinct (l, r) of the rules' pairs (`parts[k]`: l, r, rule = k, each
+    pair once per rule), sorted, with the first rule and the bit mask of every rule.
+
+    Each pair is one int64 (l * n + r): a stable sort of that single column, then run
+    starts, is several times cheaper than grouping on two columns and sorting after.
+    """
+    schema = {"l": pl.Int64, "r": pl.Int64, "rule": pl.Int64, "rules": pl.Int64}
+    if not parts:
+        return pl.DataFrame(schema=schema)
+    n = max(n_records, 1)
+    order = (
+        pl.concat(parts)
+        .select((pl.col("l").cast(pl.Int64) * n + pl.col("r")).alias("k"), "rule")
+        .sort("k", maintain_order=True)  # stable: the lowest rule first within a pair
+    )
+    k = order["k"].to_numpy()
+    rule = order["rule"].to_numpy().astype(np.int64)
+    if len(k) == 0:
+        return pl.DataFrame(schema=schema)
+    start = np.flatnonzero(np.concatenate(([True], k[1:] != k[:-1])))
+    first = k[start]
+    return pl.DataFrame(
+        {
+            "l": first // n,
+            "r": first % n,
+            "rule": rule[start],
+            "rules": np.bitwise_or.reduceat(np.left_shift(np.int64(1), rule), start),
+        },
+        schema=schema,
+    )

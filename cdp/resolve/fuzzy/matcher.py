@@ -17,6 +17,7 @@ from cdp.resolve.fuzzy.blocking import Blocked, block
 from cdp.resolve.fuzzy.comparisons import COMPARED_COLUMNS, COMPARISONS, compare
 from cdp.resolve.fuzzy.guard import GUARD
 from cdp.resolve.fuzzy.guard import LABELS as GUARD_LABELS
+from cdp.resolve.fuzzy.levels import compare_distinct
 from cdp.resolve.fuzzy.model import (
     ComparisonParams,
     MatchModel,
@@ -43,7 +44,6 @@ PERSON_COLUMNS: tuple[str, ...] = (
     "phone",
     "birth_date",
 )
-_CHUNK = 1_000_000
 _SCORED_PAIR = pl.Schema(pl.from_arrow(SCORED_PAIR.empty_table()).schema)  # type: ignore[union-attr]
 
 
@@ -154,15 +154,10 @@ def prepare(records: pl.DataFrame) -> pl.DataFrame:
 
 
 def compare_pairs(recs: pl.DataFrame, blocked: Blocked, names: tuple[str, ...]) -> pl.DataFrame:
-    """Comparison levels for every candidate pair, in chunks to bound memory."""
-    l_all, r_all = blocked.pairs["l"].to_numpy(), blocked.pairs["r"].to_numpy()
-    if len(l_all) == 0:
-        return pl.DataFrame({n: pl.Series([], dtype=pl.Int8) for n in names})
-    parts = [
-        compare(recs, l_all[s : s + _CHUNK], r_all[s : s + _CHUNK], names)
-        for s in range(0, len(l_all), _CHUNK)
-    ]
-    return pl.concat(parts)
+    """Comparison levels for every candidate pair (each distinct value pair compared once)."""
+    return compare_distinct(
+        recs, blocked.pairs["l"].to_numpy(), blocked.pairs["r"].to_numpy(), names
+    )
 
 
 def _current_model(path: Path, wanted: str) -> MatchModel | None:

@@ -1,0 +1,79 @@
+"""Levels per distinct value pair (cdp.resolve.fuzzy.levels) equal `compare` on every pair."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+import polars as pl
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cdp.resolve.fuzzy.comparisons import COMPARED_COLUMNS, COMPARISONS, compare
+from cdp.resolve.fuzzy.levels import compare_distinct
+
+# small pools, so that pairs repeat values the way candidate pairs do (and nulls occur)
+POOLS: dict[str, list[object]] = {
+    "first_name_key": ["ana", "aan", "juan", "juana", "j", "maria", "mario", "maria jose", None],
+    "last_name_key": ["garcia lopez", "garcia", "lopez garcia", "ana", "gil", None],
+    "email_key": ["ana.garcia@x.es", "ana.garcia@y.es", "ana.garci@x.es", "ana12@x.es", None],
+    "phone": ["+34600111222", "+34911111222", "+34600999888", None],
+    "birth_date": [date(1980, 3, 4), date(1980, 4, 3), date(1981, 3, 4), date(1950, 1, 1), None],
+    "street_key": ["calle mayor", "calle mayr", "gran via", None],
+    "street_number": ["1", "12", None],
+    "postal_code": ["28001", "28002", None],
+    "city_key": ["madrid", "sevilla", None],
+    "user_id": ["u1", "u2", None],
+    "external_customer_id": ["cus_a1", "cus_1a", "cus_zz", None],
+    "card_fingerprint": ["fp1", "fp2", None],
+    "device_id": ["d1", None],
+}
+
+
+def _records(rows: list[dict[str, int]]) -> pl.DataFrame:
+    data: dict[str, list[object]] = {}
+    for col in COMPARED_COLUMNS:
+        pool = POOLS.get(col, [None])
+        data[col] = [pool[row.get(col, 0) % len(pool)] for row in rows]
+    schema = {c: pl.Date if c == "birth_date" else pl.String for c in COMPARED_COLUMNS}
+    frame = pl.DataFrame(data, schema=schema, strict=False)
+    first = pl.col("last_name_key").str.split(" ").list.first()
+    return frame.with_columns(first.alias("last_name_first_key")).select(COMPARED_COLUMNS)
+
+
+row_strategy = st.fixed_dictionaries({c: st.integers(0, 8) for c in POOLS})
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    rows=st.lists(row_strategy, min_size=1, max_size=25),
+    pair_seed=st.integers(0, 2**32 - 1),
+    n_pairs=st.integers(0, 300),
+)
+def test_distinct_levels_equal_levels_of_every_pair(
+    rows: list[dict[str, int]], pair_seed: int, n_pairs: int
+) -> None:
+    recs = _records(rows)
+    rng = np.random.default_rng(pair_seed)
+    left = rng.integers(0, recs.height, n_pairs)
+    right = rng.integers(0, recs.height, n_pairs)
+    names = tuple(COMPARISONS)
+    assert compare_distinct(recs, left, right, names).equals(compare(recs, left, right, names))
+
+
+def test_hand_made_pairs_take_the_levels_of_their_values() -> None:
+    recs = _records(
+        [
+            {"first_name_key": 0, "email_key": 0},  # ana, ana.garcia@x.es
+            {"first_name_key": 0, "email_key": 1},  # ana, same local part elsewhere
+            {"first_name_key": 8, "email_key": 4},  # all-null names and email
+            {"first_name_key": 0, "email_key": 0},  # a copy of the first record
+        ]
+    )
+    left, right = np.array([0, 0, 0, 2, 3]), np.array([1, 2, 3, 1, 0])
+    got = compare_distinct(recs, left, right, ("first_name", "email"))
+    labels = COMPARISONS["email"].labels
+    assert [labels[i] for i in got["email"]] == ["local_part", "null", "exact", "null", "exact"]
+    first = COMPARISONS["first_name"].labels
+    assert [first[i] for i in got["first_name"]] == ["exact", "null", "exact", "null", "exact"]
+    assert got.schema == pl.Schema({"first_name": pl.Int8, "email": pl.Int8})
