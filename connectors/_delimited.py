@@ -66,7 +66,7 @@ _DUCKDB_CONFIG: dict[str, str | bool | int | float | list[str]] = {
 _READ_SQL = """
 SELECT * FROM read_csv(
     $path, header = true, auto_detect = false, columns = $columns, delim = $delim,
-    quote = '"', escape = '"', strict_mode = true, null_padding = false,
+    quote = $quote, escape = $quote, strict_mode = true, null_padding = false,
     store_rejects = true, max_line_size = $max_line)
 """
 
@@ -79,20 +79,35 @@ class Delimited:
     columns: list[str]  # header names, stripped and made unique, in file order
     rows_read: int
     rejects: list[Reject] = field(default_factory=list)
+    duplicate_names: bool = False  # the header repeats a name (suffixed `_2`, ... in columns)
 
 
-def read_delimited(path: Path, *, delimiter: str) -> Delimited:
+def read_delimited(
+    path: Path,
+    *,
+    delimiter: str,
+    quote: str = '"',
+    encoding: str | None = None,
+    header_row: int = 1,
+) -> Delimited:
     """Read a header + rows delimited export as strings, with per-row rejects.
 
-    Encoding: from the BOM (`_parse.detect_encoding`); UTF-8 without BOM unless a
-    quarter of the head is NUL bytes (UTF-16 without a BOM fails loudly). UTF-16 and
-    gzip files are decoded to a temporary UTF-8 copy. Parsing: Arrow's CSV reader
-    for a well-formed file; if any row is irregular, DuckDB with strict quoting and
-    `store_rejects` names it, so a ragged or oversized row is a `Reject` and the
-    other rows load, while bad encoding or an unclosed quote rejects the file. A row
-    holding a NUL byte is a `bad_value` reject. Empty fields are null. `_line` is
-    the 1-based physical line where the record starts (header = line 1).
+    Encoding: a BOM wins, else `encoding` (declared), else UTF-8
+    (`_parse.detect_encoding`); a head that is a quarter NUL bytes without a BOM
+    is UTF-16 without a BOM and fails loudly. Non-UTF-8 and gzip files are decoded
+    to a temporary UTF-8 copy. `header_row` (1-based) skips a preamble before the
+    header. Parsing: Arrow's CSV reader for a well-formed file; if any row is
+    irregular, DuckDB with strict quoting and `store_rejects` names it, so a ragged
+    or oversized row is a `Reject` and the other rows load, while bad encoding or an
+    unclosed quote rejects the file. A row holding a NUL byte is a `bad_value`
+    reject. Empty fields are null. `_line` is the 1-based physical line where the
+    record starts.
     """
+    for name, char in (("delimiter", delimiter), ("quote", quote)):
+        if len(char) != 1 or not char.isascii() or char in "\r\n":
+            raise FileRejected("unsupported", f"options.{name} must be one ASCII character")
+    if header_row < 1:
+        raise FileRejected("unsupported", "options.header_row must be 1 or more")
     try:
         size = path.stat().st_size
         with path.open("rb") as fh:
@@ -103,25 +118,30 @@ def read_delimited(path: Path, *, delimiter: str) -> Delimited:
         raise FileRejected("unreadable_file", "empty file")
     if size > MAX_FILE_BYTES:
         raise FileRejected("too_large", f"{size} bytes > cap of {MAX_FILE_BYTES}")
-    encoding = detect_encoding(head[:4])
     gzipped = head.startswith(_GZIP_MAGIC)
-    if encoding == "utf-8" and not gzipped and head.count(b"\x00") > len(head) // 4:
+    codec = detect_encoding(head[:4], encoding)
+    wide = codec.startswith(("utf-16", "utf-32"))
+    if not wide and not gzipped and head.count(b"\x00") > len(head) // 4:
         raise FileRejected("encoding", "NUL-heavy bytes without a BOM (UTF-16 without BOM?)")
     with tempfile.TemporaryDirectory(prefix="cdp-read-") as tmp:
         # DuckDB reads a fixed name: file names can hold glob characters (`[1]`, `*`) and
         # extensions (`.gz`, `.zst`) that would change how it opens the file.
         src = Path(tmp) / "input.txt"
         if gzipped:  # gunzip with the bomb guard, then decode
-            src.write_text(decode_text(read_bytes(path)), encoding="utf-8", newline="")
-        elif encoding not in ("utf-8", "utf-8-sig"):
-            _transcode(path, encoding, src)
+            src.write_text(decode_text(read_bytes(path), encoding), encoding="utf-8", newline="")
+        elif codec not in ("utf-8", "utf-8-sig"):
+            _transcode(path, codec, src)
         else:
             src.symlink_to(path.resolve())
-        columns = _header(src, delimiter)
+        skipped = header_row - 1
+        if skipped:
+            src = _drop_preamble(src, skipped)
+        raw_names = _header(src, delimiter, quote, header_row)
+        columns = _unique(raw_names)
         slots = [f"c{i}" for i in range(len(columns))]
-        clean = _parse_clean(src, slots, delimiter)
+        clean = _parse_clean(src, slots, delimiter, quote)
         data, errors = (
-            (clean, []) if clean is not None else _parse_strict(src, slots, delimiter, encoding)
+            (clean, []) if clean is not None else _parse_strict(src, slots, delimiter, quote, codec)
         )
         newlines, ends_with_newline, has_nul = _file_stats(src)
         records = 1 + data.height + len(errors)  # the header, then data records
@@ -129,14 +149,16 @@ def read_delimited(path: Path, *, delimiter: str) -> Delimited:
         if newlines == records - (0 if ends_with_newline else 1):  # one line per record
             mapped = _record_numbers(data.height, [r for r, _ in errors])
         else:
-            mapped = _physical_lines(src, data.height, [r for r, _ in errors])
+            mapped = _physical_lines(src, data.height, [r for r, _ in errors], quote)
         if mapped is None and clean is not None:
             # Arrow reads an unclosed quote to the end of the file: DuckDB rejects it, or
             # (a stray quote inside a field) agrees with Arrow and gives record numbers.
-            data, errors = _parse_strict(src, slots, delimiter, encoding)
+            data, errors = _parse_strict(src, slots, delimiter, quote, codec)
         if mapped is None:
             mapped = _record_numbers(data.height, [r for r, _ in errors])
         lines, reject_lines = mapped
+        if skipped:
+            lines, reject_lines = lines + skipped, [n + skipped for n in reject_lines]
     kinds = [_ROW_ERRORS[kind] for _, kind in errors]
     rejects = [
         Reject(n, reason, None, d) for n, (reason, d) in zip(reject_lines, kinds, strict=True)
@@ -149,10 +171,16 @@ def read_delimited(path: Path, *, delimiter: str) -> Delimited:
         nul = pl.any_horizontal(pl.col(columns).str.contains("\x00", literal=True))
         data, bad = split_rejects(data, nul, reason="bad_value", field=None, detail="NUL byte")
         rejects += bad
-    return Delimited(data, columns, rows_read, sorted(rejects, key=lambda r: r.line or 0))
+    return Delimited(
+        data,
+        columns,
+        rows_read,
+        sorted(rejects, key=lambda r: r.line or 0),
+        duplicate_names=len(set(raw_names)) != len(raw_names),
+    )
 
 
-def _parse_clean(path: Path, slots: list[str], delimiter: str) -> pl.DataFrame | None:
+def _parse_clean(path: Path, slots: list[str], delimiter: str, quote: str) -> pl.DataFrame | None:
     """Fast path (Arrow's multi-threaded CSV reader) for a well-formed file, else None.
 
     Arrow cannot say which record was ragged once values may hold newlines, so any
@@ -171,7 +199,7 @@ def _parse_clean(path: Path, slots: list[str], delimiter: str) -> pl.DataFrame |
             read_options=pacsv.ReadOptions(column_names=slots, skip_rows=1),
             parse_options=pacsv.ParseOptions(
                 delimiter=delimiter,
-                quote_char='"',
+                quote_char=quote,
                 double_quote=True,
                 newlines_in_values=True,
                 invalid_row_handler=skip,
@@ -193,7 +221,7 @@ def _parse_clean(path: Path, slots: list[str], delimiter: str) -> pl.DataFrame |
 
 
 def _parse_strict(
-    path: Path, slots: list[str], delimiter: str, encoding: str
+    path: Path, slots: list[str], delimiter: str, quote: str, encoding: str
 ) -> tuple[pl.DataFrame, list[tuple[int, str]]]:
     """DuckDB with strict quoting and `store_rejects`: rows, plus (record, error) per bad row.
 
@@ -203,6 +231,7 @@ def _parse_strict(
         "path": str(path),
         "columns": dict.fromkeys(slots, "VARCHAR"),
         "delim": delimiter,
+        "quote": quote,
         "max_line": MAX_LINE_BYTES,
     }
     # Own connection: the shared parsing database (`_io.duck`) has no file access.
@@ -220,7 +249,7 @@ def _parse_strict(
         con.close()
     for record, kind in errors:  # whole-file damage first (DuckDB counts records)
         if kind == "INVALID ENCODING":
-            raise FileRejected("encoding", f"record {record} is not valid {encoding}")
+            raise FileRejected("encoding", f"not valid {encoding} at {_first_invalid(path)}")
         if kind in _QUOTE_ERRORS:
             raise FileRejected("unreadable_file", f"unbalanced quote in record {record}")
         if kind not in _ROW_ERRORS:
@@ -231,7 +260,7 @@ def _parse_strict(
 _Lines = tuple[np.ndarray, list[int]]
 
 
-def _physical_lines(path: Path, rows: int, rejected: list[int]) -> _Lines | None:
+def _physical_lines(path: Path, rows: int, rejected: list[int], quote: str) -> _Lines | None:
     """1-based physical start lines of the loaded rows and of the rejected records.
 
     Parsers number records (DuckDB counts a blank line, and a quoted multi-line
@@ -240,7 +269,7 @@ def _physical_lines(path: Path, rows: int, rejected: list[int]) -> _Lines | None
     None when that scan cannot be trusted: the quotes do not pair up (an unclosed
     quote, or a stray one inside an unquoted field such as `5'10"`).
     """
-    scan = _scan_records(path)
+    scan = _scan_records(path, quote)
     if scan is None:
         return None
     starts, blank = scan
@@ -274,8 +303,8 @@ def _file_stats(path: Path) -> tuple[int, bool, bool]:
     return count, last == b"\n", nul
 
 
-def _scan_records(path: Path) -> tuple[np.ndarray, np.ndarray] | None:
-    """Start line and blank flag of every record: newlines outside double quotes end one.
+def _scan_records(path: Path, quote: str = '"') -> tuple[np.ndarray, np.ndarray] | None:
+    """Start line and blank flag of every record: newlines outside quotes end one.
 
     Vectorised per chunk; the quote parity (a doubled `""` escape toggles twice) and
     the newline count carry across chunks, so memory stays at a few bytes per byte
@@ -288,7 +317,7 @@ def _scan_records(path: Path) -> tuple[np.ndarray, np.ndarray] | None:
     with path.open("rb") as fh:
         while chunk := fh.read(_CHUNK):
             b = np.frombuffer(chunk, dtype=np.uint8)
-            inside = np.bitwise_xor.accumulate((b == ord('"')).view(np.uint8)) ^ parity
+            inside = np.bitwise_xor.accumulate((b == ord(quote)).view(np.uint8)) ^ parity
             nl = np.flatnonzero(b == 10)
             outside = inside[nl] == 0
             ends.append(nl[outside] + offset)
@@ -314,7 +343,7 @@ def _scan_records(path: Path) -> tuple[np.ndarray, np.ndarray] | None:
 def _transcode(path: Path, encoding: str, out: Path) -> None:
     """Stream `path` from `encoding` (BOM included) to UTF-8, in constant memory."""
     decoder = codecs.getincrementaldecoder(encoding)()
-    offset = 0
+    offset = newlines = 0
     with path.open("rb") as src, out.open("w", encoding="utf-8", newline="") as dst:
         while True:
             chunk = src.read(1 << 20)
@@ -322,26 +351,59 @@ def _transcode(path: Path, encoding: str, out: Path) -> None:
                 dst.write(decoder.decode(chunk, final=not chunk))
             except UnicodeDecodeError as exc:
                 where = max(offset + exc.start - len(decoder.getstate()[0]), 0)
-                raise FileRejected("encoding", f"not valid {encoding} at byte {where}") from None
+                place = f"byte {where}"
+                if not encoding.startswith(("utf-16", "utf-32")):  # one byte per newline
+                    line = newlines + chunk.count(b"\n", 0, max(where - offset, 0)) + 1
+                    place = f"line {line} (byte offset {where})"
+                raise FileRejected("encoding", f"not valid {encoding} at {place}") from None
             if not chunk:
                 return
             offset += len(chunk)
+            newlines += chunk.count(b"\n")
 
 
-def _header(path: Path, delimiter: str) -> list[str]:
+def _first_invalid(path: Path) -> str:
+    """Where a UTF-8 file first stops being UTF-8: `line N (byte offset B)` (error path only)."""
+    data = path.read_bytes()
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        return f"line {line} (byte offset {exc.start})"
+    return "an unknown position"
+
+
+def _drop_preamble(src: Path, lines: int) -> Path:
+    """A copy of `src` without its first `lines` physical lines (report preambles)."""
+    out = src.with_name("body.txt")
+    with src.open("rb") as fh, out.open("wb") as dst:
+        for number in range(1, lines + 1):
+            if not fh.readline(MAX_LINE_BYTES + 1):
+                raise FileRejected("missing_column", f"no header at line {number + 1}")
+        while chunk := fh.read(_CHUNK):
+            dst.write(chunk)
+    return out
+
+
+def _header(path: Path, delimiter: str, quote: str, header_row: int) -> list[str]:
+    """The header's names, stripped (a BOM too); an empty name becomes `column_<n>`."""
     with path.open("rb") as fh:
         first = fh.readline(MAX_LINE_BYTES)
     try:
         text = first.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise FileRejected("encoding", "header row is not valid UTF-8") from None
-    names = next(csv.reader([text.rstrip("\r\n")], delimiter=delimiter), [])
+    names = next(csv.reader([text.rstrip("\r\n")], delimiter=delimiter, quotechar=quote), [])
     if not any(n.strip() for n in names):
-        raise FileRejected("unreadable_file", "no header row")
+        raise FileRejected("missing_column", f"no header at line {header_row}")
+    return [n.strip().lstrip("\ufeff") or f"column_{i + 1}" for i, n in enumerate(names)]
+
+
+def _unique(names: list[str]) -> list[str]:
+    """Repeated names suffixed `_2`, `_3`, ... so every column keeps its values."""
     seen: dict[str, int] = {}
     unique = []
-    for i, raw in enumerate(names):
-        name = raw.strip() or f"column_{i + 1}"
+    for name in names:
         seen[name] = seen.get(name, 0) + 1
         unique.append(name if seen[name] == 1 else f"{name}_{seen[name]}")
     return unique

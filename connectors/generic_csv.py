@@ -16,25 +16,23 @@ columns such as `amount`, `currency`, `status`, `consent_*`) to file columns;
   day/month and month/day (`03/04/2024`) rejects the file: it is never guessed;
 * `kind` (event/order/payment/lead/profile, default event) and `channel`.
 
-Ragged rows (a field count other than the header's) are rejected one by one with
-their physical line number; the rest of the file loads.
+Delimited files go through the shared reader (`connectors._delimited`): ragged
+rows (a field count other than the header's) are rejected one by one with their
+physical line number; the rest of the file loads.
 """
 
 from __future__ import annotations
 
-import csv
 import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import polars as pl
-import pyarrow as pa
-import pyarrow.csv as pacsv
 
 from cdp.config import ProjectSettings, SourceSettings
 from cdp.schema import INTERACTION_KINDS
+from connectors._delimited import read_delimited
 from connectors._io import duck, json_object_lines, read_bytes, read_parquet
 from connectors._parse import (
     ambiguous_dates,
@@ -108,128 +106,17 @@ def _wanted_columns(source: SourceSettings) -> list[str]:
 def _read_delimited(
     path: Path, opts: Mapping[str, Any], fmt: str
 ) -> tuple[pl.DataFrame, int, list[Reject]]:
-    delimiter = str(opts.get("delimiter", "\t" if fmt == "tsv" else ","))
-    quote = str(opts.get("quote", '"'))
-    if len(delimiter) != 1 or len(quote) != 1 or not delimiter.isascii() or not quote.isascii():
-        raise FileRejected(
-            "unsupported", "options.delimiter and options.quote must be one ASCII character"
-        )
-    header_row = int(opts.get("header_row", 1))
-    text = decode_text(read_bytes(path), opts.get("encoding"))
-    pre, header_line, body = _split_header(text, header_row)
-    names = _header_names(header_line, delimiter, quote)
-    raw = body.encode("utf-8")
-    del text, body
-    first_body_line = pre + 2  # 1-based physical line of the first body line
-    starts, fields = _segments(raw, delimiter, quote, first_body_line)
-    lines = starts + first_body_line
-    ok = fields == len(names)
-    rejects = [
-        Reject(int(n), "ragged_row", None, f"{int(f)} fields, header has {len(names)}")
-        for n, f in zip(lines[~ok], fields[~ok], strict=True)
-    ]
-    table = _parse_body(raw, names, delimiter, quote)
-    good_lines = lines[ok]
-    if table.num_rows != len(good_lines):
-        # Quoting the vectorised segmenter and the parser read differently: do not guess lines.
-        raise FileRejected("ragged_row", "inconsistent quoting: rows cannot be delimited reliably")
-    df = pl.from_arrow(table)
-    assert isinstance(df, pl.DataFrame)
-    df = df.with_columns(pl.Series("_line", good_lines, dtype=pl.Int64))
-    if b"\x00" in raw:
-        df, nul = split_rejects(
-            df,
-            pl.any_horizontal(pl.col(names).str.contains("\x00", literal=True)),
-            reason="bad_value",
-            field=None,
-            detail="row contains NUL bytes",
-        )
-        rejects += nul
-    return df, len(lines), rejects
-
-
-def _split_header(text: str, header_row: int) -> tuple[int, str, str]:
-    """(preamble line count, header line, body text) for a 1-based `header_row`."""
-    if header_row < 1:
-        raise FileRejected("unsupported", "options.header_row must be 1 or more")
-    parts = text.split("\n", header_row)
-    if len(parts) < header_row or not parts[header_row - 1].strip():
-        raise FileRejected("missing_column", f"no header at line {header_row}")
-    body = parts[header_row] if len(parts) > header_row else ""
-    return header_row - 1, parts[header_row - 1].rstrip("\r"), body
-
-
-def _header_names(line: str, delimiter: str, quote: str) -> list[str]:
-    names = [
-        n.strip().lstrip("\ufeff")
-        for n in next(csv.reader([line], delimiter=delimiter, quotechar=quote))
-    ]
-    names = [n or f"column_{i + 1}" for i, n in enumerate(names)]
-    if len(set(names)) != len(names):
+    """The shared delimited reader (`connectors._delimited`) with the source's dialect."""
+    table = read_delimited(
+        path,
+        delimiter=str(opts.get("delimiter", "\t" if fmt == "tsv" else ",")),
+        quote=str(opts.get("quote", '"')),
+        encoding=opts.get("encoding"),
+        header_row=int(opts.get("header_row", 1)),
+    )
+    if table.duplicate_names:
         raise FileRejected("bad_value", "header has duplicate column names")
-    return names
-
-
-def _segments(
-    raw: bytes, delimiter: str, quote: str, first_line: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Physical start line (0-based, within `raw`) and field count of every non-blank record.
-
-    Vectorised over the bytes: a newline or delimiter ends a record/field only
-    outside quotes, i.e. where the running count of quote bytes is even (a doubled
-    `""` escape counts twice, so parity holds).
-    """
-    b = np.frombuffer(raw, dtype=np.uint8)
-    if b.size == 0:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    quotes = np.cumsum(b == ord(quote))
-    if quotes[-1] % 2:
-        opening = int(np.flatnonzero((b == ord(quote)) & (quotes % 2 == 1))[-1])
-        raise FileRejected(
-            "unreadable_file",
-            f"unbalanced quotes: the quoted field opened at line "
-            f"{int(np.count_nonzero(b[:opening] == 10)) + first_line} is never closed",
-        )
-    outside = (quotes % 2) == 0
-    newline = b == 10
-    ends = np.flatnonzero(newline & outside)
-    if ends.size == 0 or ends[-1] != b.size - 1:
-        ends = np.append(ends, b.size)  # last record without a trailing newline
-    begins = np.concatenate(([0], ends[:-1] + 1))
-    line_of_byte = np.concatenate(([0], np.cumsum(newline)))  # newlines before each offset
-    start_lines = line_of_byte[begins]
-    delim_pos = np.flatnonzero((b == ord(delimiter)) & outside)
-    # A record's field count is delimiters strictly inside [begin, end) + 1.
-    fields = np.searchsorted(delim_pos, ends) - np.searchsorted(delim_pos, begins) + 1
-    length = ends - begins
-    cr_only = (length == 1) & (b[np.minimum(begins, b.size - 1)] == 13)
-    blank = (length <= 0) | cr_only
-    return start_lines[~blank].astype(np.int64), fields[~blank].astype(np.int64)
-
-
-def _parse_body(raw: bytes, names: list[str], delimiter: str, quote: str) -> pa.Table:
-    if not raw.strip():
-        return pa.table({n: pa.array([], pa.string()) for n in names})
-    try:
-        return pacsv.read_csv(
-            pa.BufferReader(raw),
-            read_options=pacsv.ReadOptions(column_names=names, use_threads=True),
-            parse_options=pacsv.ParseOptions(
-                delimiter=delimiter,
-                quote_char=quote,
-                newlines_in_values=True,
-                invalid_row_handler=lambda _row: "skip",
-            ),
-            convert_options=pacsv.ConvertOptions(
-                column_types=dict.fromkeys(names, pa.string()),
-                null_values=[""],
-                strings_can_be_null=True,
-                quoted_strings_can_be_null=True,
-            ),
-        )
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
-        # Arrow's message quotes the row: keep only its kind.
-        raise FileRejected("unreadable_file", f"CSV parse error ({type(exc).__name__})") from None
+    return table.data, table.rows_read, table.rejects
 
 
 # --- JSON lines and Parquet --------------------------------------------------------------
