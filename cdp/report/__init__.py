@@ -7,11 +7,11 @@ Sections whose inputs are missing say so instead of failing.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import polars as pl
 
+from cdp.atomic import write_bytes
 from cdp.config import Settings
 from cdp.evaluate import load_truth
 from cdp.layout import Layout
@@ -48,12 +48,6 @@ def build_report(settings: Settings, *, truth: str | Path | pl.DataFrame | None 
     )
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-
-
 def write_report(settings: Settings, *, truth: str | Path | pl.DataFrame | None = None) -> Path:
     """Write `reports/<run_id>/report.html` and a PNG per chart beside it; returns the HTML."""
     report = build_report(settings, truth=truth)
@@ -61,7 +55,7 @@ def write_report(settings: Settings, *, truth: str | Path | pl.DataFrame | None 
     folder.mkdir(parents=True, exist_ok=True)
     for section in report.sections:
         for chart in section.charts:
-            _atomic_write(folder / f"{chart.name}.png", chart.png)
+            write_bytes(chart.png, folder / f"{chart.name}.png")
     out = folder / "report.html"
-    _atomic_write(out, render(report).encode("utf-8"))
+    write_bytes(render(report).encode("utf-8"), out)
     return out
