@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -379,7 +380,7 @@ def _drop_preamble(src: Path, lines: int) -> Path:
     with src.open("rb") as fh, out.open("wb") as dst:
         for number in range(1, lines + 1):
             if not fh.readline(MAX_LINE_BYTES + 1):
-                raise FileRejected("missing_column", f"no header at line {number + 1}")
+                raise FileRejected("missing_required_column", f"no header at line {number + 1}")
         while chunk := fh.read(_CHUNK):
             dst.write(chunk)
     return out
@@ -395,7 +396,7 @@ def _header(path: Path, delimiter: str, quote: str, header_row: int) -> list[str
         raise FileRejected("encoding", "header row is not valid UTF-8") from None
     names = next(csv.reader([text.rstrip("\r\n")], delimiter=delimiter, quotechar=quote), [])
     if not any(n.strip() for n in names):
-        raise FileRejected("missing_column", f"no header at line {header_row}")
+        raise FileRejected("missing_required_column", f"no header at line {header_row}")
     return [n.strip().lstrip("\ufeff") or f"column_{i + 1}" for i, n in enumerate(names)]
 
 
@@ -413,17 +414,27 @@ def require_column(columns: list[str], *aliases: str) -> str:
     """The header name of a required column (`find_column`), else quarantine the file."""
     found = find_column(columns, *aliases)
     if found is None:
-        raise FileRejected("missing_column", f"no {aliases[0]!r} column in the header")
+        raise FileRejected("missing_required_column", f"no {aliases[0]!r} column in the header")
     return found
 
 
 def find_column(columns: list[str], *aliases: str) -> str | None:
-    """The header name matching one of `aliases`, ignoring case and repeated spaces."""
-    by_key = {" ".join(c.lower().split()): c for c in columns}
-    for alias in aliases:
-        if (hit := by_key.get(" ".join(alias.lower().split()))) is not None:
-            return hit
+    """The header name matching one of `aliases`: exactly but for case and repeated spaces,
+    else also ignoring spaces, `_`, `-` and `.` (`E-mail`, `customer_email`), so a header
+    respelled by an export tool still maps instead of leaving an identifier empty."""
+    for loose in (False, True):
+        by_key: dict[str, str] = {}
+        for c in columns:
+            by_key.setdefault(_column_key(c, loose=loose), c)
+        for alias in aliases:
+            if (hit := by_key.get(_column_key(alias, loose=loose))) is not None:
+                return hit
     return None
+
+
+def _column_key(name: str, *, loose: bool) -> str:
+    key = " ".join(name.lower().split())
+    return re.sub(r"[\s_.\-]+", "", key) if loose else key
 
 
 def non_empty(df: pl.DataFrame, columns: list[str]) -> list[str]:

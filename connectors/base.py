@@ -46,7 +46,7 @@ REJECT_REASONS: frozenset[str] = frozenset(
     {
         "unreadable_file",  # I/O error, zero bytes, truncated gzip/Parquet, not the format
         "encoding",  # bytes not valid in the declared/detected encoding
-        "missing_column",  # a required column is absent from the header
+        "missing_required_column",  # a required column is absent from the header
         "ragged_row",  # wrong number of fields
         "bad_json",  # a JSONL line that is not a JSON object
         "missing_record_id",  # no natural key on the row

@@ -164,7 +164,9 @@ def _map(df: pl.DataFrame, source: SourceSettings) -> tuple[pl.DataFrame, list[R
     cmap = dict(source.columns)
     for canon, col in {"record_id": source.record_id, **cmap}.items():
         if col not in df.columns:
-            raise FileRejected("missing_column", f"column {col!r} (for {canon}) is not in the file")
+            raise FileRejected(
+                "missing_required_column", f"column {col!r} (for {canon}) is not in the file"
+            )
     kind = str(opts.get("kind", "event"))
     if kind not in INTERACTION_KINDS:
         raise FileRejected(

@@ -21,7 +21,13 @@ from pathlib import Path
 import polars as pl
 
 from cdp.config import ProjectSettings, SourceSettings
-from connectors._delimited import col_or_null, non_empty, read_delimited, require_column
+from connectors._delimited import (
+    col_or_null,
+    find_column,
+    non_empty,
+    read_delimited,
+    require_column,
+)
 from connectors._parse import (
     Check,
     bool_flag,
@@ -66,15 +72,31 @@ _PREFIXES: dict[str, str] = {
     "work_phone_number": "p:",
 }
 
+#: Every Meta field key this connector reads, matched to the header by `find_column`.
+_KNOWN_KEYS = frozenset(
+    {k for keys in _IDENTITY_FIELDS.values() for k in keys}
+    | set(_PREFIXES)
+    | set(_USED_META)
+    | {"is_organic"}
+)
+
 _PLATFORMS = {"facebook": "fb", "instagram": "ig", "fb": "fb", "ig": "ig"}
 
 
 def read(path: Path, source: SourceSettings, project: ProjectSettings) -> ReadResult:
     """Read one Meta Lead Ads TSV download into raw lead records."""
     table = read_delimited(path, delimiter="\t")
-    key = require_column(table.columns, "id")
-    df = table.data.rename({key: "id"})
-    cols = ["id" if c == key else c for c in table.columns]
+    require_column(table.columns, "id")
+    # Meta's own keys under their canonical spelling (`Phone Number` -> `phone_number`).
+    renames = {
+        found: known
+        for known in _KNOWN_KEYS
+        if known not in table.columns
+        and (found := find_column(table.columns, known)) is not None
+        and found not in _KNOWN_KEYS
+    }
+    df = table.data.rename(renames)
+    cols = [renames.get(c, c) for c in table.columns]
     created = col_or_null(df, "created_time")
     df = df.with_columns(
         pl.col(c).str.strip_prefix(p) for c, p in _PREFIXES.items() if c in cols

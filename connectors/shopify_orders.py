@@ -6,7 +6,7 @@ columns (FORMATS §4.1, §5 quirk 7). So rows are grouped by `Name` in file orde
 each order-level field is the first non-null value of its order, `Total` is
 never summed, and the line items become `items` (SKU, else product name) plus a
 `line_items` list in `extras`. The header grows over time, so every column is
-looked up by name; only `Name` is required.
+looked up by name; `Name`, `Email`, `Created at` and `Total` are required.
 
 Counting: the unit of a record is the order, so `rows_read` counts orders (plus
 rows that could not be assigned to one: no `Name`, ragged), keeping
@@ -52,6 +52,10 @@ _FIELDS: dict[str, tuple[str, ...]] = {
     "accepts_marketing": ("Accepts Marketing", "Accepts Email Marketing"),
 }
 
+#: Columns every Shopify orders export has; a file without one (renamed, dropped) is
+#: quarantined as `missing_required_column` rather than loaded with the field empty.
+_REQUIRED = ("email", "created", "total")
+
 #: Address block columns, billing first; the shipping block is used only when the
 #: billing block is entirely empty (POS orders), never mixed field by field.
 _ADDRESS: dict[str, tuple[str, ...]] = {
@@ -74,6 +78,8 @@ def read(path: Path, source: SourceSettings, project: ProjectSettings) -> ReadRe
     """Read one Shopify orders export into one raw record per order."""
     table = read_delimited(path, delimiter=",")
     key = require_column(table.columns, "Name")
+    for required in _REQUIRED:  # Shopify's fixed columns: drift must not empty them silently
+        require_column(table.columns, *_FIELDS[required])
     df = table.data.rename({key: "Name"})
     cols = ["Name" if c == key else c for c in table.columns]
     orders, name_rejects = _fold_orders(df, cols)

@@ -90,7 +90,7 @@ def test_corrupt_corpus(tmp_path: Path) -> None:
         "web/06-not-json.jsonl": ("partial", None, 2, 0),
         "crm/00-good.csv": ("loaded", None, 0, 1),
         "crm/01-ragged.csv": ("partial", None, 2, 2),
-        "crm/02-wrong-delimiter.csv": ("quarantined", "missing_column", 0, 0),
+        "crm/02-wrong-delimiter.csv": ("quarantined", "missing_required_column", 0, 0),
         "crm/03-truncated.parquet": ("quarantined", "unreadable_file", 0, 0),
         "crm/04-nul.csv": ("partial", None, 1, 1),
         "crm/05-zero.csv": ("quarantined", "unreadable_file", 0, 0),

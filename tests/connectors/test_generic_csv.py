@@ -140,7 +140,7 @@ def test_header_row_preamble_and_missing_column(tmp_path: Path) -> None:
     assert (rec["email"], rec["_line"]) == ("a@x.es", 4)
     with pytest.raises(FileRejected) as exc:
         read(f, source("csv", record_id="id", columns={"email": "mail"}), PROJECT)
-    assert exc.value.reason == "missing_column"
+    assert exc.value.reason == "missing_required_column"
 
 
 def test_wrong_delimiter_is_a_missing_column(tmp_path: Path) -> None:
@@ -148,7 +148,7 @@ def test_wrong_delimiter_is_a_missing_column(tmp_path: Path) -> None:
     f.write_text("id;email\n1;a@x.es\n")
     with pytest.raises(FileRejected) as exc:
         read(f, source("csv", record_id="id", columns={"email": "email"}), PROJECT)
-    assert exc.value.reason == "missing_column" and "'id'" in exc.value.detail
+    assert exc.value.reason == "missing_required_column" and "'id'" in exc.value.detail
 
 
 def test_missing_key_and_bad_amount_rows(tmp_path: Path) -> None:

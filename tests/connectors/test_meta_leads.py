@@ -129,7 +129,7 @@ def test_missing_id_column_rejects_the_file(tmp_path: Path) -> None:
     path = _tsv(tmp_path, [["x", "2024-03-02T11:18:23+01:00"]], header=["lead", "created_time"])
     with pytest.raises(FileRejected) as e:
         read(path, SOURCE, PROJECT)
-    assert e.value.reason == "missing_column"
+    assert e.value.reason == "missing_required_column"
 
 
 def test_row_without_id_and_bad_time_are_rejects_rest_loads(tmp_path: Path) -> None:

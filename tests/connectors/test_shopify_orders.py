@@ -217,7 +217,7 @@ def test_missing_name_column_rejects_the_file(tmp_path: Path) -> None:
     path = _csv(tmp_path, [{"Order": "#1", "Total": "1.00"}], header=header)
     with pytest.raises(FileRejected) as e:
         read(path, SOURCE, PROJECT)
-    assert e.value.reason == "missing_column"
+    assert e.value.reason == "missing_required_column"
     assert "Name" in e.value.detail
 
 

@@ -144,7 +144,7 @@ def test_header_drift_unknown_column_kept_missing_id_rejects(tmp_path: Path) -> 
     )
     with pytest.raises(FileRejected) as e:
         read(_csv(tmp_path, [["x", "1.00"]], header=["Payment", "Amount"]), SOURCE, PROJECT)
-    assert e.value.reason == "missing_column"
+    assert e.value.reason == "missing_required_column"
 
 
 def test_disputes_card_address_and_payment_source(tmp_path: Path) -> None:
@@ -197,7 +197,7 @@ def test_property_money_is_exact_in_major_units(tmp_path_factory, amounts, group
         (b'id,Amount\npy_1,1.00\npy_2,"2.00\npy_3,3.00\n', "unreadable_file"),  # unbalanced quote
         (b"id,Amount\npy_1,1.00\npy_2,\xe9\n", "encoding"),  # cp1252 byte in a UTF-8 file
         (b"", "unreadable_file"),
-        (b"id;Amount\npy_1;1.00\n", "missing_column"),  # wrong delimiter
+        (b"id;Amount\npy_1;1.00\n", "missing_required_column"),  # wrong delimiter
     ],
     ids=["unbalanced-quote", "invalid-utf8", "empty", "semicolons"],
 )
