@@ -30,6 +30,11 @@ connector = "segment"
 path = "web/*"
 
 [[sources]]
+name = "leads"
+connector = "meta_leads"
+path = "leads/*"
+
+[[sources]]
 name = "crm"
 connector = "csv"
 path = "crm/*"
@@ -72,6 +77,18 @@ def test_corrupt_corpus(tmp_path: Path) -> None:
         "crm/04-nul.csv": "id,mail\n7,g@x.es\n8,h\x00@x.es\n",
         "crm/05-zero.csv": b"",
         "crm/06-unbalanced-quote.csv": 'id,mail\n9,"i@x.es\n10,j@x.es\n',
+        "crm/07-utf16-no-bom.csv": "id,mail\n11,k@x.es\n".encode("utf-16-le"),
+        "crm/08-wrong-magic.parquet": "id,mail\n12,l@x.es\n",
+        "crm/09-par1-junk.parquet": b"PAR1" + bytes(range(256)) * 4,
+        "crm/10-long-row.csv": "id,mail\n13," + "m" * (2 * 1024**2 + 5) + "@x.es\n",
+        "web/07-long-line.jsonl": json.dumps(
+            json.loads(_event("l1")) | {"properties": {"note": "x" * (2 * 1024**2 + 5)}}
+        )
+        + "\n",
+        "web/08-gz-name-plain-text.jsonl.gz": _event("p1") + "\n",
+        "leads/00-good.tsv": "id\temail\nl:1\ta@x.es\n".encode("utf-16"),
+        "leads/01-utf16-no-bom.tsv": "id\temail\nl:2\tb@x.es\n".encode("utf-16-le"),
+        "leads/02-comma-not-tab.tsv": "id,email\nl:3,c@x.es\n",
     }
     cfg = write_config(tmp_path, SOURCES, files)
     report = ingest(load_settings(cfg))
@@ -95,6 +112,15 @@ def test_corrupt_corpus(tmp_path: Path) -> None:
         "crm/04-nul.csv": ("partial", None, 1, 1),
         "crm/05-zero.csv": ("quarantined", "unreadable_file", 0, 0),
         "crm/06-unbalanced-quote.csv": ("quarantined", "unreadable_file", 0, 0),
+        "crm/07-utf16-no-bom.csv": ("quarantined", "encoding", 0, 0),
+        "crm/08-wrong-magic.parquet": ("quarantined", "unreadable_file", 0, 0),
+        "crm/09-par1-junk.parquet": ("quarantined", "unreadable_file", 0, 0),
+        "crm/10-long-row.csv": ("loaded", None, 0, 1),
+        "web/07-long-line.jsonl": ("loaded", None, 0, 1),
+        "web/08-gz-name-plain-text.jsonl.gz": ("loaded", None, 0, 1),
+        "leads/00-good.tsv": ("loaded", None, 0, 1),
+        "leads/01-utf16-no-bom.tsv": ("quarantined", "encoding", 0, 0),
+        "leads/02-comma-not-tab.tsv": ("quarantined", "missing_required_column", 0, 0),
     }
     assert (m["rows_read"] == m["loaded"] + m["duplicates"] + m["quarantined"]).all()
     reasons = quarantine(tmp_path / "out", "web").filter(pl.col("line").is_not_null())
@@ -104,11 +130,12 @@ def test_corrupt_corpus(tmp_path: Path) -> None:
         ("web/06-not-json.jsonl", 1, "bad_json"),
         ("web/06-not-json.jsonl", 2, "bad_json"),
     ]
-    assert set(lake(tmp_path / "out", "crm").get_column("record_id")) == {"1", "2", "5", "7"}
-    assert report.metrics["files_quarantined"] == 7
+    assert set(lake(tmp_path / "out", "crm").get_column("record_id")) == {"1", "2", "5", "7", "13"}
+    assert report.metrics["files_quarantined"] == 12
     # quarantine tables hold positions and reasons, never the rejected values
+    # (whole files are copied as they are, for forensics, under quarantine/<source>/files/)
     for f in (tmp_path / "out/lake/quarantine").rglob("*.parquet"):
-        assert b"x.es" not in f.read_bytes()
+        assert f.parent.name == "files" or b"x.es" not in f.read_bytes()
 
 
 # --- properties: idempotent, order-independent ingest ------------------------------------
