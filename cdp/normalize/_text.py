@@ -45,20 +45,36 @@ def clean_text(e: pl.Expr, *, form: str = "NFKC") -> pl.Expr:
     ASCII words with single spaces, on which every step is the identity), so only the
     others go through the Unicode steps.
     """
-    return e.map_batches(
-        partial(_clean_messy, form=form), return_dtype=pl.String, is_elementwise=True
-    )
+    return skip_plain(e, _PLAIN, partial(_clean_full, form=form))
 
 
-def _clean_messy(values: pl.Series, *, form: str) -> pl.Series:
-    """`clean_text` of a column: the full pipeline on the values that are not plain."""
-    values = values.cast(pl.String)
-    messy = ~values.str.contains(_PLAIN).fill_null(True)  # null stays null: nothing to do
-    if not messy.any():
-        return values
-    where = messy.arg_true()
-    fixed = pl.select(_clean_full(pl.lit(values.gather(where)), form=form)).to_series()
-    return values.clone().scatter(where, fixed)
+def skip_plain(
+    e: pl.Expr,
+    plain: str,
+    full: Callable[[pl.Expr], pl.Expr],
+    plain_value: Callable[[pl.Expr], pl.Expr] | None = None,
+) -> pl.Expr:
+    """`full(e)`, evaluated only on the values that do not match the regex `plain`.
+
+    For a shortcut that is exact by construction: the caller guarantees that on a value
+    matching `plain`, `full` gives the value itself (or `plain_value` of it, e.g. its
+    lower-case form). Nulls count as plain (`full` maps null to null). One Python call
+    per column batch, not per value.
+    """
+
+    def apply(values: pl.Series) -> pl.Series:
+        values = values.cast(pl.String)
+        is_plain = values.str.contains(plain).fill_null(True)
+        base = values
+        if plain_value is not None:
+            base = pl.select(plain_value(pl.lit(values))).to_series()
+        if is_plain.all():
+            return base
+        where = (~is_plain).arg_true()
+        fixed = pl.select(full(pl.lit(values.gather(where)))).to_series()
+        return base.clone().scatter(where, fixed)
+
+    return e.map_batches(apply, return_dtype=pl.String, is_elementwise=True)
 
 
 def _clean_full(e: pl.Expr, *, form: str) -> pl.Expr:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from cdp.normalize._text import blank_to_null, clean_text, on_distinct
+from cdp.normalize._text import blank_to_null, clean_text, on_distinct, skip_plain
 
 __all__ = [
     "EMAIL_COLUMNS",
@@ -30,13 +30,22 @@ _LABEL = r"[\p{L}\p{N}](?:[\p{L}\p{N}-]*[\p{L}\p{N}])?"
 EMAIL_RE = rf"^{_ATOM}(?:\.{_ATOM})*@(?:{_LABEL}\.)+\p{{L}}[\p{{L}}\p{{N}}-]+$"
 _EDGE = r"[\s\"'<>.,;:()\[\]]"
 _GMAIL = ("gmail.com", "googlemail.com")
+#: ASCII addresses that `clean_email` only lower-cases: no spaces, quotes, brackets or
+#: `mailto:`, and neither end in `_EDGE`.
+_PLAIN = r"^[A-Za-z0-9_+\-][A-Za-z0-9._+\-]*@[A-Za-z0-9.\-]*[A-Za-z0-9\-]$"
 
 
 def clean_email(raw: pl.Expr) -> pl.Expr:
     """Trimmed, lower-case address with any display name, `mailto:` and stray quotes removed.
 
     Idempotent; null and blank give null. Does not judge validity (see `email_valid`).
+    Most addresses are plain ASCII (`Ana.Pena@x.com`), for which all of this is just
+    lower-casing, so only the others take the full Unicode path.
     """
+    return skip_plain(raw, _PLAIN, _clean_full, plain_value=lambda e: e.str.to_lowercase())
+
+
+def _clean_full(raw: pl.Expr) -> pl.Expr:
     t = clean_text(raw).str.replace(r"^.*?<([^<>]*)>.*$", "$1")  # `Name <addr>` → addr
     t = t.str.to_lowercase().str.normalize("NFKC")
     t = t.str.replace(rf"^(?:{_EDGE}|mailto:)+", "").str.replace(rf"{_EDGE}+$", "")

@@ -24,6 +24,7 @@ from cdp.normalize._text import (
     clean_text,
     data_version,
     read_data_rows,
+    skip_plain,
 )
 from cdp.schema import CANONICAL_COLUMNS
 
@@ -118,8 +119,13 @@ def placeholder_mask(field: str, probes: Sequence[pl.Expr]) -> pl.Expr:
 def clean_identifier(raw: pl.Expr) -> pl.Expr:
     """Trimmed id, invisible characters removed, case and Unicode form kept; blank → null.
 
-    No Unicode normalisation: ids are opaque tokens compared byte for byte.
+    No Unicode normalisation: ids are opaque tokens compared byte for byte. Printable
+    ASCII without spaces (nearly every id) is already clean and skips the work.
     """
+    return skip_plain(raw, r"^[!-~]+$", _clean_identifier_full)
+
+
+def _clean_identifier_full(raw: pl.Expr) -> pl.Expr:
     return blank_to_null(raw.str.replace_all(INVISIBLE, "").str.strip_chars())
 
 

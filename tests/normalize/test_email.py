@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+import cdp.normalize.email as email_module
 from cdp.normalize.email import clean_email, normalize_emails
 from tests.normalize._helpers import run
 
@@ -50,3 +53,26 @@ def test_clean_email_keeps_raw_order_and_nulls() -> None:
 
 def test_overlong_local_part_is_invalid() -> None:
     assert _normalize(["a" * 65 + "@x.com"]) == [(None, None, False)]
+
+
+_EMAILISH = st.text("aZ9._+-@<>\" :;'()[]mailto\u00e9\u0301\u200b\uff21", max_size=24)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(st.none(), _EMAILISH, st.text(max_size=12)), max_size=30))
+def test_plain_address_shortcut_equals_the_full_pipeline(values: list[str | None]) -> None:
+    series = pl.Series(values, dtype=pl.String)
+    fast = pl.select(clean_email(pl.lit(series))).to_series().to_list()
+    full = pl.select(email_module._clean_full(pl.lit(series))).to_series().to_list()
+    assert fast == full
+
+
+def test_plain_and_messy_addresses_in_one_column() -> None:
+    values = ["Ana.Pena@X.com", ' "Ana" <Ana.Pena@X.com>', ".ana@x.com", "ANA@X.COM.", None]
+    assert run(clean_email, values) == [
+        "ana.pena@x.com",
+        "ana.pena@x.com",
+        "ana@x.com",
+        "ana@x.com",
+        None,
+    ]

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+import cdp.normalize.identifiers as identifiers
 from cdp.normalize._text import data_version
 from cdp.normalize.identifiers import (
     BLOCKABLE_COLUMNS,
@@ -94,3 +97,16 @@ def test_placeholder_file_is_versioned_and_valid() -> None:
     assert rules
     assert {r.field for r in rules} <= {"*", *BLOCKABLE_COLUMNS}
     assert {r.kind for r in rules} == {"exact", "regex"}
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.one_of(st.none(), st.text(), st.text("aB1-_ \t\u200b"), st.text("aB1-_")), max_size=30
+    )
+)
+def test_clean_id_shortcut_equals_the_full_cleaning(values: list[str | None]) -> None:
+    series = pl.Series(values, dtype=pl.String)
+    fast = pl.select(clean_identifier(pl.lit(series))).to_series().to_list()
+    full = pl.select(identifiers._clean_identifier_full(pl.lit(series))).to_series().to_list()
+    assert fast == full
