@@ -259,7 +259,10 @@ def open_snapshot(layout: Layout) -> Iterator[duckdb.DuckDBPyConnection]:
     """A read-only, hardened connection to the current snapshot (for analysts)."""
     path = current_snapshot(layout)
     assert path is not None
-    con = duckdb.connect(str(path), read_only=True, config=dict(READER_CONFIG))
+    try:
+        con = duckdb.connect(str(path), read_only=True, config=dict(READER_CONFIG))
+    except duckdb.Error as exc:  # a damaged snapshot: say which, the next run replaces it
+        raise CdpError(f"{path}: cannot open the snapshot ({type(exc).__name__})") from exc
     try:
         yield con
     finally:
