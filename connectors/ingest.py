@@ -47,6 +47,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from cdp import progress
+from cdp.atomic import write_bytes
 from cdp.atomic import write_parquet as write_parquet_atomic
 from cdp.config import Settings, SourceSettings
 from cdp.faults import fault_point
@@ -410,7 +411,7 @@ class SourceRun:
             outcome.status = "partial"
         if outcome.loaded:
             target = self.layout.raw(self.source.name) / name
-            write_parquet_atomic(self._with_lineage(table, outcome), target)
+            write_bytes(_raw_parquet(self._with_lineage(table, outcome)), target)
             outcome.output = target.relative_to(self.layout.data_dir).as_posix()
             self.keys.add(table.column("record_id").to_pylist(), name)
         if rejects:
@@ -508,6 +509,16 @@ def _read_manifest(path: Path) -> pa.Table:
         if f.name not in table.column_names:
             table = table.append_column(f.name, pa.nulls(table.num_rows, f.type))
     return table.select(MANIFEST_SCHEMA.names).cast(MANIFEST_SCHEMA)
+
+
+def _raw_parquet(table: pa.Table) -> bytes:
+    """A raw lake file's bytes: zstd Parquet, with no dictionary for `extras` (one distinct
+    JSON text per record: building a dictionary page for it only costs time)."""
+    sink = pa.BufferOutputStream()
+    dictionary = [name for name in table.column_names if name != "extras"]
+    pq.write_table(table, sink, compression="zstd", use_dictionary=dictionary)
+    data: bytes = sink.getvalue().to_pybytes()
+    return data
 
 
 def _conform(records: pa.Table) -> pa.Table:

@@ -37,7 +37,7 @@ from connectors._parse import (
     parse_or_reject,
     split_rejects,
     to_utf8,
-    utc_timestamp,
+    with_timestamp,
 )
 from connectors.base import ReadResult, Reject
 
@@ -353,7 +353,8 @@ def _validate(df: pl.DataFrame) -> tuple[pl.DataFrame, list[Reject]]:
         detail="no messageId",
     )
     rejects += r
-    df = df.with_columns(utc_timestamp(pl.col("_ts")).alias("occurred_at"))
+    # Segment's own shape (`2024-01-01T00:52:06.766Z`) first; other ISO shapes on the misses.
+    df = with_timestamp(df, "occurred_at", pl.col("_ts"), "%Y-%m-%dT%H:%M:%S%.fZ")
     df, r = split_rejects(
         df,
         pl.col("occurred_at").is_null(),
