@@ -17,7 +17,8 @@ import polars as pl
 
 def components(edges: pl.DataFrame, nodes: pl.Series) -> pl.DataFrame:
     """record_key -> component label (smallest key reachable), by min-label propagation."""
-    labels = pl.DataFrame({"record_key": nodes.unique(), "label": nodes.unique()})
+    keys = nodes.unique()
+    labels = pl.DataFrame({"record_key": keys, "label": keys})
     both = pl.concat(
         [
             edges.select(pl.col("record_key_a").alias("src"), pl.col("record_key_b").alias("dst")),
