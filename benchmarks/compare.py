@@ -4,11 +4,14 @@ markdown table (plus the machine it ran on) for `benchmarks/RESULTS.md`."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
@@ -141,8 +144,31 @@ def run_tool(
     return _score(row, out, truth, linkable)
 
 
-def cdp_breakdown(row: Row, data_dir: Path, truth: pl.DataFrame, records: pl.DataFrame) -> None:
-    """FN/FP breakdown of cdp's run from its own evidence and dropped links."""
+def all_scored_pairs(
+    config: Path, data_dir: Path, records: pl.DataFrame
+) -> tuple[pl.DataFrame | None, float | None]:
+    """Every candidate pair of cdp's run scored by its saved model (the run keeps only
+    those over the threshold), and the threshold: what tells `guarded` and
+    `below_threshold` false negatives apart. (None, None) without a model."""
+    from cdp.config import load_settings
+    from cdp.resolve.fuzzy import find_matches, fuzzy_settings
+
+    model = data_dir / "state" / "match_model.json"
+    if not model.is_file():
+        return None, None
+    fs = fuzzy_settings(load_settings(config))
+    with tempfile.TemporaryDirectory() as tmp:
+        copy = Path(tmp) / "model.json"
+        shutil.copy(model, copy)  # scoring never rewrites a reused model; a copy anyway
+        every = dataclasses.replace(fs, threshold=1e-300)
+        pairs = find_matches(records, settings=every, model_path=copy).pairs
+    return pairs, fs.threshold
+
+
+def cdp_breakdown(
+    row: Row, data_dir: Path, truth: pl.DataFrame, records: pl.DataFrame, config: Path
+) -> None:
+    """FN/FP breakdown of cdp's run from its own evidence, dropped links and scores."""
     resolved = data_dir / "lake" / "resolved"
     pred = resolved / "customer_records.parquet"
     if row.status != "ok" or not pred.is_file():
@@ -152,12 +178,15 @@ def cdp_breakdown(row: Row, data_dir: Path, truth: pl.DataFrame, records: pl.Dat
         for n in ("match_evidence", "dropped_links")
         if (resolved / f"{n}.parquet").is_file()
     }
+    scored, threshold = all_scored_pairs(config, data_dir, records)
     row.breakdown = error_breakdown(
         pl.read_parquet(pred),
         truth,
         records,
         evidence=frames.get("match_evidence"),
         dropped=frames.get("dropped_links"),
+        scored=scored,
+        threshold=threshold,
     )
 
 
@@ -199,7 +228,7 @@ def run_dataset(
             cdp.evaluation = evaluate(
                 pl.read_parquet(work / "cdp" / "predicted.parquet"), truth, linkable=linkable
             )
-        cdp_breakdown(cdp, data_dir, truth, records)
+        cdp_breakdown(cdp, data_dir, truth, records, config)
     if "cdp" in tools:
         rows.append(cdp)
     for tool in ("splink", "recordlinkage"):
@@ -390,10 +419,13 @@ def results_markdown(
             "*R* counts every true pair, including records that carry nothing a matcher "
             "could use (an anonymous visit that never identifies). Same truth for all tools.",
             "- *cdp errors by cause*: false-negative pairs classed `unlinkable` (no shared "
-            "evidence), `cut:<reason>` (a direct link dropped by a guard or limit) or "
-            "`no_direct_link` (linkable only through other records; not blocked together or "
-            "scored under the threshold); cross-person links are the links cdp used whose "
-            "records belong to two persons, by rule.",
+            "evidence), `cut:<reason>` (a direct link dropped by an identifier rule or "
+            "limit), `guarded` (scored under the threshold with the household/namesake "
+            "guard's penalty), `below_threshold` (scored under it otherwise) or "
+            "`no_direct_link` (linkable only through other records, never blocked "
+            "together); every candidate pair is re-scored with cdp's saved model for this. "
+            "Cross-person links are the links cdp used whose records belong to two "
+            "persons, by rule.",
             "- Truth records that ingest quarantined (e.g. FEBRL birth dates that are not real "
             "dates) reach no tool; they are counted in the last column below and left out of "
             "every score.",

@@ -17,10 +17,12 @@ The breakdown explains the remaining errors from the resolution's own outputs:
   persons, counted by rule: which identifier or matcher made the over-merge;
 * false negatives: true pairs left in different customers, each in its first class of
   `unlinkable` (different evidence components), `cut:<reason>` (a direct link between
-  the two records was dropped: limit, shared value, evidence only, guard),
-  `below_threshold` (a scored candidate pair under the threshold, when all scores are
-  given) and `no_direct_link` (linkable, but neither blocked together nor joined by an
-  identifier: only other records of the person could have bridged them).
+  the two records was dropped: limit, shared value, evidence only),
+  `guarded` (a scored candidate pair under the threshold that the matcher's household
+  or namesake guard penalised), `below_threshold` (any other scored candidate pair
+  under the threshold; both need all scores) and `no_direct_link` (linkable, but
+  neither blocked together nor joined by an identifier: only other records of the
+  person could have bridged them).
 """
 
 from __future__ import annotations
@@ -48,7 +50,13 @@ SHARED_VALUE_COLUMNS: tuple[str, ...] = (
 #: Name columns: records that both carry one are comparable by a fuzzy matcher.
 NAME_COLUMNS: tuple[str, ...] = ("first_name_key", "last_name_key")
 
-FN_CLASSES: tuple[str, ...] = ("unlinkable", "cut", "below_threshold", "no_direct_link")
+FN_CLASSES: tuple[str, ...] = (
+    "unlinkable",
+    "cut",
+    "guarded",
+    "below_threshold",
+    "no_direct_link",
+)
 
 
 def _keyed_truth(truth: pl.DataFrame) -> pl.DataFrame:
@@ -155,7 +163,8 @@ def error_breakdown(
 
     `evidence` is MATCH_EVIDENCE (record_key_a, record_key_b, rule), `dropped` the
     dropped links (record_key_a, record_key_b, reason), `scored` every scored candidate
-    pair (record_key_l, record_key_r, match_probability) with the `threshold` used.
+    pair (record_key_l, record_key_r, match_probability, optional SCORED_PAIR `weights`)
+    with the `threshold` used.
     Each is optional; a class whose input is missing is simply never assigned.
     """
     pred = as_predicted(predicted)
@@ -189,15 +198,28 @@ def error_breakdown(
         fn = fn.join(cut, on=["l", "r"], how="left")
         cls = cls.when(pl.col("cut").is_not_null()).then(pl.lit("cut:") + pl.col("cut"))
     if scored is not None and threshold is not None and scored.height:
+        guard = (
+            pl.col("weights").str.json_path_match("$.guard.level") == "conflict"
+            if "weights" in scored.columns
+            else pl.lit(False)
+        )
         below = _pair_frame(
             scored.filter(pl.col("match_probability") < threshold).select(
-                "record_key_l", "record_key_r", pl.lit(True).alias("below")
+                "record_key_l",
+                "record_key_r",
+                pl.lit(True).alias("below"),
+                guard.fill_null(False).alias("guarded"),
             ),
             "record_key_l",
             "record_key_r",
         )
         fn = fn.join(below, on=["l", "r"], how="left")
-        cls = cls.when(pl.col("below").fill_null(False)).then(pl.lit("below_threshold"))
+        cls = (
+            cls.when(pl.col("guarded").fill_null(False))
+            .then(pl.lit("guarded"))
+            .when(pl.col("below").fill_null(False))
+            .then(pl.lit("below_threshold"))
+        )
     fn = fn.with_columns(cls.otherwise(pl.lit("no_direct_link")).alias("class"))
     counts = fn.group_by("class").len()
     out = ErrorBreakdown(

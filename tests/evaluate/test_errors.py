@@ -74,8 +74,9 @@ def test_breakdown_classifies_false_negatives_and_counts_cross_person_links() ->
         {"record_key_a": ["s:a2"], "record_key_b": ["s:a1"], "reason": ["limit:user_id"]}
     )
     scored = pl.DataFrame(
-        {"record_key_l": ["s:b1"], "record_key_r": ["s:b2"], "match_probability": [0.5]}
-    )
+        {"record_key_l": ["s:b1"], "record_key_r": ["s:b2"], "match_probability": [0.5],
+         "weights": ['{"first_name":{"level":"exact","weight":3.0}}']}
+    )  # fmt: skip
     evidence = pl.DataFrame(
         {"record_key_a": ["s:a3", "s:b1"], "record_key_b": ["s:a4", "s:c1"],
          "rule": ["identifier:anonymous_id", "fuzzy"]}
@@ -92,6 +93,12 @@ def test_breakdown_classifies_false_negatives_and_counts_cross_person_links() ->
     # without the optional inputs the same pairs fall back to `no_direct_link`
     bare = error_breakdown(pred, TRUTH, RECORDS)
     assert bare.false_negatives == {"unlinkable": 4, "no_direct_link": 2}
+    # the same score with the matcher's guard penalty is classed `guarded`
+    guarded = scored.with_columns(
+        pl.lit('{"guard":{"level":"conflict","weight":-60.0}}').alias("weights")
+    )
+    g = error_breakdown(pred, TRUTH, RECORDS, scored=guarded, threshold=0.9)
+    assert g.false_negatives == {"unlinkable": 4, "guarded": 1, "no_direct_link": 1}
     assert bare.false_positive_links == 0
 
 
