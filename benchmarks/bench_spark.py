@@ -106,7 +106,8 @@ def _child(mode: str, work: Path, buckets: int, driver_memory: str) -> None:
     digest = hashlib.sha256(
         res.customer_records.sort("record_key").write_csv().encode("utf-8")
     ).hexdigest()[:12]
-    out = {"session_s": round(session, 1), **run.counts, **run.seconds, "customers_sha": digest}
+    stages = {f"s_{k}": v for k, v in run.seconds.items()}
+    out = {"session_s": round(session, 1), **run.counts, **stages, "customers_sha": digest}
     runner.close()
     print("RESULT " + json.dumps(out), flush=True)
 
@@ -175,6 +176,10 @@ def _measure(args: list[str]) -> dict[str, object]:
     }
 
 
+def _height(path: Path) -> int:
+    return sum(pl.scan_parquet(f).select(pl.len()).collect().item() for f in path.glob("*.parquet"))
+
+
 def _same(work: Path, name: str) -> bool:
     from cdp.engine.spark import read_dataset
 
@@ -208,6 +213,8 @@ def main() -> None:
         row = {"engine": mode, "load_1m": round(os.getloadavg()[0], 1), **_measure(cmd)}
         rows.append(row)
         print(json.dumps(row), flush=True)
+    for name in ("candidate_pairs", "scored_pairs"):
+        print(f"{name}: {_height(work / a.modes.split(',')[0] / name):,}")
     if {"embedded", "spark"} <= {r["engine"] for r in rows}:
         for name in ("candidate_pairs", "scored_pairs", "golden", "provenance"):
             print(f"identical {name}: {_same(work, name)}")
