@@ -81,11 +81,10 @@ STRUCTURE = json.dumps(
         "user_id": _V,
         "user_pseudo_id": _V,
         "event_params": _KV,
-        "user_properties": _KV,
         "privacy_info": {"analytics_storage": _V, "ads_storage": _V},
         "device": {"vendor_id": _V, "advertising_id": _V},
         "traffic_source": {"name": _V, "medium": _V, "source": _V},
-        "ecommerce": {"transaction_id": _V, "purchase_revenue": _V},
+        "ecommerce": {"purchase_revenue": _V},
         "items": [{"item_id": _V, "item_name": _V}],
     }
 )
