@@ -50,7 +50,7 @@ def clean_text(e: pl.Expr, *, form: str = "NFKC") -> pl.Expr:
 
 def skip_plain(
     e: pl.Expr,
-    plain: str,
+    plain: str | None,
     full: Callable[[pl.Expr], pl.Expr],
     plain_value: Callable[[pl.Expr], pl.Expr] | None = None,
 ) -> pl.Expr:
@@ -58,13 +58,16 @@ def skip_plain(
 
     For a shortcut that is exact by construction: the caller guarantees that on a value
     matching `plain`, `full` gives the value itself (or `plain_value` of it, e.g. its
-    lower-case form). Nulls count as plain (`full` maps null to null). One Python call
-    per column batch, not per value.
+    lower-case form). Nulls count as plain (`full` must map null to null), so with
+    `plain=None` only the nulls of a sparse column are skipped. One Python call per
+    column batch, not per value.
     """
 
     def apply(values: pl.Series) -> pl.Series:
         values = values.cast(pl.String)
-        is_plain = values.str.contains(plain).fill_null(True)
+        is_plain = values.is_null()
+        if plain is not None:
+            is_plain = values.str.contains(plain).fill_null(True)
         base = values
         if plain_value is not None:
             base = pl.select(plain_value(pl.lit(values))).to_series()

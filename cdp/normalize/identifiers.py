@@ -130,7 +130,14 @@ def _clean_identifier_full(raw: pl.Expr) -> pl.Expr:
 
 
 def social_handle(raw: pl.Expr) -> pl.Expr:
-    """Lower-case handle without `@` or profile URL ("https://x.com/@Maria_L/" → "maria_l")."""
+    """Lower-case handle without `@` or profile URL ("https://x.com/@Maria_L/" → "maria_l").
+
+    Computed on the non-null values only: few records carry a handle.
+    """
+    return skip_plain(raw, None, _social_handle_full)
+
+
+def _social_handle_full(raw: pl.Expr) -> pl.Expr:
     t = clean_text(raw, form="NFKC").str.to_lowercase()
     t = t.str.replace(_PROFILE_URL, "").str.replace(r"[/?#].*$", "").str.strip_chars(" @")
     return blank_to_null(t)
