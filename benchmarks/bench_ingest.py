@@ -8,7 +8,8 @@ Input is a `cdp synth` landing folder (generated once per (people, seed) under
 fresh data dir, then all sources together in one more child (the target: 1M
 records in <= 15 s wall with peak RSS <= 2 GiB on 2 cores). Each child reports
 its own wall time, CPU time (all threads) and peak RSS (`ru_maxrss`), so one
-connector's memory never hides another's. Prints a table; nothing is asserted.
+connector's memory never hides another's; rows per CPU-second is the figure to
+compare across runs on a shared machine. Prints a table; nothing is asserted.
 """
 
 from __future__ import annotations
@@ -103,6 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     ]
     runs.append(("ALL", "(one run)", [s.name for s in settings.sources]))
     rows = []
+    load_at_start = os.getloadavg()
     for label, connector, sources in runs:
         data_dir = WORK / f"ingest-out-{label.lower()}"
         r = _run_child(config, sources, data_dir)
@@ -119,13 +121,16 @@ def main(argv: list[str] | None = None) -> int:
                 "wall s": round(wall, 2),
                 "cpu s": round(float(r["cpu_s"]), 2),  # type: ignore[arg-type]
                 "rows/s (wall)": int(int(r["rows_read"]) / wall) if wall else 0,  # type: ignore[call-overload]
+                "rows/cpu-s": int(int(r["rows_read"]) / cpu) if (cpu := float(r["cpu_s"])) else 0,  # type: ignore[arg-type, call-overload]
                 "peak RSS MiB": int(float(r["peak_rss_mib"])),  # type: ignore[arg-type]
             }
         )
     from pipelines.reports import format_table
 
     print(f"cdp ingest benchmark: people={args.people} seed={args.seed} cpus={os.cpu_count()}")
+    print(f"load average at start: {', '.join(f'{x:.1f}' for x in load_at_start)}")
     print(f"load average at end: {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    print("cpu s = user+sys of the child, all threads; wall is noisy on a shared machine")
     print(format_table(rows))
     return 0
 

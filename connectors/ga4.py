@@ -164,10 +164,9 @@ def _params(frame: pl.DataFrame) -> pl.DataFrame:
     event's list once per key: the first param named `key` wins, as in the SQL.
     """
     value = pl.col("p").struct.field("value")
+    rows = frame.select(pl.int_range(pl.len(), dtype=pl.UInt32).alias("_row"))
     long = (
-        frame.select(
-            pl.int_range(pl.len(), dtype=pl.UInt32).alias("_row"), at("event_params").alias("p")
-        )
+        pl.concat([rows, frame.select(at("event_params").alias("p"))], how="horizontal")
         .explode("p")
         .select(
             "_row",
@@ -175,16 +174,17 @@ def _params(frame: pl.DataFrame) -> pl.DataFrame:
             pl.coalesce(value.struct.field(k) for k in _PARAM_VALUE).alias("value"),
         )
         .filter(pl.col("key").is_in(_PARAMS))
-        .unique(["_row", "key"], keep="first", maintain_order=True)
     )
-    wide = pl.DataFrame({"_row": pl.Series([], dtype=pl.UInt32)})
-    if long.height:
-        wide = long.pivot(on="key", index="_row", values="value")
-    out = frame.select(pl.int_range(pl.len(), dtype=pl.UInt32).alias("_row")).join(
-        wide, on="_row", how="left", maintain_order="left"
-    )
-    missing = [pl.lit(None, pl.String).alias(k) for k in _PARAMS if k not in out.columns]
-    return out.with_columns(missing).select(pl.col(k).alias(f"_p_{k}") for k in _PARAMS)
+    if long.is_empty():  # most events carry none of these params
+        return pl.DataFrame(schema=dict.fromkeys(_PARAM_COLUMNS, pl.String)).clear(frame.height)
+    wide = long.group_by("_row").agg(_PARAM_FIRST)  # first param of each name, in list order
+    return rows.join(wide, on="_row", how="left", maintain_order="left").drop("_row")
+
+
+_PARAM_COLUMNS = [f"_p_{k}" for k in _PARAMS]
+_PARAM_FIRST = [
+    pl.col("value").filter(pl.col("key") == k).first().alias(f"_p_{k}") for k in _PARAMS
+]
 
 
 def _fast_campaign(param: str, traffic_field: str) -> pl.Expr:
@@ -254,6 +254,12 @@ def _fast(lines: pa.Table) -> pl.DataFrame | None:
     )
 
 
+_CONSENT = [
+    bool_flag(pl.col("_ads")).alias("consent_ads"),
+    bool_flag(pl.col("_analytics")).alias("consent_analytics"),
+]
+
+
 def read(path: Path, source: SourceSettings, project: ProjectSettings) -> ReadResult:
     """Read one GA4 export file (NDJSON, gzipped or not, or Parquet by its magic bytes)."""
     if _is_parquet(path):
@@ -269,11 +275,7 @@ def read(path: Path, source: SourceSettings, project: ProjectSettings) -> ReadRe
     else:
         df = fast
     df, more = _validate(df)
-    df = df.with_columns(
-        pl.lit(source.name).alias("source"),
-        bool_flag(pl.col("_ads")).alias("consent_ads"),
-        bool_flag(pl.col("_analytics")).alias("consent_analytics"),
-    )
+    df = df.with_columns(pl.lit(source.name).alias("source"), *_CONSENT)
     return ReadResult(finish_records(df), rows_read, rejects + more)
 
 
@@ -294,12 +296,14 @@ def _parquet_lines(path: Path) -> pa.Table:
         con.close()
 
 
+_MICROS = pl.col("_ts").str.strip_chars().cast(pl.Int64, strict=False)
+_OCCURRED_AT = _MICROS.cast(pl.Datetime("us")).dt.replace_time_zone("UTC").alias("occurred_at")
+_AMOUNT = money(pl.col("_amount"))
+
+
 def _validate(df: pl.DataFrame) -> tuple[pl.DataFrame, list[Reject]]:
     rejects: list[Reject] = []
-    micros = pl.col("_ts").str.strip_chars().cast(pl.Int64, strict=False)
-    df = df.with_columns(
-        micros.cast(pl.Datetime("us")).dt.replace_time_zone("UTC").alias("occurred_at")
-    )
+    df = df.with_columns(_OCCURRED_AT)
     df, r = split_rejects(
         df,
         pl.col("occurred_at").is_null(),
@@ -310,7 +314,7 @@ def _validate(df: pl.DataFrame) -> tuple[pl.DataFrame, list[Reject]]:
     rejects += r
     df, r = parse_or_reject(
         df,
-        money(pl.col("_amount")),
+        _AMOUNT,
         raw="_amount",
         target="amount",
         reason="bad_amount",
