@@ -9,15 +9,17 @@ It parses one file in its real format and returns:
   record in the file; for records folded from several lines (Shopify line items)
   it is the first line. Canonical identity columns hold the raw string value as
   found (only unwrapped from format artefacts such as Meta's `l:`/`p:` prefixes
-  or Shopify's leading apostrophe); `extras` holds every other field as JSON.
+  or Shopify's leading apostrophe); `extras` holds every other field as JSON
+  (the JSON-lines connectors, Segment and GA4, keep the whole event as received,
+  which holds every other field and lets the mapped ones be re-derived).
 * `rejects`: rows that could not become records, each with its line, the field
   and a typed reason from `REJECT_REASONS`. Their text never contains the
   customer's data (no raw values in `detail`).
 * `rows_read`: data rows (or lines) read, so that for every file
   `rows_read == len(records) + len(rejects)` before de-duplication.
 
-A whole-file problem (not gzip, wrong encoding, missing required column, not
-Parquet, ...) is raised as `FileRejected(reason, detail)`: the framework
+A whole-file problem (not gzip, wrong encoding, a required column missing or
+renamed: `missing_required_column`, not Parquet, ...) is raised as `FileRejected(reason, detail)`: the framework
 quarantines the whole file and goes on with the next one.
 
 The framework (`connectors.ingest`) discovers files, skips those already in the
