@@ -190,7 +190,11 @@ def run_engine(
     customers = runner.from_arrow(
         resolution.customer_records.select("source", "record_id", "customer_id").to_arrow()
     )
-    with_customer = runner.join(identity, customers, ["source", "record_id"], "inner")
+    # written once: golden and provenance both read it (no second join on Spark)
+    with_customer = runner.materialize(
+        runner.join(identity, customers, ["source", "record_id"], "inner"),
+        work / "customer_identity",
+    )
     for part in ("golden", "provenance"):
         kernel = partial(k.golden_for_customers, cfg=inputs.profiles, part=part)
         schema = k.GOLDEN_SCHEMA if part == "golden" else k.PROVENANCE_SCHEMA

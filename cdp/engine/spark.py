@@ -56,6 +56,15 @@ def _on_group(fn: Kernel, schema: pa.Schema, drop: str) -> Any:
     return run
 
 
+def active_session() -> SparkSession | None:
+    """The session already running in this process, if any (pyspark installed or not)."""
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError:
+        return None
+    return SparkSession.getActiveSession()
+
+
 def build_session(
     *,
     master: str = "local[2]",

@@ -54,11 +54,12 @@ def runner_for(settings: Settings) -> Runner:
     """The runner `[project] engine` names (a Spark session is started for "spark")."""
     if settings.project.engine != "spark":
         return EmbeddedRunner()
-    from cdp.engine.spark import SparkRunner, build_session
+    from cdp.engine.spark import SparkRunner, active_session, build_session
 
     ss = spark_settings(settings)
-    session = build_session(master=ss.master, remote=ss.remote, conf=ss.conf)
-    return SparkRunner(session, buckets=ss.buckets, own_session=True)
+    existing = active_session()  # a notebook's or a test's session is used, never stopped
+    session = existing or build_session(master=ss.master, remote=ss.remote, conf=ss.conf)
+    return SparkRunner(session, buckets=ss.buckets, own_session=existing is None)
 
 
 def _model_source(

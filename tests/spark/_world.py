@@ -53,7 +53,9 @@ class Reference:
 
 def make_world(folder: Path, people: int, seed: int = 11, buckets: int = 8) -> World:
     generate(folder, people=people, seed=seed)
-    settings = load_settings(folder / "cdp.toml")
+    cfg = folder / "cdp.toml"  # a smaller u sample: the model only has to be shared
+    cfg.write_text(cfg.read_text() + "\n[resolve.fuzzy]\nu_sample_size = 20000\n")
+    settings = load_settings(cfg)
     ingest(settings)
     layout = Layout.of(settings)
     raw_files = sorted(f for s in settings.sources for f in layout.raw(s.name).glob("*.parquet"))
