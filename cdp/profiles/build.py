@@ -15,12 +15,13 @@ import polars as pl
 
 from cdp.config import Settings
 from cdp.layout import Layout
-from cdp.profiles.golden import attach_customers, golden_records
+from cdp.profiles.golden import golden_frames
 from cdp.profiles.identifiers import build_identifiers
-from cdp.profiles.interactions import build_interactions
+from cdp.profiles.interactions import timeline_frame
+from cdp.profiles.keys import CID, RH, CustomerIndex
 from cdp.profiles.lake import LakeFrames, read_lake
 from cdp.profiles.settings import GOLDEN_FIELDS, ProfileSettings, profile_settings
-from cdp.profiles.traits import build_traits, purchases
+from cdp.profiles.traits import purchases, traits_frames
 from cdp.warehouse import build_warehouse
 
 #: Tables in the order they are written (DESIGN contract 4 plus extras).
@@ -35,6 +36,22 @@ TABLES: tuple[str, ...] = (
     "identity_records",
     "match_evidence",
     "customer_id_changes",
+)
+
+#: Columns of `customer_purchases` (the purchases counted, see `cdp.profiles.traits`).
+PURCHASE_COLUMNS: tuple[str, ...] = (
+    "customer_id",
+    "source",
+    "record_id",
+    "occurred_at",
+    "purchase_basis",
+    "status",
+    "currency",
+    "amount",
+    "refunded",
+    "net",
+    "items",
+    "payment_method",
 )
 
 
@@ -61,59 +78,47 @@ def build_tables(
 ) -> ProfileBuild:
     """Every warehouse table from the lake frames, plus reconciliation checks.
 
-    Only `customers` is sorted (by customer_id); big tables keep the lake's
-    deterministic order instead of paying for global string sorts.
+    Records are keyed once (`CustomerIndex`: integer customer codes and record hashes),
+    so every join and group-by below runs on integers. Only `customers` is sorted (by
+    customer_id); big tables keep the lake's deterministic order instead of paying for
+    global string sorts.
     """
-    cr = lake.customer_records.unique(
-        subset=["source", "record_id"], keep="first", maintain_order=True
+    index = CustomerIndex.of(lake.customer_records)
+    cr = index.records
+    identity = index.attach(lake.identity)
+    records = identity.filter(pl.col("customer_id").is_not_null())
+    golden, provenance = golden_frames(records, cfg)
+    customers = (
+        cr.group_by(CID)
+        .agg(pl.col("customer_id").first(), pl.len().cast(pl.Int64).alias("records"))
+        .sort("customer_id")
     )
-    records = attach_customers(lake.identity, cr)
-    golden, provenance = golden_records(records, cfg)
-    customer_ids = cr.select("customer_id").unique()
-    golden = customer_ids.join(golden, on="customer_id", how="left")
-    timeline, raw_orphans = build_interactions(lake.raw, cr)
+    golden = customers.select(CID, "customer_id").join(
+        golden.drop("customer_id"), on=CID, how="left", maintain_order="left"
+    )
+    timeline, raw_orphans = timeline_frame(lake.raw, index)
     if as_of is None and timeline.height:
         as_of = timeline["occurred_at"].max()  # type: ignore[assignment]
     bought = purchases(timeline, cfg.purchase_events)
-    traits, ltv = build_traits(timeline, golden, cfg.purchase_events, as_of=as_of, bought=bought)
-    per_customer = cr.group_by("customer_id").agg(pl.len().cast(pl.Int64).alias("records"))
-    customers = (
-        golden.join(traits, on="customer_id", how="left")
-        .join(per_customer, on="customer_id", how="left")
-        .with_columns(pl.col("records").fill_null(0))
-        .sort("customer_id")
-    )
-    bought = bought.select(
-        "customer_id",
-        "source",
-        "record_id",
-        "occurred_at",
-        "purchase_basis",
-        "status",
-        "currency",
-        "amount",
-        "refunded",
-        "net",
-        "items",
-        "payment_method",
-    )
+    traits, ltv = traits_frames(timeline, golden, bought, as_of=as_of)
+    customers = golden.join(
+        traits.drop("customer_id"), on=CID, how="left", maintain_order="left"
+    ).join(customers.select(CID, "records"), on=CID, how="left", maintain_order="left")
     tables = {
-        "customers": customers,
-        "customer_records": cr,
+        "customers": customers.drop(CID),
+        "customer_records": cr.drop(CID, RH),
         "customer_identifiers": build_identifiers(records),
-        "customer_field_provenance": provenance,
-        "customer_ltv": ltv,
-        "customer_purchases": bought,
-        "interactions": timeline,
+        "customer_field_provenance": provenance.drop(CID),
+        "customer_ltv": ltv.drop(CID),
+        "customer_purchases": bought.select(PURCHASE_COLUMNS),
+        "interactions": timeline.drop(CID),
         "identity_records": lake.identity,
         "match_evidence": lake.match_evidence,
         "customer_id_changes": lake.customer_id_changes,
     }
     checks = {
         "customers_without_records": customers.filter(pl.col("records") == 0).height,
-        "identity_records_without_customer": lake.identity.join(
-            cr, on=["source", "record_id"], how="anti"
-        ).height,
+        "identity_records_without_customer": identity.height - records.height,
         "raw_records_without_customer": raw_orphans,
         "golden_values_without_provenance": _unexplained(golden, provenance),
     }
@@ -121,12 +126,14 @@ def build_tables(
 
 
 def _unexplained(golden: pl.DataFrame, provenance: pl.DataFrame) -> int:
-    """Non-null golden values with no provenance row (should be 0)."""
-    values = golden.select(
-        "customer_id", *[pl.col(f).cast(pl.String) for f in GOLDEN_FIELDS]
-    ).unpivot(index="customer_id", variable_name="field", value_name="value")
-    values = values.filter(pl.col("value").is_not_null())
-    return values.join(provenance, on=["customer_id", "field"], how="anti").height
+    """Non-null golden values with no provenance row (should be 0); both frames carry
+    `_cid`, so this is one small integer anti-join per field."""
+    missing = 0
+    for f in GOLDEN_FIELDS:
+        have = golden.filter(pl.col(f).is_not_null()).select(CID)
+        told = provenance.filter(pl.col("field") == f).select(CID)
+        missing += have.join(told, on=CID, how="anti").height
+    return missing
 
 
 def build_from_lake(settings: Settings, *, as_of: datetime | None = None) -> ProfileBuild:

@@ -1,11 +1,12 @@
 """Golden records: one value per customer and field, chosen by a survivorship rule,
 with provenance (which source record gave it, under which rule).
 
-How it stays vectorised: per golden field (a loop of 7), the candidate values of all
-customers form one frame; the field's rule becomes an integer sort key, so one
-integer sort plus "first row of each customer" picks every customer's winner at
-once. Ties break the same way everywhere: most recent, then
-source priority, then record_key, so the result never depends on file order.
+How it stays vectorised: the records are ranked once in the tie-break order (most
+recent, then source priority, then record_key), so the result never depends on file
+order. Each field's rule then becomes one integer key per record, (rank of the rule's
+criterion) * n + that tie-break rank, null when the record has no usable value; one
+group-by takes the minimum key of every field for every customer at once, and the
+key names its winning record.
 
 Rules:
 * ``source_priority``: the best-ranked source in `[profiles] source_priority`;
@@ -17,21 +18,22 @@ Rules:
 
 from __future__ import annotations
 
+import numpy as np
 import polars as pl
 
+from cdp.profiles.keys import CID, CustomerIndex, with_customer_code
 from cdp.profiles.settings import ADDRESS_FIELDS, GOLDEN_FIELDS, SINGLE_FIELDS, ProfileSettings
 
 PROVENANCE_COLUMNS = ("customer_id", "field", "value", "source", "record_id", "rule")
 
 _BIG = 2**62
+_BLOCKS = (*SINGLE_FIELDS, "address")  # what survivorship picks: single fields, address block
 
 
 def attach_customers(identity: pl.DataFrame, customer_records: pl.DataFrame) -> pl.DataFrame:
     """Identity records with their `customer_id` (records without a customer are dropped)."""
-    cr = customer_records.select("source", "record_id", "customer_id").unique(
-        subset=["source", "record_id"], keep="first", maintain_order=True
-    )
-    return identity.join(cr, on=["source", "record_id"], how="inner")
+    out = CustomerIndex.of(customer_records).attach(identity, ("customer_id",))
+    return out.filter(pl.col("customer_id").is_not_null())
 
 
 def _priority(source: pl.Expr, order: tuple[str, ...]) -> pl.Expr:
@@ -40,71 +42,109 @@ def _priority(source: pl.Expr, order: tuple[str, ...]) -> pl.Expr:
     return source.replace_strict(ranks, default=len(order), return_dtype=pl.Int64)
 
 
-def _base(records: pl.DataFrame, cfg: ProfileSettings) -> pl.DataFrame:
-    """Records with integer keys: customer code (for grouping only), record order (by
-    record_key, the last tie-break), source priority, newest first."""
+def _tie_break(records: pl.DataFrame, cfg: ProfileSettings) -> np.ndarray:
+    """Row numbers of `records` in tie-break order: newest first, best source, record_key."""
     key = (
         pl.col("record_key")
         if "record_key" in records.columns
         else pl.concat_str("source", "record_id", separator=":")
     )
-    return records.with_columns(
-        pl.col("customer_id").cast(pl.Categorical).to_physical().cast(pl.Int64).alias("_cid"),
-        key.rank("ordinal").cast(pl.Int64).alias("_rec"),
-        _priority(pl.col("source"), cfg.source_priority).alias("_prio"),
-        (-pl.col("occurred_at").dt.epoch("us")).fill_null(_BIG).alias("_newest_first"),
-    )
-
-
-def _values(base: pl.DataFrame, name: str) -> pl.DataFrame:
-    """Candidates for one golden field (or the `address` block): _cid, _rec, value, _filled."""
-    keys = ["_cid", "_rec", "_prio", "_newest_first"]
-    if name == "address":
-        addr = [
-            pl.col(c).cast(pl.String).str.strip_chars().replace("", None) for c in ADDRESS_FIELDS
-        ]
-        out = base.select(
-            *keys,
-            pl.concat_str([a.fill_null("") for a in addr], separator="|").alias("value"),
-            pl.sum_horizontal([a.is_not_null().cast(pl.Int64) for a in addr]).alias("_filled"),
+    perm = records.select(
+        pl.arg_sort_by(
+            (-pl.col("occurred_at").dt.epoch("us")).fill_null(_BIG),
+            _priority(pl.col("source"), cfg.source_priority),
+            key.rank("ordinal"),
         )
-        return out.filter(pl.col("_filled") > 0)
+    )
+    return perm.to_series().to_numpy().astype(np.int64)
+
+
+def _value(records: pl.DataFrame, name: str) -> pl.Expr:
+    """A field's candidate value as text (stripped), null when unusable."""
     value = pl.col(name).cast(pl.String).str.strip_chars()
     valid = f"{name}_valid"
-    if valid in base.columns:
+    if valid in records.columns:
         value = pl.when(pl.col(valid).fill_null(True)).then(value)
-    out = base.select(*keys, value.alias("value"), pl.lit(0, dtype=pl.Int64).alias("_filled"))
-    return out.filter(pl.col("value").is_not_null() & (pl.col("value") != ""))
+    return pl.when(value != "").then(value)
 
 
-def _primary(rule: str) -> pl.Expr:
-    """The rule as an ascending integer sort key (smallest wins)."""
+def _part(name: str) -> pl.Expr:
+    return pl.col(name).cast(pl.String).str.strip_chars().replace("", None)
+
+
+def _criterion(rule: str, value: pl.Expr, filled: pl.Expr) -> pl.Expr | None:
+    """The rule's own ordering (smallest wins) before the tie-break; None for most_recent,
+    whose criterion is the tie-break itself."""
     if rule == "source_priority":
         return pl.col("_prio")
-    if rule == "most_recent":
-        return pl.col("_newest_first")
     if rule == "most_frequent":
-        return -pl.len().over("_cid", pl.col("value").hash()).cast(pl.Int64)
-    # longest / most_complete: most address parts filled, then most characters
-    return -(pl.col("_filled") * 100_000 + pl.col("value").str.len_chars().cast(pl.Int64))
+        return -pl.len().over(CID, value.hash()).cast(pl.Int64)
+    if rule in ("longest", "most_complete"):
+        # most address parts filled, then most characters
+        return -(filled * 100_000 + value.str.len_chars().cast(pl.Int64))
+    return None
 
 
-def _pick(base: pl.DataFrame, cfg: ProfileSettings) -> pl.DataFrame:
-    """The winning record per customer and field: _cid, _rec, field, value, rule.
-    One integer sort per field; the first row of each customer wins."""
-    winners = []
-    for name in (*SINGLE_FIELDS, "address"):
-        rule = cfg.rule(ADDRESS_FIELDS[0] if name == "address" else name)
-        cand = _values(base, name).with_columns(_primary(rule).alias("_key"))
-        best = cand.sort("_cid", "_key", "_newest_first", "_prio", "_rec").filter(
-            pl.col("_cid") != pl.col("_cid").shift(1).fill_null(-1)
-        )
-        winners.append(
-            best.select(
-                "_cid", "_rec", pl.lit(name).alias("field"), "value", pl.lit(rule).alias("rule")
+def _keys(records: pl.DataFrame, cfg: ProfileSettings, order: np.ndarray) -> pl.DataFrame:
+    """`records` plus one key column per block: criterion rank * n + tie-break rank."""
+    n = records.height
+    addr = [_part(c) for c in ADDRESS_FIELDS]
+    filled = pl.sum_horizontal([a.is_not_null().cast(pl.Int64) for a in addr])
+    values = {name: _value(records, name) for name in SINGLE_FIELDS}
+    values["address"] = pl.when(filled > 0).then(
+        pl.concat_str([a.fill_null("") for a in addr], separator="|")
+    )
+    base = records.with_columns(
+        pl.Series("_ord", order),
+        _priority(pl.col("source"), cfg.source_priority).alias("_prio"),
+        filled.alias("_filled"),
+        *[v.alias(f"_v_{name}") for name, v in values.items()],
+    )
+    keys = []
+    for name in _BLOCKS:
+        value = pl.col(f"_v_{name}")
+        filled_here = pl.col("_filled") if name == "address" else pl.lit(0, dtype=pl.Int64)
+        criterion = _criterion(cfg.rule(name), value, filled_here)
+        key = pl.col("_ord")
+        if criterion is not None:
+            key = (criterion.rank("dense").cast(pl.Int64) - 1) * n + key
+        keys.append(pl.when(value.is_not_null()).then(key).alias(f"_k_{name}"))
+    return base.with_columns(keys)
+
+
+def golden_frames(records: pl.DataFrame, cfg: ProfileSettings) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """`golden_records` keeping the integer customer code `_cid` on the golden frame."""
+    records = with_customer_code(records)
+    n = records.height
+    perm = _tie_break(records, cfg)
+    order = np.empty(n, dtype=np.int64)
+    order[perm] = np.arange(n, dtype=np.int64)
+    base = _keys(records, cfg, order)
+    winners = base.group_by(CID).agg(
+        pl.col("customer_id").first(), *[pl.col(f"_k_{b}").min() for b in _BLOCKS]
+    )
+    rows = pl.Series("row", perm)
+    golden = winners.select(CID, "customer_id")
+    provenance = []
+    for name in _BLOCKS:
+        row = rows.gather(winners[f"_k_{name}"] % max(n, 1))
+        source, record_id = base["source"].gather(row), base["record_id"].gather(row)
+        for part in ADDRESS_FIELDS if name == "address" else (name,):
+            pool = base.select(_part(part)) if name == "address" else base.select(f"_v_{name}")
+            value = pool.to_series().gather(row).alias(part)
+            golden = golden.with_columns(value)
+            provenance.append(
+                pl.DataFrame(
+                    [golden["customer_id"], value.alias("value"), source, record_id, golden[CID]]
+                )
+                .filter(pl.col("value").is_not_null())
+                .with_columns(pl.lit(part).alias("field"), pl.lit(cfg.rule(name)).alias("rule"))
             )
-        )
-    return pl.concat(winners, how="vertical")
+    golden = golden.with_columns(pl.col("birth_date").str.to_date("%Y-%m-%d", strict=False)).sort(
+        "customer_id"
+    )
+    prov = pl.concat(provenance, how="vertical").select(*PROVENANCE_COLUMNS, CID)
+    return golden.select(CID, "customer_id", *GOLDEN_FIELDS), prov
 
 
 def golden_records(
@@ -121,37 +161,5 @@ def golden_records(
         `GOLDEN_FIELDS` (birth_date as a date), sorted by customer_id; `provenance` one
         row per non-null golden value: customer_id, field, value, source, record_id, rule.
     """
-    base = _base(records, cfg)
-    winners = _pick(base, cfg)
-    addr_values = base.select(
-        "_rec",
-        *[pl.col(c).cast(pl.String).str.strip_chars().replace("", None) for c in ADDRESS_FIELDS],
-    )
-    address = (
-        winners.filter(pl.col("field") == "address")
-        .select("_cid", "_rec", "rule")
-        .join(addr_values, on="_rec", how="inner")
-        .unpivot(
-            index=["_cid", "_rec", "rule"],
-            on=list(ADDRESS_FIELDS),
-            variable_name="field",
-            value_name="value",
-        )
-        .filter(pl.col("value").is_not_null())
-    )
-    cols = ["_cid", "_rec", "field", "value", "rule"]
-    long = pl.concat(
-        [winners.filter(pl.col("field") != "address").select(cols), address.select(cols)]
-    )
-    lookup = base.select("_rec", "customer_id", "source", "record_id")
-    provenance = long.join(lookup, on="_rec", how="left").select(PROVENANCE_COLUMNS)
-    golden = base.select("_cid", "customer_id").unique(subset=["_cid"])
-    for f in GOLDEN_FIELDS:  # one join per field, on the integer customer code
-        one = long.filter(pl.col("field") == f).select("_cid", pl.col("value").alias(f))
-        golden = golden.join(one, on="_cid", how="left")
-    golden = (
-        golden.drop("_cid")
-        .with_columns(pl.col("birth_date").str.to_date("%Y-%m-%d", strict=False))
-        .sort("customer_id")
-    )
-    return golden, provenance
+    golden, provenance = golden_frames(records, cfg)
+    return golden.drop(CID), provenance.drop(CID)

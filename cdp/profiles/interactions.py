@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import polars as pl
 
+from cdp.profiles.keys import CID, CustomerIndex
+
 INTERACTION_COLUMNS: tuple[str, ...] = (
     "customer_id",
     "source",
@@ -39,11 +41,14 @@ def build_interactions(
     Returns the table (in the raw frame's order, which `read_raw` makes deterministic)
     and the number of raw records that had no customer (a stage check: should be 0).
     """
-    cr = customer_records.select("source", "record_id", "customer_id").unique(
-        subset=["source", "record_id"], keep="first", maintain_order=True
-    )
-    joined = raw.join(cr, on=["source", "record_id"], how="left")
-    orphans = joined.filter(pl.col("customer_id").is_null()).height
+    timeline, orphans = timeline_frame(raw, CustomerIndex.of(customer_records))
+    return timeline.drop(CID), orphans
+
+
+def timeline_frame(raw: pl.DataFrame, index: CustomerIndex) -> tuple[pl.DataFrame, int]:
+    """`build_interactions` with the customer code `_cid` kept as the last column."""
+    joined = index.attach(raw)
+    orphans = joined["customer_id"].null_count()
     timeline = (
         joined.filter(pl.col("customer_id").is_not_null())
         .with_columns(
@@ -51,6 +56,6 @@ def build_interactions(
             pl.col("currency").str.to_uppercase(),
             pl.col("kind").str.to_lowercase(),
         )
-        .select(INTERACTION_COLUMNS)
+        .select(*INTERACTION_COLUMNS, CID)
     )
     return timeline, orphans

@@ -19,13 +19,22 @@ stated means no.
 
 **RFM**: 1-5 quintile scores among customers with at least one purchase, relative
 to `as_of` (the latest timestamp in the data, so rebuilds are deterministic).
+
+**Speed**: the timeline traits come from one group-by on the integer customer code
+(`cdp.profiles.keys`). "Latest consent" and "first campaign touch" are the minimum or
+maximum of one precomputed rank of the timeline (by occurred_at, source, record_id),
+so no per-purpose sort; the sets (channels, sources, payment methods) of few distinct
+values are one boolean `any` per value instead of per-customer list sorting.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
+import numpy as np
 import polars as pl
+
+from cdp.profiles.keys import CID, with_customer_code
 
 #: Order/payment statuses that are not (yet) money in: failed, cancelled, or still pending.
 NOT_COUNTED_STATUSES: tuple[str, ...] = (
@@ -46,7 +55,55 @@ CONSENT_PURPOSES: tuple[str, ...] = ("marketing", "analytics", "ads")
 NO_CURRENCY = "XXX"  # ISO 4217 code for "no currency"
 FUNNEL_STAGES: tuple[str, ...] = ("visitor", "lead", "customer", "repeat_customer")
 
+#: Trait columns in table order (after customer_id).
+TRAIT_COLUMNS: tuple[str, ...] = (
+    "first_seen",
+    "last_seen",
+    "interactions_count",
+    "disputes_count",
+    "channels",
+    "payment_methods",
+    "sources",
+    "products",
+    "most_active_channel",
+    "orders_count",
+    "last_order_at",
+    "first_order_at",
+    "refunds_count",
+    "purchase_basis",
+    "currency",
+    "lifetime_value",
+    "average_order_value",
+    "acquisition_source",
+    "acquisition_medium",
+    "acquisition_campaign",
+    "acquired_at",
+    *(f"consent_{p}{s}" for p in CONSENT_PURPOSES for s in ("", "_at", "_source")),
+    "funnel_stage",
+    "preferred_contact_channel",
+    "birthday",
+    "recency_days",
+    "rfm_recency",
+    "rfm_frequency",
+    "rfm_monetary",
+    "rfm_score",
+    "rfm_segment",
+)
+#: Set traits (sorted distinct values per customer) taken from the timeline.
+SET_TRAITS: dict[str, str] = {
+    "channel": "channels",
+    "payment_method": "payment_methods",
+    "source": "sources",
+}
+
 _MONEY = pl.Decimal(18, 4)
+_BIG = 2**62
+_FLAG_LIMIT = 32  # a set column with more distinct values is aggregated as sorted lists
+
+
+def _group(df: pl.DataFrame) -> str:
+    """The customer key to group on: the integer code when the frame has it."""
+    return CID if CID in df.columns else "customer_id"
 
 
 def purchases(interactions: pl.DataFrame, purchase_events: tuple[str, ...]) -> pl.DataFrame:
@@ -76,7 +133,7 @@ def purchases(interactions: pl.DataFrame, purchase_events: tuple[str, ...]) -> p
     return (
         interactions.with_columns(tier.alias("tier"))
         .filter(pl.col("tier").is_not_null())
-        .filter(pl.col("tier") == pl.col("tier").min().over("customer_id"))
+        .filter(pl.col("tier") == pl.col("tier").min().over(_group(interactions)))
         .with_columns(
             amount.alias("amount"),
             refunded.alias("refunded"),
@@ -90,31 +147,34 @@ def purchases(interactions: pl.DataFrame, purchase_events: tuple[str, ...]) -> p
 
 
 def customer_ltv(bought: pl.DataFrame) -> pl.DataFrame:
-    """One row per (customer, currency): purchases, gross, refunded, net lifetime value."""
-    return (
-        bought.group_by("customer_id", "currency")
-        .agg(
-            pl.len().cast(pl.Int64).alias("orders_count"),
-            pl.col("amount").sum().cast(_MONEY).alias("gross"),
-            pl.col("refunded").sum().cast(_MONEY).alias("refunded"),
-            pl.col("net").sum().cast(_MONEY).alias("lifetime_value"),
-            pl.col("purchase_basis").first(),
-            pl.col("occurred_at").min().alias("first_order_at"),
-            pl.col("occurred_at").max().alias("last_order_at"),
-        )
-        .sort("customer_id", "currency")
+    """One row per (customer, currency): purchases, gross, refunded, net lifetime value
+    (plus `_cid` when `bought` has it)."""
+    key = _group(bought)
+    first_id = [pl.col("customer_id").first()] if key == CID else []
+    out = bought.group_by(key, "currency").agg(
+        *first_id,
+        pl.len().cast(pl.Int64).alias("orders_count"),
+        pl.col("amount").sum().cast(_MONEY).alias("gross"),
+        pl.col("refunded").sum().cast(_MONEY).alias("refunded"),
+        pl.col("net").sum().cast(_MONEY).alias("lifetime_value"),
+        pl.col("purchase_basis").first(),
+        pl.col("occurred_at").min().alias("first_order_at"),
+        pl.col("occurred_at").max().alias("last_order_at"),
     )
+    columns = [c for c in out.columns if c not in (CID, "customer_id")]
+    keys = [CID] if key == CID else []
+    return out.select(*keys, "customer_id", *columns).sort("customer_id", "currency")
 
 
 def _order_traits(bought: pl.DataFrame, ltv: pl.DataFrame) -> pl.DataFrame:
     main = (
         ltv.sort(
-            ["customer_id", "orders_count", "lifetime_value", "currency"],
+            [CID, "orders_count", "lifetime_value", "currency"],
             descending=[False, True, True, False],
         )
-        .unique(subset=["customer_id"], keep="first", maintain_order=True)
+        .unique(subset=[CID], keep="first", maintain_order=True)
         .select(
-            "customer_id",
+            CID,
             "currency",
             "lifetime_value",
             (pl.col("lifetime_value").cast(pl.Float64) / pl.col("orders_count"))
@@ -123,89 +183,131 @@ def _order_traits(bought: pl.DataFrame, ltv: pl.DataFrame) -> pl.DataFrame:
             .alias("average_order_value"),
         )
     )
-    per_customer = bought.group_by("customer_id").agg(
+    per_customer = bought.group_by(CID).agg(
         pl.len().cast(pl.Int64).alias("orders_count"),
         pl.col("occurred_at").max().alias("last_order_at"),
         pl.col("occurred_at").min().alias("first_order_at"),
         (pl.col("refunded") > 0).sum().cast(pl.Int64).alias("refunds_count"),
         pl.col("purchase_basis").first(),
     )
-    return per_customer.join(main, on="customer_id", how="left")
+    return per_customer.join(main, on=CID, how="left")
 
 
-def _sorted_unique(col: str, alias: str) -> pl.Expr:
-    return pl.col(col).drop_nulls().unique().sort().alias(alias)
+def _timeline_order(tl: pl.DataFrame) -> np.ndarray:
+    """Row numbers of the timeline by (occurred_at, source, record_id), nulls last: the
+    one order behind "first campaign touch" and "latest stated consent"."""
+    perm = tl.select(
+        pl.arg_sort_by(
+            pl.col("occurred_at").dt.epoch("us").fill_null(_BIG),
+            pl.col("source").rank("dense"),
+            pl.col("record_id").rank("dense"),
+        )
+    )
+    return perm.to_series().to_numpy().astype(np.int64)
 
 
-def _activity(interactions: pl.DataFrame, bought: pl.DataFrame) -> pl.DataFrame:
+def _set_aggs(tl: pl.DataFrame) -> tuple[list[pl.Expr], list[pl.Expr]]:
+    """Aggregations and the decoding expressions of the set traits.
+
+    A column with few distinct values gets one `any` per value, decoded into the sorted
+    list of the values seen; others a per-customer sorted distinct list."""
+    aggs: list[pl.Expr] = []
+    decode: list[pl.Expr] = []
+    for column, name in SET_TRAITS.items():
+        values = tl[column].drop_nulls().unique().sort().to_list()
+        if len(values) > _FLAG_LIMIT:
+            aggs.append(pl.col(column).drop_nulls().unique().sort().alias(name))
+            continue
+        flags = [f"_{name}_{i}" for i in range(len(values))]
+        aggs += [(pl.col(column) == v).any().alias(f) for f, v in zip(flags, values, strict=True)]
+        seen = [pl.when(pl.col(f)).then(pl.lit(v)) for f, v in zip(flags, values, strict=True)]
+        decode.append(
+            pl.concat_list(seen).list.drop_nulls().alias(name)
+            if seen
+            else pl.lit([], dtype=pl.List(pl.String)).alias(name)
+        )
+    return aggs, decode
+
+
+def _timeline_traits(tl: pl.DataFrame, bought: pl.DataFrame) -> pl.DataFrame:
+    """Activity, sets, acquisition and consent per customer: one group-by on `_cid`."""
+    n = tl.height
+    perm = _timeline_order(tl)
+    rank = np.empty(n, dtype=np.int64)
+    rank[perm] = np.arange(n, dtype=np.int64)
+    t = pl.col("_t")
+    # latest stated consent: the maximum rank, a null time counting as the oldest
+    latest = pl.when(pl.col("occurred_at").is_null()).then(t - n).otherwise(t)
+    touch = (
+        pl.col("utm_source").is_not_null()
+        | pl.col("utm_campaign").is_not_null()
+        | (pl.col("kind") == "lead")
+    )
     status = pl.col("status").fill_null("")
-    dispute = pl.any_horizontal([status.str.contains(m, literal=True) for m in DISPUTE_MARKERS])
-    act = interactions.group_by("customer_id").agg(
-        pl.col("occurred_at").min().alias("first_seen"),
-        pl.col("occurred_at").max().alias("last_seen"),
-        pl.len().cast(pl.Int64).alias("interactions_count"),
-        dispute.sum().cast(pl.Int64).alias("disputes_count"),
-        (pl.col("kind") == "lead").any().alias("_has_lead"),
-        _sorted_unique("channel", "channels"),
-        _sorted_unique("payment_method", "payment_methods"),
-        _sorted_unique("source", "sources"),
-    )
-    products = (
-        bought.select("customer_id", "items")
-        .explode("items")
-        .group_by("customer_id")
-        .agg(_sorted_unique("items", "products"))
-    )
-    channel_rank = (
-        interactions.filter(pl.col("channel").is_not_null())
-        .group_by("customer_id", "channel")
-        .agg(pl.len().alias("_n"), pl.col("occurred_at").max().alias("_last"))
-        .sort(["customer_id", "_n", "_last", "channel"], descending=[False, True, True, False])
-        .unique(subset=["customer_id"], keep="first", maintain_order=True)
-        .select("customer_id", pl.col("channel").alias("most_active_channel"))
-    )
-    return act.join(products, on="customer_id", how="left").join(
-        channel_rank, on="customer_id", how="left"
-    )
-
-
-def _acquisition(interactions: pl.DataFrame) -> pl.DataFrame:
-    """Earliest interaction carrying a campaign (UTM / GA4 traffic source) or a lead form."""
-    touch = pl.col("utm_source").is_not_null() | pl.col("utm_campaign").is_not_null()
-    return (
-        interactions.filter(touch | (pl.col("kind") == "lead"))
-        .sort("customer_id", "occurred_at", "source", "record_id", nulls_last=True)
-        .unique(subset=["customer_id"], keep="first", maintain_order=True)
-        .select(
-            "customer_id",
-            pl.coalesce("utm_source", "source").alias("acquisition_source"),
-            pl.col("utm_medium").alias("acquisition_medium"),
-            pl.col("utm_campaign").alias("acquisition_campaign"),
-            pl.col("occurred_at").alias("acquired_at"),
+    set_aggs, decode = _set_aggs(tl)
+    act = (
+        tl.with_columns(pl.Series("_t", rank))
+        .group_by(CID)
+        .agg(
+            pl.col("occurred_at").min().alias("first_seen"),
+            pl.col("occurred_at").max().alias("last_seen"),
+            pl.len().cast(pl.Int64).alias("interactions_count"),
+            status.str.contains_any(list(DISPUTE_MARKERS))
+            .sum()
+            .cast(pl.Int64)
+            .alias("disputes_count"),
+            (pl.col("kind") == "lead").any().alias("_has_lead"),
+            *set_aggs,
+            pl.when(touch).then(t).min().alias("_acquired"),
+            *[
+                pl.when(pl.col(f"consent_{p}").is_not_null()).then(latest).max().alias(f"_{p}")
+                for p in CONSENT_PURPOSES
+            ],
         )
+        .with_columns(decode)
     )
+    rows = pl.Series("row", perm)
 
-
-def _consent(interactions: pl.DataFrame) -> pl.DataFrame:
-    """Per purpose: the latest stated value, its time and source; missing means False."""
-    out = interactions.select("customer_id").unique()
+    first = rows.gather(act["_acquired"])
+    act = act.with_columns(
+        pl.coalesce(tl["utm_source"].gather(first), tl["source"].gather(first)).alias(
+            "acquisition_source"
+        ),
+        tl["utm_medium"].gather(first).alias("acquisition_medium"),
+        tl["utm_campaign"].gather(first).alias("acquisition_campaign"),
+        tl["occurred_at"].gather(first).alias("acquired_at"),
+    )
     for p in CONSENT_PURPOSES:
-        col = f"consent_{p}"
-        latest = (
-            interactions.filter(pl.col(col).is_not_null())
-            .sort("customer_id", "occurred_at", "source", "record_id", nulls_last=False)
-            .unique(subset=["customer_id"], keep="last", maintain_order=True)
-            .select(
-                "customer_id",
-                pl.col(col),
-                pl.col("occurred_at").alias(f"{col}_at"),
-                pl.col("source").alias(f"{col}_source"),
-            )
+        row = rows.gather(_wrap(act[f"_{p}"], n))
+        act = act.with_columns(
+            tl[f"consent_{p}"].gather(row).fill_null(False).alias(f"consent_{p}"),
+            tl["occurred_at"].gather(row).alias(f"consent_{p}_at"),
+            tl["source"].gather(row).alias(f"consent_{p}_source"),
         )
-        out = out.join(latest, on="customer_id", how="left").with_columns(
-            pl.col(col).fill_null(False)
-        )
-    return out
+    products = (
+        bought.select(CID, "items")
+        .explode("items")
+        .group_by(CID)
+        .agg(pl.col("items").drop_nulls().unique().sort().alias("products"))
+    )
+    return act.join(products, on=CID, how="left").join(_most_active(tl), on=CID, how="left")
+
+
+def _wrap(ranks: pl.Series, n: int) -> pl.Series:
+    """Undo the `- n` that ranked null-time rows below every other row."""
+    return pl.select(pl.when(ranks < 0).then(ranks + n).otherwise(ranks)).to_series()
+
+
+def _most_active(tl: pl.DataFrame) -> pl.DataFrame:
+    """The channel with most interactions (then the most recent, then by name)."""
+    return (
+        tl.filter(pl.col("channel").is_not_null())
+        .group_by(CID, "channel")
+        .agg(pl.len().alias("_n"), pl.col("occurred_at").max().alias("_last"))
+        .sort([CID, "_n", "_last", "channel"], descending=[False, True, True, False])
+        .unique(subset=[CID], keep="first", maintain_order=True)
+        .select(CID, pl.col("channel").alias("most_active_channel"))
+    )
 
 
 def quintile(values: pl.Expr) -> pl.Expr:
@@ -236,7 +338,7 @@ def _rfm(frame: pl.DataFrame, as_of: datetime | None) -> pl.DataFrame:
         .otherwise(pl.lit("needs_attention"))
     )
     scored = buyers.select(
-        "customer_id",
+        CID,
         (
             (pl.lit(as_of, dtype=pl.Datetime("us", "UTC")) - pl.col("last_order_at"))
             .dt.total_days()
@@ -249,35 +351,23 @@ def _rfm(frame: pl.DataFrame, as_of: datetime | None) -> pl.DataFrame:
         pl.concat_str([r, f, pl.col("rfm_monetary")]).alias("rfm_score"),
         segment.alias("rfm_segment"),
     )
-    return frame.join(scored, on="customer_id", how="left")
+    return frame.join(scored, on=CID, how="left")
 
 
-def build_traits(
+def traits_frames(
     interactions: pl.DataFrame,
     golden: pl.DataFrame,
-    purchase_events: tuple[str, ...],
+    bought: pl.DataFrame,
     *,
     as_of: datetime | None = None,
-    bought: pl.DataFrame | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Traits per customer in `golden` (every customer gets a row) and the per-currency LTV.
-
-    Args:
-        interactions: the timeline (`build_interactions`).
-        golden: golden records (customer_id, email, phone, birth_date, ...).
-        purchase_events: lower-case event names that count as purchases.
-        as_of: reference time for recency; default the latest purchase in the data.
-        bought: `purchases(interactions, purchase_events)` when the caller has it already.
-    """
-    if bought is None:
-        bought = purchases(interactions, purchase_events)
+    """`build_traits` over frames that all carry the same `_cid` codes; the outputs keep
+    `_cid` (traits in `golden`'s row order, LTV sorted by customer and currency)."""
     ltv = customer_ltv(bought)
     frame = (
-        golden.select("customer_id", "email", "phone", "birth_date")
-        .join(_activity(interactions, bought), on="customer_id", how="left")
-        .join(_order_traits(bought, ltv), on="customer_id", how="left")
-        .join(_acquisition(interactions), on="customer_id", how="left")
-        .join(_consent(interactions), on="customer_id", how="left")
+        golden.select(CID, "customer_id", "email", "phone", "birth_date")
+        .join(_timeline_traits(interactions, bought), on=CID, how="left", maintain_order="left")
+        .join(_order_traits(bought, ltv), on=CID, how="left", maintain_order="left")
         .with_columns(
             pl.col("orders_count").fill_null(0),
             pl.col("refunds_count").fill_null(0),
@@ -303,5 +393,48 @@ def build_traits(
         .then(pl.lit("phone"))
         .alias("preferred_contact_channel"),
         pl.col("birth_date").dt.strftime("%m-%d").alias("birthday"),
-    ).drop("_has_lead", "email", "phone", "birth_date")
-    return _rfm(frame, as_of).sort("customer_id"), ltv
+    )
+    traits = _rfm(frame, as_of).select(CID, "customer_id", *TRAIT_COLUMNS)
+    return traits, ltv
+
+
+def _with_codes(
+    interactions: pl.DataFrame, golden: pl.DataFrame, bought: pl.DataFrame | None
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame | None]:
+    """Give frames coded separately one shared `_cid` (the public API takes plain frames)."""
+    frames = [interactions, golden] + ([bought] if bought is not None else [])
+    if all(CID in f.columns for f in frames):
+        return interactions, golden, bought
+    ids = pl.concat([f.select("customer_id") for f in frames]).unique()
+    codes = with_customer_code(ids)
+
+    def coded(f: pl.DataFrame) -> pl.DataFrame:
+        return f.drop(CID, strict=False).join(
+            codes, on="customer_id", how="left", maintain_order="left"
+        )
+
+    return coded(interactions), coded(golden), coded(bought) if bought is not None else None
+
+
+def build_traits(
+    interactions: pl.DataFrame,
+    golden: pl.DataFrame,
+    purchase_events: tuple[str, ...],
+    *,
+    as_of: datetime | None = None,
+    bought: pl.DataFrame | None = None,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Traits per customer in `golden` (every customer gets a row) and the per-currency LTV.
+
+    Args:
+        interactions: the timeline (`build_interactions`).
+        golden: golden records (customer_id, email, phone, birth_date, ...).
+        purchase_events: lower-case event names that count as purchases.
+        as_of: reference time for recency; default the latest purchase in the data.
+        bought: `purchases(interactions, purchase_events)` when the caller has it already.
+    """
+    interactions, golden, bought = _with_codes(interactions, golden, bought)
+    if bought is None:
+        bought = purchases(interactions, purchase_events)
+    traits, ltv = traits_frames(interactions, golden, bought, as_of=as_of)
+    return traits.drop(CID).sort("customer_id"), ltv.drop(CID)
