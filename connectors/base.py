@@ -19,8 +19,9 @@ It parses one file in its real format and returns:
   `rows_read == len(records) + len(rejects)` before de-duplication.
 
 A whole-file problem (not gzip, wrong encoding, a required column missing or
-renamed: `missing_required_column`, not Parquet, ...) is raised as `FileRejected(reason, detail)`: the framework
-quarantines the whole file and goes on with the next one.
+renamed: `missing_required_column`, not Parquet, ...) is raised as
+`FileRejected(reason, detail)`: the framework quarantines the whole file and goes
+on with the next one.
 
 The framework (`connectors.ingest`) discovers files, skips those already in the
 manifest, adds lineage, drops natural keys already loaded (counting them as
