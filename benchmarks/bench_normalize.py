@@ -1,21 +1,26 @@
 """Benchmark: normalise N generated raw identity records (default 1M; target ≤ 10 s on 2 cores).
 
 Run by hand:  .venv/bin/python benchmarks/bench_normalize.py [--rows 1000000] [--phones 50000]
+              [--repeat 3]
 
 Records are generated with numpy (fixed seed): Spanish and English names in mixed
 casing, with titles, full-name-only and comma forms; emails with display names,
 +tags and Gmail dots; ~50k distinct phone numbers in several spellings; addresses,
 birth dates in ISO / compact / source format, ids and some placeholders.
-Prints one table: stage, seconds, rows per second.
+Prints one table: stage, wall and CPU seconds (median of --repeat runs for the whole),
+rows per second, and the load average, since the machine is shared.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import inspect
 import os
+import statistics
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -114,17 +119,21 @@ def _time(fn: Callable[[], object]) -> tuple[float, float]:
     return time.perf_counter() - t0, time.process_time() - c0
 
 
+def _median(runs: list[tuple[float, float]]) -> tuple[float, float]:
+    return statistics.median(w for w, _ in runs), statistics.median(c for _, c in runs)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--phones", type=int, default=50_000)
+    ap.add_argument("--repeat", type=int, default=3, help="runs of the whole; medians shown")
     args = ap.parse_args()
-    gen: tuple[float, float] = (0.0, 0.0)
+    result: dict[str, pl.DataFrame] = {}
 
     def make() -> None:
         result["raw"] = generate(args.rows, args.phones)
 
-    result: dict[str, pl.DataFrame] = {}
     gen = _time(make)
     raw = result["raw"]
     n = raw.height
@@ -141,6 +150,7 @@ def main() -> None:
     addr = raw.with_columns(
         pl.lit(None, pl.String).alias(c) for c in ("street_number", "address_line2", "region")
     ).select(addr_cols)
+    load_before = os.getloadavg()[0]
     parts = {
         "emails": _time(lambda: normalize_emails(raw["email"])),
         "phones": _time(lambda: normalize_phones(raw["phone"], region)),
@@ -160,19 +170,23 @@ def main() -> None:
         )
         result["out"], result["quality"] = out, quality
 
-    total = _time(whole)
+    runs = [_time(whole) for _ in range(max(1, args.repeat))]
     rows = [
         ("generate (not timed in target)", gen),
         *parts.items(),
-        ("normalize_records (total)", total),
+        (f"normalize_records (median of {len(runs)})", _median(runs)),
     ]
     phones = raw["phone"].str.replace_all(r"\D", "").str.slice(-9).n_unique()
     print(f"rows={n:,}  distinct phone numbers={phones:,}  threads={pl.thread_pool_size()}")
-    print(f"load average (shared machine): {os.getloadavg()[0]:.1f}")
-    print(f"{'stage':<32} {'wall s':>8} {'cpu s':>8} {'rows/s (wall)':>14}")
-    print("-" * 65)
+    print(f"cdp.normalize from {Path(inspect.getfile(normalize_records)).parent}")
+    print(
+        f"load average (shared machine): {load_before:.1f} before, {os.getloadavg()[0]:.1f} after"
+    )
+    print(f"{'stage':<36} {'wall s':>8} {'cpu s':>8} {'rows/s (wall)':>14}")
+    print("-" * 69)
     for name, (wall, cpu) in rows:
-        print(f"{name:<32} {wall:8.2f} {cpu:8.2f} {n / wall:14,.0f}")
+        print(f"{name:<36} {wall:8.2f} {cpu:8.2f} {n / wall:14,.0f}")
+    print("runs (wall/cpu): " + ", ".join(f"{w:.2f}/{c:.2f}" for w, c in runs))
     print()
     print(result["quality"])
 
