@@ -138,3 +138,41 @@ def test_identity_stage_writes_what_the_embedded_stages_write(
     ):
         assert canon(pl.read_parquet(path)).equals(canon(embedded[name])), name
     assert pl.read_parquet(paths.id_changes)["kind"].unique().to_list() == ["created"]
+
+
+def test_a_block_over_the_cap_is_skipped_in_its_bucket_as_globally() -> None:
+    """A monster block (40 records on one phone, cap 10) yields no pairs in any split;
+    the small email blocks still pair, exactly as `block()` over the whole frame."""
+    import datetime as dt
+
+    from cdp.resolve.fuzzy.blocking import BlockingRule, block
+    from cdp.resolve.fuzzy.comparisons import COMPARED_COLUMNS
+    from cdp.resolve.fuzzy.matcher import prepare
+
+    n = 40
+    rows = {c: [None] * n for c in COMPARED_COLUMNS}
+    rows["phone"] = ["+34600000000"] * n
+    rows["email_key"] = [f"p{i // 2}@x.es" for i in range(n)]  # 20 blocks of two
+    rows["birth_date"] = [dt.date(1980, 1, 1 + i % 3) for i in range(n)]
+    frame = pl.DataFrame({"record_key": [f"s:{i:03d}" for i in range(n)], **rows}).with_columns(
+        pl.col(c).cast(pl.String) for c in COMPARED_COLUMNS if c != "birth_date"
+    )
+    rules = (BlockingRule("phone", ("phone",)), BlockingRule("email", ("email_key",)))
+    routes = pl.from_arrow(k.route_blocks(frame.to_arrow(), rules=rules))
+    assert isinstance(routes, pl.DataFrame)
+    routed = routes.join(frame, on="record_key")
+    bucket = routed["block_key"].hash(seed=3) % 4
+    parts = [
+        k.pairs_for_bucket(routed.filter(bucket == b).to_arrow(), rules=rules, max_block_size=10)
+        for b in range(4)
+    ]
+    per_rule = pl.from_arrow(pa.concat_tables(parts))
+    assert isinstance(per_rule, pl.DataFrame)
+    got = pl.from_arrow(k.dedupe_pairs(per_rule.to_arrow()))
+    assert isinstance(got, pl.DataFrame)
+    recs = prepare(frame)
+    want = block(recs, rules, max_block_size=10)
+    assert want.report[0]["skipped_key_values"] == 1 and want.report[0]["candidate_pairs"] == 0
+    assert got.height == want.pairs.height == 20
+    assert got["rule"].unique().to_list() == [1]
+    assert got["rules"].unique().to_list() == [2]
