@@ -146,9 +146,19 @@ def compare(a: Path, b: Path) -> str:
         x, y = pl.read_parquet(a / rel).sort(keys), pl.read_parquet(b / rel).sort(keys)
         same_keys = x.select(keys).equals(y.select(keys))
         same = x.equals(y)
-        out.append(
-            f"{rel}: {x.height:,} vs {y.height:,} rows, keys equal {same_keys}, all equal {same}"
-        )
+        line = f"{rel}: {x.height:,} vs {y.height:,} rows, keys equal {same_keys}, all equal {same}"
+        if same_keys and not same:
+            diffs = []
+            for c in x.columns:
+                if x[c].equals(y[c]):
+                    continue
+                if x[c].dtype.is_float():
+                    worst = float((x[c] - y[c]).abs().max() or 0.0)  # type: ignore[arg-type]
+                    diffs.append(f"{c} (max abs diff {worst:.1e})")
+                else:
+                    diffs.append(c)
+            line += "; differing: " + ", ".join(diffs)
+        out.append(line)
     return "\n".join(out)
 
 

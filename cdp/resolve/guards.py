@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from cdp.resolve.clustering import components, positions
+from cdp.resolve.clustering import labelled, positions, sorted_nodes
 from cdp.resolve.frames import attach
 from cdp.resolve.timing import Clock
 
@@ -115,13 +115,14 @@ def apply_guards(
     `limited` is `record_key, id_type, id_value` for limited types; `labels` the
     cannot-link `record_key, pair, side`; `profile` from `profiles()`.
     """
-    nodes = keys.cast(pl.String).unique().sort()
-    if nodes.len():
-        a = positions(nodes, edges["record_key_a"])
-        b = positions(nodes, edges["record_key_b"])
-        edges = edges.filter(pl.Series((a >= 0) & (b >= 0)))  # drop links to unknown records
     clock = clock or Clock()
-    assignment = components(keys, edges)
+    nodes = sorted_nodes(keys)
+    a = positions(nodes, edges["record_key_a"])
+    b = positions(nodes, edges["record_key_b"])
+    known = (a >= 0) & (b >= 0)
+    if not known.all():
+        edges = edges.filter(pl.Series(known))  # drop links to unknown records
+    assignment = labelled(nodes, a, b)
     clock.lap("clustering")
     violations = find_violations(assignment, limited, labels, profile, limits, max_size)
     no_drop = edges.clear().with_columns(pl.lit(None, dtype=pl.String).alias("reason"))

@@ -1,0 +1,123 @@
+"""The shortcuts taken for speed give exactly what the plain paths give."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import polars as pl
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cdp.resolve.clustering import components, labelled, positions, sorted_nodes
+from cdp.resolve.discount import discount_shared
+from cdp.resolve.engine import contact_records, discount_contacts
+from cdp.resolve.fuzzy.blocking import union_pairs
+from cdp.resolve.graph import EDGE_SCHEMA, build_graph
+from cdp.resolve.settings import IdentifierRules
+from tests.resolve.helpers import records
+
+
+def _edge(a: str, b: str, weight: float, per: dict[str, float]) -> dict[str, object]:
+    return {
+        "record_key_a": a,
+        "record_key_b": b,
+        "rule": "fuzzy",
+        "id_type": None,
+        "match_weight": weight,
+        "match_probability": 1 - 1 / (1 + 2**weight),
+        "weights": json.dumps({k: {"level": "x", "weight": w} for k, w in per.items()}),
+        "rank": 9,
+    }
+
+
+def test_discount_on_contact_edges_equals_discount_on_all() -> None:
+    # s:1/s:2 share a household phone (two first names); s:3/s:4 an email of one person
+    recs = records(
+        {"key": "s:1", "first_name_key": "ana", "phone": "+34600000001"},
+        {"key": "s:2", "first_name_key": "luis", "phone": "+34600000001"},
+        {"key": "s:3", "first_name_key": "eva", "email_key": "eva@x.es"},
+        {"key": "s:4", "first_name_key": "eva", "email_key": "eva@x.es", "phone": "+34611"},
+        {"key": "s:5", "first_name_key": "rosa"},
+    )
+    graph = build_graph(recs, IdentifierRules())
+    per = {"first_name": 3.0, "phone": 6.0, "email": 6.0}
+    rows = [("s:1", "s:2", 8.0), ("s:3", "s:4", 8.0), ("s:1", "s:5", 9.0), ("s:3", "s:5", 5.0)]
+    edges = pl.DataFrame([_edge(a, b, w, per) for a, b, w in rows], schema=EDGE_SCHEMA)
+    narrow = contact_records(recs, graph)
+    assert narrow["record_key"].to_list() == ["s:1", "s:2"]  # only the shared phone's records
+    full_kept, full_dropped = discount_shared(edges, recs, graph, threshold=0.99)
+    kept, dropped = discount_contacts(edges, recs, graph, threshold=0.99)
+    order = ["record_key_a", "record_key_b"]
+    assert kept.sort(order).equals(full_kept.sort(order))
+    assert dropped.sort(order).equals(full_dropped.sort(order))
+    # the household pair is refused; a pair under the threshold is too, as before
+    assert dropped.sort(order)["record_key_b"].to_list() == ["s:2", "s:5"]
+
+
+keys_strategy = st.lists(st.integers(0, 30).map(lambda i: f"k:{i:02d}"), max_size=20)
+
+
+@settings(max_examples=50, deadline=None)
+@given(keys=keys_strategy, ends=st.lists(st.tuples(st.integers(0, 35), st.integers(0, 35))))
+def test_components_label_by_smallest_key_and_ignore_unknown_ends(
+    keys: list[str], ends: list[tuple[int, int]]
+) -> None:
+    edges = pl.DataFrame(
+        {
+            "record_key_a": [f"k:{a:02d}" for a, _ in ends],
+            "record_key_b": [f"k:{b:02d}" for _, b in ends],
+        },
+        schema={"record_key_a": pl.String, "record_key_b": pl.String},
+    )
+    got = components(pl.Series(keys, dtype=pl.String), edges)
+    # a plain union-find over the known keys
+    parent = {k: k for k in keys}
+
+    def find(k: str) -> str:
+        while parent[k] != k:
+            k = parent[k]
+        return k
+
+    for a, b in zip(edges["record_key_a"], edges["record_key_b"], strict=True):
+        if a in parent and b in parent:
+            ra, rb = sorted((find(a), find(b)))
+            parent[rb] = ra
+    expected = sorted((k, find(k)) for k in set(keys))
+    assert sorted(got.rows()) == expected
+
+
+def test_sorted_nodes_keeps_sorted_unique_keys_and_sorts_others() -> None:
+    done = pl.Series(["a", "b", "c"])
+    assert sorted_nodes(done).to_list() == ["a", "b", "c"]
+    assert sorted_nodes(pl.Series(["c", "a", "c", "b"])).to_list() == ["a", "b", "c"]
+    nodes = sorted_nodes(pl.Series(["b", "a"]))
+    assert positions(nodes, pl.Series(["b", "z", None], dtype=pl.String)).tolist() == [1, -1, -1]
+    out = labelled(nodes, np.array([0, -1]), np.array([1, 0]))
+    assert out["cluster"].to_list() == ["a", "a"]
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    rule_pairs=st.lists(
+        st.lists(st.tuples(st.integers(0, 9), st.integers(0, 9)).filter(lambda p: p[0] < p[1])),
+        max_size=5,
+    )
+)
+def test_union_of_rule_pairs_keeps_first_rule_and_every_rule_bit(
+    rule_pairs: list[list[tuple[int, int]]],
+) -> None:
+    parts = [
+        pl.DataFrame(
+            {"l": [p[0] for p in set(ps)], "r": [p[1] for p in set(ps)]},
+            schema={"l": pl.Int64, "r": pl.Int64},
+        ).with_columns(pl.lit(k, pl.Int8).alias("rule"))
+        for k, ps in enumerate(rule_pairs)
+    ]
+    got = union_pairs(parts, 10)
+    expected: dict[tuple[int, int], list[int]] = {}
+    for k, ps in enumerate(rule_pairs):
+        for p in set(ps):
+            expected.setdefault(p, []).append(k)
+    rows = [(lr[0], lr[1], min(ks), sum(1 << k for k in ks)) for lr, ks in sorted(expected.items())]
+    assert got.rows() == rows
