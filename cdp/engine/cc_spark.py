@@ -2,7 +2,8 @@
 
 Kiveris et al., "Connected Components in MapReduce and Beyond" (SoCC 2014): O(log² n)
 rounds, no GraphFrames jar needed. Edges are kept oriented and deduplicated; each round
-runs a large-star then a small-star step and cuts the lineage (`localCheckpoint`). The
+runs a large-star then a small-star step and cuts the lineage (a lazy `localCheckpoint`,
+materialised by the round's convergence check, so one job per round, not two). The
 loop stops when a round leaves the edge set unchanged (same count and the same
 `bit_xor` of `xxhash64` over the edges: an order-independent signature that cannot
 overflow under ANSI mode). At that point every non-root node has one edge, to the
@@ -87,10 +88,10 @@ def large_small_star(
     known_a = keys.select(F.col("record_key").alias("record_key_a"))
     known_b = keys.select(F.col("record_key").alias("record_key_b"))
     e = _oriented(edges.join(known_a, "record_key_a", "semi").join(known_b, "record_key_b", "semi"))
-    e = e.localCheckpoint()
+    e = e.localCheckpoint(eager=False)
     sig = _signature(e)
     for _ in range(max_rounds):
-        e = _small_star(_large_star(e)).localCheckpoint()
+        e = _small_star(_large_star(e)).localCheckpoint(eager=False)
         new = _signature(e)
         if new == sig:
             break
