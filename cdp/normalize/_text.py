@@ -175,20 +175,40 @@ def on_distinct(
     if frame.height == 0:
         return compute(frame)
     groups = _hash_groups(frame)
-    # One row of each group (whichever numpy's scatter keeps: any member will do).
-    first = np.zeros(int(groups.max()) + 1, dtype=np.int64)
-    first[groups] = np.arange(frame.height)
-    distinct = frame[first]
-    if not distinct[groups].equals(frame):  # a hash collision
+    n_groups = int(groups.max()) + 1
+    # One row of each group (whichever numpy's scatter keeps: any member will do), taken
+    # in row order: a filter reads memory in sequence, a gather in group order would not.
+    member = np.zeros(n_groups, dtype=np.int64)
+    member[groups] = np.arange(frame.height)
+    keep = np.zeros(frame.height, dtype=bool)
+    keep[member] = True
+    distinct = frame.filter(pl.Series(keep))
+    position = np.empty(n_groups, dtype=np.int64)  # group → its row in `distinct`
+    position[groups[keep]] = np.arange(n_groups)
+    index: np.ndarray = position[groups]
+    if not distinct[index].equals(frame):  # a hash collision
         return _on_distinct_exact(frame, compute)
-    return compute(distinct)[groups]
+    return compute(distinct)[index]
 
 
 def _hash_groups(frame: pl.DataFrame) -> np.ndarray:
-    """Per row, a dense group number 0..k-1 of its row hash (its position among the
-    sorted distinct hashes: cheaper than a dense rank when values repeat a lot)."""
+    """Per row, a dense group number 0..k-1 of its row hash.
+
+    Few distinct hashes: binary search in the sorted distinct ones. Many: sort all the
+    hashes once and number the runs (no search over a large table).
+    """
     hashes = frame.select(pl.struct(frame.columns).hash(_HASH_SEED)).to_series()
-    return hashes.unique().sort().search_sorted(hashes).cast(pl.UInt32).to_numpy()
+    distinct = hashes.unique()
+    if len(distinct) * 8 < len(hashes):
+        return distinct.sort().search_sorted(hashes).to_numpy()
+    order = hashes.arg_sort().to_numpy()
+    ordered = hashes.to_numpy()[order]
+    starts = np.empty(len(ordered), dtype=bool)
+    starts[:1] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=starts[1:])
+    groups = np.empty(len(ordered), dtype=np.int64)
+    groups[order] = np.cumsum(starts) - 1
+    return groups
 
 
 def _on_distinct_exact(
