@@ -40,6 +40,7 @@ def test_corrupt_warehouse_and_wal_are_rebuilt_from_the_lake(baseline, tmp_path)
     assert not diffs, "\n".join(diffs)
 
 
+@pytest.mark.slow
 def test_truncated_warehouse_is_rebuilt(baseline, tmp_path) -> None:
     config = baseline.copy_to(tmp_path / "land")
     layout = layout_of(config)

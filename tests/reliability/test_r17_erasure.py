@@ -121,7 +121,7 @@ def test_replaying_old_exports_does_not_bring_the_person_back(erased, tmp_path) 
                 "snapshot and exports (needs a pending-erasure journal of the customer ids)",
             ),
         ),
-        "erasure.rewrite:after",  # the first file rewritten
+        pytest.param("erasure.rewrite:after", marks=pytest.mark.slow),  # first file rewritten
     ],
 )
 def test_a_killed_forget_completes_on_rerun(fault, baseline, erased, tmp_path) -> None:
