@@ -19,8 +19,7 @@ from datetime import datetime
 import polars as pl
 
 from cdp.engine.runner import EDGE_COLUMNS, Runner
-from cdp.resolve.discount import discount_shared
-from cdp.resolve.engine import Resolution, fuzzy_edges, limited_values
+from cdp.resolve.engine import Resolution, discount_contacts, fuzzy_edges, limited_values
 from cdp.resolve.evidence import dropped_links, match_evidence
 from cdp.resolve.frames import attach
 from cdp.resolve.graph import build_graph, with_rid
@@ -55,7 +54,7 @@ def resolve_on(
     records = with_rid(records.unique(subset="record_key", keep="first", maintain_order=True))
     graph = build_graph(records, rules)
     matched = match_records(overrides, records)
-    fuzzy, refused = discount_shared(
+    fuzzy, refused = discount_contacts(
         fuzzy_edges(pairs, rules), records, graph, threshold=fuzzy_threshold
     )
     keys = records.select("record_key")
