@@ -239,3 +239,10 @@ def test_invalid_emails_and_phones_are_counted() -> None:
     q = {r["column"]: (r["filled"], r["normalised"], r["invalid"]) for r in quality.to_dicts()}
     assert q["email"] == (2, 1, 1)
     assert q["phone"] == (2, 1, 1)
+
+
+def test_every_identity_column_is_screened_by_exactly_one_group() -> None:
+    from cdp.normalize.records import SCREEN_GROUPS
+
+    columns = [c for group in SCREEN_GROUPS for c in group]
+    assert sorted(columns) == sorted(BLOCKABLE_COLUMNS)
