@@ -122,6 +122,40 @@ def limited_values(
     return limited, limits
 
 
+#: Record columns resolution never reads (raw and display forms, timestamps): dropped
+#: before records are de-duplicated and sorted, which copies every remaining column.
+_UNREAD: frozenset[str] = frozenset(
+    {
+        "occurred_at",
+        "first_name",
+        "last_name",
+        "full_name",
+        "email_raw",
+        "email_valid",
+        "phone_raw",
+        "phone_valid",
+        "birth_date_raw",
+        "street",
+        "address_line2",
+        "city",
+        "region",
+        "country",
+        "blocked_fields",
+    }
+)
+
+
+def _needed(records: pl.DataFrame) -> list[str]:
+    return [c for c in records.columns if c not in _UNREAD]
+
+
+def _unique_keys(records: pl.DataFrame) -> pl.DataFrame:
+    """One row per record_key (the first); a cheap check first, since keys are unique."""
+    if records["record_key"].n_unique() == records.height:
+        return records
+    return records.unique(subset="record_key", keep="first", maintain_order=True)
+
+
 def resolve_records(
     records: pl.DataFrame,
     *,
@@ -143,7 +177,7 @@ def resolve_records(
     """
     rules = settings.identifiers
     clock = Clock()
-    records = with_rid(records.unique(subset="record_key", keep="first", maintain_order=True))
+    records = with_rid(_unique_keys(records.select(_needed(records))))
     clock.lap("prepare")
     graph = build_graph(records, rules, clock=clock)
     matched = match_records(overrides, records)
