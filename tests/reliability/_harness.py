@@ -134,7 +134,9 @@ def capture(config: Path) -> dict[str, pl.DataFrame]:
 
     Raw and quarantine files are unioned per source folder (file names carry content
     hashes, so the union is the lake's content); the snapshot is the one `CURRENT`
-    names. Export and state files are compared by name.
+    names. Export and state files are compared by name. Hidden temp files a killed run
+    leaves behind (`.<name>.<random>.tmp`) are not part of the state: no reader opens
+    them, and the next write to the same target does not reuse them.
     """
     layout = layout_of(config)
     out: dict[str, pl.DataFrame] = {}
@@ -154,7 +156,7 @@ def capture(config: Path) -> dict[str, pl.DataFrame]:
                 pl.concat([pl.read_parquet(f) for f in files])
             )
         kept = (
-            sorted(p.name for p in (folder / "files").glob("*"))
+            sorted(p.name for p in (folder / "files").glob("[!.]*"))
             if (folder / "files").is_dir()
             else []
         )
