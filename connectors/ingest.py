@@ -36,7 +36,7 @@ import tempfile
 import time
 import traceback
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from datetime import datetime
@@ -264,7 +264,7 @@ class LakeKeys:
             else:
                 self.orphans[f.name] = set(ids)
 
-    def duplicates(self, ids: list[str], output: str) -> set[str]:
+    def duplicates(self, ids: Iterable[str], output: str) -> set[str]:
         """The ids already in the lake, ignoring the raw file `output` itself."""
         found = self.keys.intersection(ids)
         for name, keys in self.orphans.items():
@@ -388,14 +388,18 @@ class SourceRun:
         self, records: pa.Table, rows_read: int, rejects: list[Reject], outcome: FileOutcome
     ) -> FileOutcome:
         name = f"{_stem(Path(outcome.path).name)}-{outcome.sha256[:8]}.parquet"
-        df = pl.from_arrow(records)
-        assert isinstance(df, pl.DataFrame)
-        df = df.filter(pl.col("record_id").is_first_distinct())
-        seen = self.keys.duplicates(df.get_column("record_id").to_list(), name)
-        if seen:
-            df = df.filter(~pl.col("record_id").is_in(list(seen)))
-        duplicates = records.num_rows - df.height
-        table = records if duplicates == 0 else df.to_arrow().cast(RECORD_SCHEMA)
+        ids = records.column("record_id").to_pylist()
+        distinct = set(ids)
+        seen = self.keys.duplicates(distinct, name)
+        table, duplicates = records, 0
+        if seen or len(distinct) != len(ids):  # the exception: no frame work otherwise
+            df = pl.from_arrow(records)
+            assert isinstance(df, pl.DataFrame)
+            df = df.filter(pl.col("record_id").is_first_distinct())
+            if seen:
+                df = df.filter(~pl.col("record_id").is_in(list(seen)))
+            duplicates = records.num_rows - df.height
+            table = df.to_arrow().cast(RECORD_SCHEMA)
         # --- suppression point: the only place records are dropped after reading ---
         if self.record_filter is not None:
             kept = self.record_filter(table)
@@ -413,7 +417,7 @@ class SourceRun:
             target = self.layout.raw(self.source.name) / name
             write_bytes(_raw_parquet(self._with_lineage(table, outcome)), target)
             outcome.output = target.relative_to(self.layout.data_dir).as_posix()
-            self.keys.add(table.column("record_id").to_pylist(), name)
+            self.keys.add(ids if table is records else table.column("record_id").to_pylist(), name)
         if rejects:
             self._write_quarantine(outcome, rejects, name, copy_from=None)
         assert outcome.reconciles(), outcome
