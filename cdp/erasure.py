@@ -13,7 +13,14 @@ every copy (RELIABILITY §0.4, §5, test 17):
   which CRMs or ad platforms) had received them, for the Art. 19 follow-up;
 * a suppression entry per identifier (`state/suppression.parquet`: id_type and the
   SHA-256 of the normalised value, never plaintext) lets ingest drop the person on
-  any replay of old exports (`filter_suppressed`).
+  any replay of old exports (`filter_suppressed`);
+* the match model's name frequencies (`state/match_model.json`, term-frequency
+  tables) are recounted over the identity records that remain, so a rare surname
+  does not outlive its owner there; verbatim copies of wholly quarantined files
+  that mention the person are deleted (what could not be parsed cannot be
+  rewritten). Kept on purpose: the export log and feed state (pseudonymous customer
+  ids: which CRMs to notify, and the "deleted" rows of the next change feed), the
+  erasure log and the suppression hashes.
 
 Suppression keys are the forms normalisation stores (`cdp.normalize`: email
 cleaned and lower-cased, phone E.164 in the source's default region), so a replay
@@ -22,8 +29,11 @@ matches whatever way the old file wrote the value.
 
 from __future__ import annotations
 
+import contextlib
+import gzip
 import hashlib
 import re
+import zlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -42,6 +52,11 @@ from cdp.normalize.email import email_value, normalize_emails
 from cdp.normalize.phone import normalize_phones, phone_value
 from cdp.profiles.build import build_from_lake
 from cdp.profiles.lake import read_parquet, read_raw
+from cdp.resolve.fuzzy.comparisons import COMPARISONS
+from cdp.resolve.fuzzy.matcher import prepare
+from cdp.resolve.fuzzy.model import load_model
+from cdp.resolve.fuzzy.tf import TermFrequencies
+from cdp.resolve.store import ResolvePaths
 from cdp.schema import CUSTOMER_RECORD, IDENTITY_RECORD
 from cdp.warehouse import prune_snapshots, publish_snapshot, sha256_hex
 
@@ -294,6 +309,57 @@ def _lake_files(layout: Layout) -> list[Path]:
     return [p for p in files if not p.name.startswith(".")]
 
 
+def _mentions(path: Path, needles: list[bytes]) -> bool:
+    """Whether the file's bytes (gunzipped when gzip) hold a needle, in any case."""
+    data = path.read_bytes()
+    if data[:2] == b"\x1f\x8b":  # a broken archive is scanned as it is
+        with contextlib.suppress(OSError, EOFError, zlib.error):
+            data = gzip.decompress(data)
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        data = data.decode("utf-16", errors="ignore").encode("utf-8")
+    data = data.lower()
+    return any(n in data for n in needles)
+
+
+def _quarantined_copies(layout: Layout, s: Subject) -> list[Path]:
+    """Copies of wholly quarantined files (`quarantine/<source>/files/`) that mention the
+    person: deleted, since a file that could not be parsed cannot be rewritten."""
+    root = layout.lake / "quarantine"
+    if not root.is_dir() or not s.needles:
+        return []
+    needles = [n.lower().encode("utf-8") for n in s.needles]
+    doomed = [p for p in sorted(root.glob("*/files/*")) if p.is_file() and _mentions(p, needles)]
+    for p in doomed:
+        p.unlink()
+    return doomed
+
+
+def refresh_name_frequencies(layout: Layout) -> Path | None:
+    """Recount the match model's term-frequency tables over the identity records left.
+
+    `state/match_model.json` keeps, per name comparison, how many records hold each
+    value seen twice or more; those counts came from every record at training time, so
+    after an erasure they are recounted from what remains (trained m/u weights and the
+    spec hash stay, so nothing is retrained; the pair cache notices the changed model).
+    Returns the model path when it was rewritten.
+    """
+    path = ResolvePaths.of(layout).model
+    if not path.is_file():
+        return None
+    model = load_model(path)
+    if not model.tf:
+        return None
+    recs = prepare(read_parquet(layout.identity_records, IDENTITY_RECORD))
+    columns = {name: COMPARISONS[name].tf_column for name in model.tf}
+    model.tf = {
+        name: TermFrequencies.of(recs, column)
+        for name, column in columns.items()
+        if column is not None
+    }
+    model.save(path)
+    return path
+
+
 def _text_reports(layout: Layout, s: Subject) -> list[Path]:
     """Report files (HTML/JSON/text) that mention the person: deleted, to be re-run."""
     out: list[Path] = []
@@ -326,6 +392,10 @@ def forget(settings: Settings, who: str, *, now: datetime | None = None) -> Eras
             export = p.suffix.lower() in {".csv", ".jsonl", ".parquet"}
             if export and not p.name.startswith(".") and _scrub_export(p, s):
                 result.files_rewritten.append(p)
+    result.files_deleted += _quarantined_copies(layout, s)
+    model = refresh_name_frequencies(layout)  # after the lake rewrite: counts what is left
+    if model is not None:
+        result.files_rewritten.append(model)
     result.files_deleted += _text_reports(layout, s)
     if layout.warehouse.is_file():  # rebuilt into a fresh file: DELETE is not erasure
         build_from_lake(settings)

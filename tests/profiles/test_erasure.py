@@ -35,6 +35,10 @@ def _byte_hits(root: Path) -> list[str]:
 
 
 def _decoded_hits(root: Path) -> list[str]:
+    return decoded_hits(root, NEEDLES)
+
+
+def decoded_hits(root: Path, needles: list[str]) -> list[str]:
     """Needles inside decoded Parquet and DuckDB data (compression hides bytes from grep)."""
     frames: list[tuple[str, pl.DataFrame]] = []
     for p in root.rglob("*.parquet"):
@@ -52,7 +56,7 @@ def _decoded_hits(root: Path) -> list[str]:
             col = text[c].drop_nulls().str.to_lowercase()
             hits += [
                 f"{name}.{c}: {n}"
-                for n in NEEDLES
+                for n in needles
                 if col.str.contains(n.lower(), literal=True).any()
             ]
     return hits
