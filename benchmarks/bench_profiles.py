@@ -2,31 +2,41 @@
 
 Generates inputs with numpy in the contract schemas (RAW_RECORD, IDENTITY_RECORD,
 CUSTOMER_RECORD): ~3.3 records per customer, a mix of events, orders, payments and
-leads over a year, several currencies, consent flags, UTMs. Times each step of
-`cdp.profiles` and the warehouse write, then prints a table.
+leads over a year, several currencies, consent flags, UTMs. Writes them as a lake
+(Parquet) and times, per run: reading the lake, `build_tables` (profiles + traits)
+and the warehouse write (fresh DuckDB file + swap), with wall and CPU seconds (all
+threads of this process: polars and DuckDB) and the peak RSS; prints the medians
+over `--runs`. `--steps` adds one row per build step (each timed on its own).
 
-    .venv/bin/python benchmarks/bench_profiles.py [--records 1000000] [--no-warehouse]
+    .venv/bin/python -u benchmarks/bench_profiles.py [--records 1000000] [--runs 3]
+        [--steps] [--no-warehouse]
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import resource
+import statistics
 import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+import duckdb
 import numpy as np
 import polars as pl
 
+from cdp.atomic import write_parquet
+from cdp.layout import Layout
 from cdp.profiles.build import build_tables, views_sql
-from cdp.profiles.golden import attach_customers, golden_records
+from cdp.profiles.golden import golden_frames
 from cdp.profiles.identifiers import build_identifiers
-from cdp.profiles.interactions import build_interactions
-from cdp.profiles.lake import LakeFrames, conform, empty
+from cdp.profiles.interactions import timeline_frame
+from cdp.profiles.keys import CustomerIndex
+from cdp.profiles.lake import LakeFrames, conform, empty, read_lake
 from cdp.profiles.settings import ProfileSettings
-from cdp.profiles.traits import build_traits
+from cdp.profiles.traits import purchases, traits_frames
 from cdp.schema import (
     CUSTOMER_ID_CHANGE,
     CUSTOMER_RECORD,
@@ -136,55 +146,98 @@ def generate(n: int, seed: int = 7) -> LakeFrames:
     )
 
 
+def _lake_on_disk(lake: LakeFrames, root: Path) -> Layout:
+    """Write the generated frames where `read_lake` looks for them."""
+    layout = Layout(root, root / "warehouse" / "cdp.duckdb")
+    for source in lake.raw["source"].unique().to_list():
+        part = lake.raw.filter(pl.col("source") == source)
+        write_parquet(part, layout.raw(source) / "part-0.parquet")
+    write_parquet(lake.identity, layout.identity_records)
+    for name in ("customer_records", "match_evidence", "customer_id_changes"):
+        write_parquet(getattr(lake, name), layout.resolved / f"{name}.parquet")
+    return layout
+
+
+def _timed(fn, *a, **k):  # type: ignore[no-untyped-def]
+    s, c = time.perf_counter(), time.process_time()
+    out = fn(*a, **k)
+    return out, time.perf_counter() - s, time.process_time() - c
+
+
+def _steps(lake: LakeFrames, cfg: ProfileSettings) -> list[tuple[str, float, float]]:
+    """Each build step on its own (they overlap with the full build: not additive)."""
+    index, *t1 = _timed(CustomerIndex.of, lake.customer_records)
+    ident, *t2 = _timed(index.attach, lake.identity)
+    records = ident.filter(pl.col("customer_id").is_not_null())
+    (golden, _), *t3 = _timed(golden_frames, records, cfg)
+    (timeline, _), *t4 = _timed(timeline_frame, lake.raw, index)
+    _, *t5 = _timed(build_identifiers, records)
+    bought, *t6 = _timed(purchases, timeline, cfg.purchase_events)
+    _, *t7 = _timed(traits_frames, timeline, golden, bought)
+    names = (
+        "  key customer records",
+        "  attach identity records",
+        "  golden records + provenance",
+        "  interactions (timeline)",
+        "  identifiers",
+        "  purchases",
+        "  traits + LTV + RFM",
+    )
+    times = (t1, t2, t3, t4, t5, t6, t7)
+    return [(n, w, c) for n, (w, c) in zip(names, times, strict=True)]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--records", type=int, default=1_000_000)
+    ap.add_argument("--runs", type=int, default=1)
+    ap.add_argument("--steps", action="store_true", help="also time each build step")
     ap.add_argument("--no-warehouse", action="store_true")
     args = ap.parse_args()
     t = time.perf_counter()
     lake = generate(args.records)
     gen = time.perf_counter() - t
     cfg = ProfileSettings(source_priority=("shop", "pay", "leads", "app", "web"))
-    rows: list[tuple[str, float, float, int]] = [
-        ("generate inputs (not counted)", gen, float("nan"), lake.raw.height)
-    ]
-
-    def timed(name: str, fn, *a, **k):  # type: ignore[no-untyped-def]
-        s, c = time.perf_counter(), time.process_time()
-        out = fn(*a, **k)
-        first = out[0] if isinstance(out, tuple) else out
-        wall, cpu = time.perf_counter() - s, time.process_time() - c
-        rows.append((name, wall, cpu, getattr(first, "height", 0)))
-        return out
-
-    records = timed("attach customers", attach_customers, lake.identity, lake.customer_records)
-    golden, _ = timed("golden records + provenance", golden_records, records, cfg)
-    timeline, _ = timed("interactions", build_interactions, lake.raw, lake.customer_records)
-    timed("identifiers", build_identifiers, records)
-    timed("traits + LTV + RFM", build_traits, timeline, golden, cfg.purchase_events)
-    build = timed("ALL: build_tables (profiles + traits)", build_tables, lake, cfg)
-    if not args.no_warehouse:
-        with tempfile.TemporaryDirectory() as tmp:
-            timed(
-                "warehouse write (DuckDB, swap)",
-                build_warehouse,
-                Path(tmp) / "cdp.duckdb",
-                build.tables,
-                views_sql=views_sql(),
-            )
+    runs: dict[str, list[tuple[float, float]]] = {}
+    customers = 0
+    with tempfile.TemporaryDirectory() as tmp:
+        layout = _lake_on_disk(lake, Path(tmp))
+        del lake
+        for _ in range(args.runs):
+            lake_read, *t_read = _timed(read_lake, layout)
+            build, *t_build = _timed(build_tables, lake_read, cfg)
+            customers = build.tables["customers"].height
+            rows = {"read lake (Parquet)": t_read, "build_tables (profiles + traits)": t_build}
+            if not args.no_warehouse:
+                _, *t_write = _timed(
+                    build_warehouse, layout.warehouse, build.tables, views_sql=views_sql()
+                )
+                rows["warehouse write (DuckDB, swap)"] = t_write
+            rows["TOTAL build + write"] = [
+                sum(v[i] for k, v in rows.items() if not k.startswith("read")) for i in (0, 1)
+            ]
+            for name, (wall, cpu) in rows.items():
+                runs.setdefault(name, []).append((wall, cpu))
+            del build, lake_read
+        steps = _steps(read_lake(layout), cfg) if args.steps else []
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(
-        f"\nprofiles benchmark: {args.records:,} source records, "
-        f"{build.tables['customers'].height:,} customers, polars {pl.__version__}\n"
+        f"\nprofiles benchmark: {args.records:,} source records, {customers:,} customers, "
+        f"polars {pl.__version__}, duckdb {duckdb.__version__}, inputs generated in {gen:.1f} s"
     )
-    load = os.getloadavg()[0]
     print(
-        f"{os.cpu_count()} cores, load average {load:.1f} (wall time is only meaningful "
-        f"on an idle machine; cpu = seconds summed over all threads)\n"
+        f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the end (wall time "
+        f"is only meaningful on an idle machine; cpu = seconds summed over all threads), "
+        f"peak RSS {rss:,.0f} MiB\n"
     )
-    print(f"{'step':<40} {'wall s':>8} {'cpu s':>8} {'rows':>12}")
-    print("-" * 71)
-    for name, wall, cpu, n in rows:
-        print(f"{name:<40} {wall:>8.2f} {cpu:>8.2f} {n:>12,}")
+    print(f"{'step (median of ' + str(args.runs) + ' runs)':<40} {'wall s':>8} {'cpu s':>8}")
+    print("-" * 58)
+    for name, values in runs.items():
+        wall = statistics.median(v[0] for v in values)
+        cpu = statistics.median(v[1] for v in values)
+        print(f"{name:<40} {wall:>8.2f} {cpu:>8.2f}")
+    for name, wall, cpu in steps:
+        print(f"{name:<40} {wall:>8.2f} {cpu:>8.2f}")
 
 
 if __name__ == "__main__":

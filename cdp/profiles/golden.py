@@ -72,48 +72,55 @@ def _part(name: str) -> pl.Expr:
     return pl.col(name).cast(pl.String).str.strip_chars().replace("", None)
 
 
-def _criterion(rule: str, value: pl.Expr, filled: pl.Expr) -> pl.Expr | None:
-    """The rule's own ordering (smallest wins) before the tie-break; None for most_recent,
-    whose criterion is the tie-break itself."""
+def _criterion(
+    rule: str, value: pl.Expr, length: pl.Expr, filled: pl.Expr, n: int
+) -> pl.Expr | None:
+    """The rule's own ordering as a non-negative integer (smallest wins) before the
+    tie-break; None for most_recent, whose criterion is the tie-break itself."""
     if rule == "source_priority":
         return pl.col("_prio")
     if rule == "most_frequent":
-        return -pl.len().over(CID, value.hash()).cast(pl.Int64)
+        return n - pl.len().over(CID, value.hash()).cast(pl.Int64)
     if rule in ("longest", "most_complete"):
         # most address parts filled, then most characters
-        return -(filled * 100_000 + value.str.len_chars().cast(pl.Int64))
+        score = filled * 100_000 + length
+        return score.max() - score
     return None
 
 
 def _keys(records: pl.DataFrame, cfg: ProfileSettings, order: np.ndarray) -> pl.DataFrame:
-    """`records` plus one key column per block: criterion rank * n + tie-break rank."""
+    """`records` plus candidate values (`_v_<field>`, `_a_<address part>`) and one key
+    per block (`_k_<block>`): criterion * n + tie-break rank, null without a value."""
     n = records.height
-    addr = [_part(c) for c in ADDRESS_FIELDS]
-    filled = pl.sum_horizontal([a.is_not_null().cast(pl.Int64) for a in addr])
-    values = {name: _value(records, name) for name in SINGLE_FIELDS}
-    values["address"] = pl.when(filled > 0).then(
-        pl.concat_str([a.fill_null("") for a in addr], separator="|")
-    )
     base = records.with_columns(
         pl.Series("_ord", order),
         _priority(pl.col("source"), cfg.source_priority).alias("_prio"),
-        filled.alias("_filled"),
-        *[v.alias(f"_v_{name}") for name, v in values.items()],
+        *[_value(records, name).alias(f"_v_{name}") for name in SINGLE_FIELDS],
+        *[_part(c).alias(f"_a_{c}") for c in ADDRESS_FIELDS],
     )
     keys = []
     for name in _BLOCKS:
-        value = pl.col(f"_v_{name}")
-        filled_here = pl.col("_filled") if name == "address" else pl.lit(0, dtype=pl.Int64)
-        criterion = _criterion(cfg.rule(name), value, filled_here)
-        key = pl.col("_ord")
-        if criterion is not None:
-            key = (criterion.rank("dense").cast(pl.Int64) - 1) * n + key
-        keys.append(pl.when(value.is_not_null()).then(key).alias(f"_k_{name}"))
+        rule = cfg.rule(ADDRESS_FIELDS[0] if name == "address" else name)
+        if name == "address":  # the block "part|part|...": text only when compared
+            parts = [pl.col(f"_a_{c}") for c in ADDRESS_FIELDS]
+            filled = pl.sum_horizontal([a.is_not_null().cast(pl.Int64) for a in parts])
+            present = filled > 0
+            value = pl.concat_str([a.fill_null("") for a in parts], separator="|")
+            length = pl.sum_horizontal([a.str.len_chars().fill_null(0) for a in parts])
+            length = length.cast(pl.Int64) + len(parts) - 1
+        else:
+            value = pl.col(f"_v_{name}")
+            present, filled = value.is_not_null(), pl.lit(0, dtype=pl.Int64)
+            length = value.str.len_chars().cast(pl.Int64)
+        criterion = _criterion(rule, value, length, filled, n)
+        key = pl.col("_ord") if criterion is None else criterion * n + pl.col("_ord")
+        keys.append(pl.when(present).then(key).alias(f"_k_{name}"))
     return base.with_columns(keys)
 
 
 def golden_frames(records: pl.DataFrame, cfg: ProfileSettings) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """`golden_records` keeping the integer customer code `_cid` on the golden frame."""
+    """`golden_records` keeping the integer customer code `_cid` on both frames (first
+    column of golden, last of provenance)."""
     records = with_customer_code(records)
     n = records.height
     perm = _tie_break(records, cfg)
@@ -121,17 +128,17 @@ def golden_frames(records: pl.DataFrame, cfg: ProfileSettings) -> tuple[pl.DataF
     order[perm] = np.arange(n, dtype=np.int64)
     base = _keys(records, cfg, order)
     winners = base.group_by(CID).agg(
-        pl.col("customer_id").first(), *[pl.col(f"_k_{b}").min() for b in _BLOCKS]
+        pl.col("_ord").min().alias("_any"), *[pl.col(f"_k_{b}").min() for b in _BLOCKS]
     )
     rows = pl.Series("row", perm)
-    golden = winners.select(CID, "customer_id")
+    golden = winners.select(CID, base["customer_id"].gather(rows.gather(winners["_any"])))
     provenance = []
     for name in _BLOCKS:
         row = rows.gather(winners[f"_k_{name}"] % max(n, 1))
         source, record_id = base["source"].gather(row), base["record_id"].gather(row)
         for part in ADDRESS_FIELDS if name == "address" else (name,):
-            pool = base.select(_part(part)) if name == "address" else base.select(f"_v_{name}")
-            value = pool.to_series().gather(row).alias(part)
+            pool = base[f"_a_{part}"] if name == "address" else base[f"_v_{name}"]
+            value = pool.gather(row).alias(part)
             golden = golden.with_columns(value)
             provenance.append(
                 pl.DataFrame(

@@ -206,27 +206,44 @@ def _timeline_order(tl: pl.DataFrame) -> np.ndarray:
     return perm.to_series().to_numpy().astype(np.int64)
 
 
-def _set_aggs(tl: pl.DataFrame) -> tuple[list[pl.Expr], list[pl.Expr]]:
-    """Aggregations and the decoding expressions of the set traits.
+def _set_aggs(tl: pl.DataFrame) -> tuple[list[pl.Expr], dict[str, list[str]]]:
+    """Aggregations of the set traits, and the values behind each bit mask.
 
-    A column with few distinct values gets one `any` per value, decoded into the sorted
-    list of the values seen; others a per-customer sorted distinct list."""
+    A column with few distinct values is aggregated as a bit mask (bit i: the i-th value
+    in sorted order was seen), which `_decode_sets` turns into the sorted list; others
+    get a per-customer sorted distinct list."""
     aggs: list[pl.Expr] = []
-    decode: list[pl.Expr] = []
+    masks: dict[str, list[str]] = {}
     for column, name in SET_TRAITS.items():
         values = tl[column].drop_nulls().unique().sort().to_list()
         if len(values) > _FLAG_LIMIT:
             aggs.append(pl.col(column).drop_nulls().unique().sort().alias(name))
             continue
-        flags = [f"_{name}_{i}" for i in range(len(values))]
-        aggs += [(pl.col(column) == v).any().alias(f) for f, v in zip(flags, values, strict=True)]
-        seen = [pl.when(pl.col(f)).then(pl.lit(v)) for f, v in zip(flags, values, strict=True)]
-        decode.append(
-            pl.concat_list(seen).list.drop_nulls().alias(name)
-            if seen
-            else pl.lit([], dtype=pl.List(pl.String)).alias(name)
+        bits = [(pl.col(column) == v).any().cast(pl.Int64) * (1 << i) for i, v in enumerate(values)]
+        aggs.append((pl.sum_horizontal(bits) if bits else pl.lit(0, dtype=pl.Int64)).alias(name))
+        masks[name] = values
+    return aggs, masks
+
+
+def _decode_sets(act: pl.DataFrame, masks: dict[str, list[str]]) -> pl.DataFrame:
+    """Bit masks → sorted value lists, decoded once per distinct mask and joined back."""
+    for name, values in masks.items():
+        seen = [
+            pl.when((pl.col(name) & (1 << i)) != 0).then(pl.lit(v)) for i, v in enumerate(values)
+        ]
+        lists = act.select(pl.col(name).unique()).with_columns(
+            (
+                pl.concat_list(seen).list.drop_nulls()
+                if seen
+                else pl.lit([], dtype=pl.List(pl.String))
+            ).alias("_list")
         )
-    return aggs, decode
+        act = (
+            act.join(lists, on=name, how="left", maintain_order="left")
+            .drop(name)
+            .rename({"_list": name})
+        )
+    return act
 
 
 def _timeline_traits(tl: pl.DataFrame, bought: pl.DataFrame) -> pl.DataFrame:
@@ -244,7 +261,7 @@ def _timeline_traits(tl: pl.DataFrame, bought: pl.DataFrame) -> pl.DataFrame:
         | (pl.col("kind") == "lead")
     )
     status = pl.col("status").fill_null("")
-    set_aggs, decode = _set_aggs(tl)
+    set_aggs, masks = _set_aggs(tl)
     act = (
         tl.with_columns(pl.Series("_t", rank))
         .group_by(CID)
@@ -264,8 +281,8 @@ def _timeline_traits(tl: pl.DataFrame, bought: pl.DataFrame) -> pl.DataFrame:
                 for p in CONSENT_PURPOSES
             ],
         )
-        .with_columns(decode)
     )
+    act = _decode_sets(act, masks)
     rows = pl.Series("row", perm)
 
     first = rows.gather(act["_acquired"])
