@@ -177,10 +177,13 @@ def block(
         if big.height:
             keyed = keyed.join(big.select(on), on=on, how="anti", nulls_equal=False)
         left = keyed if new is None else keyed.filter(pl.col("_i").is_in(new.implode()))
-        joined = left.join(keyed, on=on, how="inner", suffix="_r")
+        # lazy: only the two record numbers of the (large) join output are materialised
+        joined = left.lazy().join(keyed.lazy(), on=on, how="inner", suffix="_r")
         if new is None:
-            pairs = joined.filter(pl.col("_i") < pl.col("_i_r")).select(
-                pl.col("_i").alias("l"), pl.col("_i_r").alias("r")
+            pairs = (
+                joined.filter(pl.col("_i") < pl.col("_i_r"))
+                .select(pl.col("_i").alias("l"), pl.col("_i_r").alias("r"))
+                .collect()
             )
         else:
             pairs = (
@@ -190,6 +193,7 @@ def block(
                     pl.max_horizontal("_i", "_i_r").alias("r"),
                 )
                 .unique()
+                .collect()
             )
         parts.append(pairs.with_columns(pl.lit(idx, pl.Int8).alias("rule")))
         report.append(
