@@ -16,11 +16,13 @@ import pytest
 from cdp.config import Settings, load_settings
 from cdp.erasure import forget, refresh_name_frequencies
 from cdp.layout import Layout
+from cdp.profiles.settings import profile_settings
 from cdp.resolve.fuzzy.matcher import prepare
 from cdp.resolve.fuzzy.tf import TermFrequencies
 from cdp.synth import generate
 from pipelines.cli import main
 from tests.profiles.test_erasure import decoded_hits
+from tests.profiles.test_reconcile import CHECKS, reconcile
 
 pytestmark = pytest.mark.slow  # two pipeline runs: ~15 s of CPU (run with -m slow)
 
@@ -100,6 +102,12 @@ def test_the_run_really_holds_the_person(ran: tuple[Settings, Path]) -> None:
     assert any(h.startswith("state/match_model.json") for h in hits)
     assert any(h.startswith("exports/") for h in hits)
     assert any(h.startswith("lake/quarantine/leads/files/") for h in hits)
+
+
+def test_every_table_of_the_run_reconciles(ran: tuple[Settings, Path]) -> None:
+    settings, _ = ran
+    found = reconcile(settings.project.warehouse, profile_settings(settings).purchase_events)
+    assert found == dict.fromkeys(CHECKS, 0)
 
 
 def test_forget_leaves_no_byte_anywhere_and_recounts_name_frequencies(
