@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import json
+import sys
+from pathlib import Path
 
 import numpy as np
 import polars as pl
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cdp.resolve.clustering import components, labelled, positions, sorted_nodes
 from cdp.resolve.discount import discount_shared
 from cdp.resolve.engine import contact_records, discount_contacts
+from cdp.resolve.fuzzy import FuzzySettings, find_matches, matcher
 from cdp.resolve.fuzzy.blocking import union_pairs
 from cdp.resolve.graph import EDGE_SCHEMA, build_graph
 from cdp.resolve.settings import IdentifierRules
@@ -121,3 +125,19 @@ def test_union_of_rule_pairs_keeps_first_rule_and_every_rule_bit(
             expected.setdefault(p, []).append(k)
     rows = [(lr[0], lr[1], min(ks), sum(1 << k for k in ks)) for lr, ks in sorted(expected.items())]
     assert got.rows() == rows
+
+
+def test_scoring_in_chunks_gives_the_pairs_of_one_pass(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "resolve_fuzzy"))
+    import synth_people
+
+    recs = synth_people.records(150, seed=5)
+    fast = FuzzySettings(u_sample_size=5_000)
+    whole = find_matches(recs, settings=fast, model_path=tmp_path / "m.json", retrain=True)
+    monkeypatch.setattr(matcher, "_SCORE_CHUNK", 7)
+    chunked = find_matches(recs, settings=fast, model_path=tmp_path / "m.json")
+    assert whole.stats["candidate_pairs"] > 7 * 3  # several chunks, some with no pair kept
+    assert chunked.pairs.height > 0
+    assert chunked.pairs.equals(whole.pairs)

@@ -44,6 +44,7 @@ PERSON_COLUMNS: tuple[str, ...] = (
     "phone",
     "birth_date",
 )
+_SCORE_CHUNK = 2_000_000
 _SCORED_PAIR = pl.Schema(pl.from_arrow(SCORED_PAIR.empty_table()).schema)  # type: ignore[union-attr]
 
 
@@ -100,17 +101,8 @@ def find_matches(
         clock.lap("blocking")
         levels = compare_pairs(recs, blocked, names)
         clock.lap("comparisons")
-    l_idx = blocked.pairs["l"].to_numpy()
-    tf_values = {
-        n: recs[col][l_idx] for n in names if (col := COMPARISONS[n].tf_column) is not None
-    }
     t_compared = time.perf_counter()
-    total, per = score(levels, model, tf_values)
-    prob = probability(total)
-    keep = prob >= settings.threshold
-    clock.lap("scoring")
-    pairs = _output(recs, blocked, levels, model, total, prob, per, keep, settings)
-    clock.lap("scored_pairs")
+    pairs = _score_all(recs, blocked, levels, model, settings, clock)
     stats = {
         "mode": "full" if new_idx is None else "incremental",
         "records": records.height,
@@ -158,6 +150,34 @@ def compare_pairs(recs: pl.DataFrame, blocked: Blocked, names: tuple[str, ...]) 
     return compare_distinct(
         recs, blocked.pairs["l"].to_numpy(), blocked.pairs["r"].to_numpy(), names
     )
+
+
+def _score_all(
+    recs: pl.DataFrame,
+    blocked: Blocked,
+    levels: pl.DataFrame,
+    model: MatchModel,
+    settings: FuzzySettings,
+    clock: Clock,
+) -> pl.DataFrame:
+    """Scored pairs over the threshold, in chunks of candidate pairs: per-comparison
+    weights of 19M pairs in float64 are 150 MB a comparison; only the kept rows stay."""
+    names = settings.comparisons
+    parts = []
+    for s in range(0, max(levels.height, 1), _SCORE_CHUNK):
+        part = Blocked(blocked.pairs.slice(s, _SCORE_CHUNK), blocked.report)
+        lv = levels.slice(s, _SCORE_CHUNK)
+        l_idx = part.pairs["l"].to_numpy()
+        tf_values = {
+            n: recs[col][l_idx] for n in names if (col := COMPARISONS[n].tf_column) is not None
+        }
+        total, per = score(lv, model, tf_values)
+        prob = probability(total)
+        keep = prob >= settings.threshold
+        clock.lap("scoring")
+        parts.append(_output(recs, part, lv, model, total, prob, per, keep, settings))
+        clock.lap("scored_pairs")
+    return pl.concat(parts)
 
 
 def _current_model(path: Path, wanted: str) -> MatchModel | None:
