@@ -283,8 +283,7 @@ def _timeline_traits(tl: pl.DataFrame, bought: pl.DataFrame) -> pl.DataFrame:
         )
     )
     act = _decode_sets(act, masks)
-    rows = pl.Series("row", perm)
-
+    rows = pl.Series("row", perm)  # timeline row numbers by rank: winners' rows
     first = rows.gather(act["_acquired"])
     act = act.with_columns(
         pl.coalesce(tl["utm_source"].gather(first), tl["source"].gather(first)).alias(

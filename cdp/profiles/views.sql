@@ -1,5 +1,6 @@
 -- Documented analyst views over the warehouse tables (created by cdp.warehouse on every
 -- build; the warehouse is rebuilt from the lake each run, so views are never migrated).
+-- Tables are written in parallel, so their row order is unspecified: say ORDER BY.
 
 -- v_customer_360: one row per customer, the profile an analyst or a CRM sync reads.
 CREATE VIEW v_customer_360 AS
