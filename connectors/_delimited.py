@@ -394,7 +394,12 @@ def _header(path: Path, delimiter: str, quote: str, header_row: int) -> list[str
         text = first.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise FileRejected("encoding", "header row is not valid UTF-8") from None
-    names = next(csv.reader([text.rstrip("\r\n")], delimiter=delimiter, quotechar=quote), [])
+    try:
+        names = next(csv.reader([text.rstrip("\r\n")], delimiter=delimiter, quotechar=quote), [])
+    except csv.Error:  # e.g. a stray carriage return inside the header line
+        raise FileRejected(
+            "unreadable_file", f"header at line {header_row} has a line break"
+        ) from None
     if not any(n.strip() for n in names):
         raise FileRejected("missing_required_column", f"no header at line {header_row}")
     return [n.strip().lstrip("\ufeff") or f"column_{i + 1}" for i, n in enumerate(names)]

@@ -11,7 +11,6 @@ tests/connectors/test_corrupt.py::test_corrupt_corpus.)
 
 from __future__ import annotations
 
-import contextlib
 import gzip
 import tempfile
 from pathlib import Path
@@ -70,18 +69,12 @@ def _sample(landing: Path, source: str) -> tuple[bytes, str, bool]:
     return (gzip.decompress(data) if gz else data), path.name, gz
 
 
-#: connectors/_delimited.py parses the header with `csv.reader`, which raises `csv.Error`
-#: on a stray carriage return (for instance a header line starting with "\r"): found by
-#: this fuzzer. Owner: ingest (catch csv.Error -> FileRejected("unreadable_file")).
-CSV_HEADER_BUG = pytest.mark.xfail(
-    strict=True, reason="csv.Error escapes connectors/_delimited.py header parsing"
-)
+#: a stray carriage return before the header made `csv.reader` raise `csv.Error` out of
+#: connectors/_delimited.py (found by this fuzzer, fixed: the file is rejected, typed).
 DELIMITED = ("leads", "shop", "payments")
 
 
-@pytest.mark.parametrize(
-    "source", [pytest.param(s, marks=CSV_HEADER_BUG) if s in DELIMITED else s for s in SOURCES]
-)
+@pytest.mark.parametrize("source", SOURCES)
 def test_connectors_only_raise_typed_errors(landing: Path, source: str) -> None:
     cfg = load_settings(landing / "cdp.toml")
     src = cfg.source(source)
@@ -107,15 +100,16 @@ def test_connectors_only_raise_typed_errors(landing: Path, source: str) -> None:
     check()
 
 
-@pytest.mark.parametrize("source", [pytest.param(s, marks=CSV_HEADER_BUG) for s in DELIMITED])
+@pytest.mark.parametrize("source", DELIMITED)
 def test_carriage_return_before_the_header_is_a_typed_rejection(landing, source, tmp_path) -> None:
     cfg = load_settings(landing / "cdp.toml")
     src = cfg.source(source)
     text, name, _ = _sample(landing, source)
     path = tmp_path / name
     path.write_bytes(b"\r" + text)
-    with contextlib.suppress(FileRejected):
+    with pytest.raises(FileRejected) as err:
         get_reader(src.connector)(path, src, cfg.project)
+    assert err.value.reason == "unreadable_file"
 
 
 @FUZZ
