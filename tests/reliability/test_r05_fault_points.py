@@ -30,7 +30,6 @@ EXEMPT_FILES = ("cdp/faults.py",)
 #: this list until the entry is removed.
 KNOWN_GAPS = {
     "cdp/profiles/lake.py": "profiles: write_bytes_atomic duplicates cdp.atomic.write_bytes",
-    "cdp/resolve/fuzzy/model.py": "resolve-accuracy: the match model save has no fault point",
 }
 
 _RENAMES = {("os", "replace"), ("os", "rename"), ("shutil", "move"), ("shutil", "copyfile")}

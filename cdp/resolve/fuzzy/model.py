@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +23,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from cdp.atomic import write_text
 from cdp.errors import CdpError
 from cdp.resolve.fuzzy.comparisons import COMPARISONS, COMPARISONS_VERSION
 from cdp.resolve.fuzzy.guard import GUARD, guard_conflict
@@ -143,16 +142,9 @@ class MatchModel:
         )
 
     def save(self, path: Path) -> None:
-        """Atomic write (temp file in the same folder + rename)."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(self.to_json(), fh, indent=1, ensure_ascii=False)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        """Atomic, durable write through `cdp.atomic` (fault points included)."""
+        text = json.dumps(self.to_json(), indent=1, ensure_ascii=False)
+        write_text(text, path)
 
 
 def load_model(model_path: Path) -> MatchModel:
