@@ -6,10 +6,12 @@ from datetime import date
 
 import numpy as np
 import polars as pl
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cdp.resolve.fuzzy.comparisons import COMPARED_COLUMNS, COMPARISONS, compare
+from cdp.resolve.fuzzy import levels
+from cdp.resolve.fuzzy.comparisons import COMPARED_COLUMNS, COMPARISONS, compare, compare_derived
 from cdp.resolve.fuzzy.levels import compare_distinct
 
 # small pools, so that pairs repeat values the way candidate pairs do (and nulls occur)
@@ -77,3 +79,37 @@ def test_hand_made_pairs_take_the_levels_of_their_values() -> None:
     first = COMPARISONS["first_name"].labels
     assert [first[i] for i in got["first_name"]] == ["exact", "null", "exact", "null", "exact"]
     assert got.schema == pl.Schema({"first_name": pl.Int8, "email": pl.Int8})
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    rows=st.lists(row_strategy, min_size=1, max_size=25),
+    pair_seed=st.integers(0, 2**32 - 1),
+    n_pairs=st.integers(0, 300),
+)
+def test_levels_are_symmetric(rows: list[dict[str, int]], pair_seed: int, n_pairs: int) -> None:
+    """compare_distinct evaluates a pair and its mirror once: that needs symmetry."""
+    recs = _records(rows)
+    rng = np.random.default_rng(pair_seed)
+    left = rng.integers(0, recs.height, n_pairs)
+    right = rng.integers(0, recs.height, n_pairs)
+    names = tuple(COMPARISONS)
+    assert compare(recs, left, right, names).equals(compare(recs, right, left, names))
+
+
+def test_a_pair_and_its_mirror_are_evaluated_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    recs = _records([{"first_name_key": 0}, {"first_name_key": 1}, {"first_name_key": 2}])
+    evaluated: list[int] = []
+
+    def counting(
+        values: pl.DataFrame, a: np.ndarray, b: np.ndarray, names: tuple[str, ...]
+    ) -> pl.DataFrame:
+        evaluated.append(len(a))
+        return compare_derived(values, a, b, names)
+
+    monkeypatch.setattr(levels, "compare_derived", counting)
+    left, right = np.array([0, 1, 0, 2, 1]), np.array([1, 0, 2, 0, 0])
+    got = compare_distinct(recs, left, right, ("first_name",))
+    assert evaluated == [2]  # (0, 1) and (0, 2); the mirrors are looked up
+    assert got.equals(compare(recs, left, right, ("first_name",)))
+    assert got["first_name"].to_list() == [6, 6, 9, 9, 6]  # one_edit ana/aan, else ana/juan

@@ -10,7 +10,7 @@ import polars as pl
 import pytest
 from conftest import frame
 
-from cdp.resolve.fuzzy.comparisons import COMPARISONS, compare
+from cdp.resolve.fuzzy.comparisons import COMPARISONS, compare, derive_columns
 
 
 def level(name: str, a: dict[str, Any], b: dict[str, Any]) -> str:
@@ -48,6 +48,8 @@ def level(name: str, a: dict[str, Any], b: dict[str, Any]) -> str:
         ({"first_name_key": "cristina"}, {"first_name_key": "cristian"}, "jw92"),
         ({"first_name_key": "ana"}, {"first_name_key": "aan"}, "one_edit"),
         ({"first_name_key": "jose"}, {"first_name_key": "jorge"}, "jw80"),
+        # JW 0.7999999999999999, 0.8 in cpdist's float32; 0 with a score_cutoff of 0.8
+        ({"first_name_key": "manuel"}, {"first_name_key": "miguel"}, "jw80"),
         ({"first_name_key": "j"}, {"first_name_key": "juan"}, "initial"),  # card holder
         ({"first_name_key": "juan"}, {"first_name_key": "j"}, "initial"),
         ({"first_name_key": "m"}, {"first_name_key": "juan"}, "else"),
@@ -72,6 +74,7 @@ def _ln(full: str) -> dict[str, str]:
         (_ln("garcia lopez"), _ln("garcia perez"), "first_surname"),
         (_ln("fernandez"), _ln("fernandes"), "jw92"),
         (_ln("gonzalez"), _ln("gonzalvo"), "jw80"),
+        (_ln("medina"), _ln("molina"), "jw80"),  # on the boundary, as manuel/miguel
         (_ln("garcia"), _ln("ruiz"), "else"),
     ],
 )
@@ -86,6 +89,8 @@ def test_last_name_levels(a: dict[str, Any], b: dict[str, Any], expected: str) -
         ("anaruiz@gmail.com", "anaruiz@gmail.com", "exact"),
         ("ana.ruiz@gmail.com", "ana.ruiz@yahoo.es", "local_part"),
         ("ana.ruiz7@gmail.com", "ana.ruis7@yahoo.es", "fuzzy_local"),
+        ("acruz@yahoo.com", "jcruz@icloud.com", "fuzzy_local"),  # exactly 0.8: a rapidfuzz
+        # score_cutoff of 0.8 reads it as 0, so normalised scores are computed without one
         ("ana.garcia12@gmail.com", "juan.garcia45@gmail.com", "else"),
         ("jose.garcia12@gmail.com", "jose.garcia45@gmail.com", "else"),
     ],
@@ -208,3 +213,18 @@ def test_levels_are_symmetric_small_ints() -> None:
     assert all(dtype == pl.Int8 for dtype in ab.dtypes)
     # jw92, tokens, fuzzy_local, null, swapped, null address, devices and ids
     assert ab.row(0) == (5, 3, 3, 0, 2, 0, 0, 0)
+
+
+def test_derived_columns_are_computed_per_record() -> None:
+    recs = frame(
+        {"email_key": "jose.garcia12@gmail.com", "first_name_key": "maria jose",
+         "birth_date": D(1980, 3, 7), "phone": "+34612345678"},
+        {},
+    )  # fmt: skip
+    got = derive_columns(recs, ("first_name", "email", "birth_date", "phone"))
+    row = got.select(
+        "email_local", "email_digits", "first_name_stem", "birth_digits", "phone_last7"
+    ).rows()
+    assert row == [("jose.garcia12", "12", "mari jose", "19800307", "2345678"), (None,) * 5]
+    # only the comparisons asked for: no email columns for a phone-only comparison
+    assert derive_columns(recs, ("phone",)).columns == ["phone", "phone_last7"]

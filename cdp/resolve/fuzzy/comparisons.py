@@ -115,20 +115,51 @@ COMPARED_COLUMNS: tuple[str, ...] = tuple(
 Scorer = Callable[..., float]
 
 
+def derive_columns(records: pl.DataFrame, names: tuple[str, ...]) -> pl.DataFrame:
+    """The columns the comparisons `names` read, plus values derived from them per record
+    (email local part and its digits, first-name gender stem, birth date digits).
+
+    Derived once per record or distinct value instead of once per pair: a regex over
+    millions of pairs was most of the email comparison's time."""
+    cols = [c for c in COMPARED_COLUMNS if any(c in COMPARISONS[n].columns for n in names)]
+    derived: list[pl.Expr] = []
+    if "email" in names:
+        local = pl.col("email_key").str.extract(r"^([^@]*)@", 1)
+        derived += [
+            local.alias("email_local"),
+            local.str.replace_all(r"\D", "").alias("email_digits"),
+        ]
+    if "first_name" in names:
+        derived.append(_gender_stem("first_name_key").alias("first_name_stem"))
+    if "birth_date" in names:
+        derived.append(pl.col("birth_date").dt.strftime("%Y%m%d").alias("birth_digits"))
+    if "phone" in names:
+        derived.append(pl.col("phone").str.slice(-7).alias("phone_last7"))
+    return records.select(*cols, *derived)
+
+
 def compare(
     records: pl.DataFrame, left_idx: np.ndarray, right_idx: np.ndarray, names: tuple[str, ...]
 ) -> pl.DataFrame:
     """Levels (Int8, one column per comparison in `names`) for the pairs of row numbers
-    `(left_idx[k], right_idx[k])` of `records` (which holds at least `COMPARED_COLUMNS`)."""
-    cols = [c for c in COMPARED_COLUMNS if any(c in COMPARISONS[n].columns for n in names)]
-    left = records.select(cols)[left_idx].rename({c: f"{c}_l" for c in cols})
-    right = records.select(cols)[right_idx].rename({c: f"{c}_r" for c in cols})
-    p = pl.concat([left, right], how="horizontal")
+    `(left_idx[k], right_idx[k])` of `records` (which holds at least `COMPARED_COLUMNS`).
+
+    Every comparison is symmetric: swapping the two sides of a pair keeps its levels."""
+    return compare_derived(derive_columns(records, names), left_idx, right_idx, names)
+
+
+def compare_derived(
+    values: pl.DataFrame, left_idx: np.ndarray, right_idx: np.ndarray, names: tuple[str, ...]
+) -> pl.DataFrame:
+    """`compare` on `values = derive_columns(records, names)` (derive once, compare often)."""
+    left = values[left_idx].rename({c: f"{c}_l" for c in values.columns})
+    right = values[right_idx].rename({c: f"{c}_r" for c in values.columns})
+    scores = _Scores(pl.concat([left, right], how="horizontal"))
     out = {}
     for name in names:
-        levels = _LEVELS[name](p)
-        out[name] = p.select(_chain(levels, COMPARISONS[name]).cast(pl.Int8)).to_series()
-    return pl.DataFrame(out)
+        levels = _LEVELS[name](scores)
+        out[name] = scores.p.select(_chain(levels, COMPARISONS[name]).cast(pl.Int8)).to_series()
+    return pl.DataFrame(out, schema={n: pl.Int8 for n in names})
 
 
 def _chain(conds: list[pl.Expr], comp: Comparison) -> pl.Expr:
@@ -139,27 +170,62 @@ def _chain(conds: list[pl.Expr], comp: Comparison) -> pl.Expr:
     return expr.otherwise(pl.lit(len(comp.labels) - 1, pl.Int8))  # type: ignore[no-any-return]
 
 
-def similarity(p: pl.DataFrame, a: str, b: str, scorer: Scorer) -> pl.Series:
-    """`scorer(p[a], p[b])` row-wise, null where a side is null (rapidfuzz, all cores).
+def similarity(
+    p: pl.DataFrame,
+    a: str,
+    b: str,
+    scorer: Scorer,
+    *,
+    where: pl.Expr | None = None,
+    cutoff: float | None = None,
+) -> pl.Series:
+    """`scorer(p[a], p[b])` row-wise (rapidfuzz `cpdist`, all cores), null where a side is
+    null or `where` is false: rows an earlier level already decides are not scored.
 
+    `cutoff` is rapidfuzz's `score_cutoff`, for integer distances only (a distance past
+    it reads cutoff + 1): with normalised scores rapidfuzz's cutoff arithmetic drops
+    scores that sit exactly on it (Levenshtein acruz/jcruz = 0.8 read as 0).
     Scoring every row beats de-duplicating value pairs first: measured on 1M pairs,
     de-duplication (unique + join back) costs more than it saves unless names repeat
     heavily, and it is 3x slower on mostly distinct pairs (emails, random u samples)."""
-    left, right = p.get_column(a), p.get_column(b)
-    if p.height == 0:
-        return pl.Series("s", [], dtype=pl.Float64)
-    scores = np.asarray(
-        process.cpdist(
-            left.fill_null("").to_list(), right.fill_null("").to_list(), scorer=scorer, workers=-1
-        ),
-        dtype=np.float64,
-    )
-    valid = (left.is_not_null() & right.is_not_null()).to_numpy()
-    return pl.Series("s", np.where(valid, scores, np.nan)).fill_nan(None)
+    need = pl.col(a).is_not_null() & pl.col(b).is_not_null()
+    if where is not None:
+        need = need & where.fill_null(False)
+    idx = p.select(need.arg_true()).to_series()
+    out = np.full(p.height, np.nan)
+    if idx.len():
+        rows = p.select(pl.col(a).gather(idx), pl.col(b).gather(idx))
+        kwargs: dict[str, Any] = {} if cutoff is None else {"score_cutoff": cutoff}
+        scores = process.cpdist(
+            rows.get_column(a).to_list(),
+            rows.get_column(b).to_list(),
+            scorer=scorer,
+            workers=-1,
+            **kwargs,
+        )
+        out[idx.to_numpy()] = np.asarray(scores, dtype=np.float64)
+    return pl.Series("s", out).fill_nan(None)
 
 
-def _jw(p: pl.DataFrame, col: str) -> pl.Series:
-    return similarity(p, f"{col}_l", f"{col}_r", JaroWinkler.normalized_similarity)
+class _Scores:
+    """The pair frame `p` (columns `<col>_l`, `<col>_r`) and a memo of the expressions
+    shared by two comparisons (first and last name both test `swapped`)."""
+
+    def __init__(self, p: pl.DataFrame) -> None:
+        self.p = p
+        self._memo: dict[str, pl.Expr] = {}
+
+    def swapped(self) -> pl.Expr:
+        if "swapped" not in self._memo:
+            self._memo["swapped"] = _swapped(self.p)
+        return self._memo["swapped"]
+
+
+_JW = JaroWinkler.normalized_similarity
+
+
+def _jw(p: pl.DataFrame, col: str, where: pl.Expr | None = None) -> pl.Series:
+    return similarity(p, f"{col}_l", f"{col}_r", _JW, where=where)
 
 
 def _eq(col: str) -> pl.Expr:
@@ -172,17 +238,24 @@ def _either_null(*cols: str) -> pl.Expr:
     )
 
 
-def _first_name(p: pl.DataFrame) -> list[pl.Expr]:
-    jw = _jw(p, "first_name_key")
-    tokens = similarity(p, "first_name_key_l", "first_name_key_r", fuzz.token_set_ratio)
+def _first_name(s: _Scores) -> list[pl.Expr]:
+    p, differ = s.p, _eq("first_name_key").not_()
+    jw = _jw(p, "first_name_key", differ)
+    tokens = similarity(
+        p, "first_name_key_l", "first_name_key_r", fuzz.token_set_ratio, where=differ
+    )
+    # one edit decides only where JW is below the jw92 level above it
+    osa = similarity(
+        p, "first_name_key_l", "first_name_key_r", OSA.distance, where=pl.lit(jw) < 0.92, cutoff=1
+    )
     return [
         _either_null("first_name_key"),
         _eq("first_name_key"),
-        _swapped(p),
+        s.swapped(),
         pl.lit(tokens) >= 100.0,
-        _gender_stem("first_name_key_l") == _gender_stem("first_name_key_r"),
+        _eq("first_name_stem"),
         pl.lit(jw) >= 0.92,
-        pl.lit(similarity(p, "first_name_key_l", "first_name_key_r", OSA.distance)) <= 1,
+        pl.lit(osa) <= 1,
         pl.lit(jw) >= 0.80,
         _initial("first_name_key"),
     ]
@@ -197,9 +270,8 @@ def _initial(col: str) -> pl.Expr:
 
 def _swapped(p: pl.DataFrame) -> pl.Expr:
     """First name and first surname typed in each other's field (a typo allowed: JW >= 0.9)."""
-    jw = JaroWinkler.normalized_similarity
-    a = similarity(p, "first_name_key_l", "last_name_first_key_r", jw)
-    b = similarity(p, "last_name_first_key_l", "first_name_key_r", jw)
+    a = similarity(p, "first_name_key_l", "last_name_first_key_r", _JW)
+    b = similarity(p, "last_name_first_key_l", "first_name_key_r", _JW, where=pl.lit(a) >= 0.9)
     fl, fr = pl.col("first_name_key_l"), pl.col("first_name_key_r")
     by_all = (fl == pl.col("last_name_key_r")) & (fr == pl.col("last_name_key_l"))
     return ((pl.lit(a) >= 0.9) & (pl.lit(b) >= 0.9) | by_all).fill_null(False)
@@ -210,13 +282,16 @@ def _gender_stem(col: str) -> pl.Expr:
     return pl.col(col).str.replace_all(r"[ao]\b", "")
 
 
-def _last_name(p: pl.DataFrame) -> list[pl.Expr]:
-    jw = np.fmax(_jw(p, "last_name_key").to_numpy(), _jw(p, "last_name_first_key").to_numpy())
-    tokens = similarity(p, "last_name_key_l", "last_name_key_r", fuzz.token_set_ratio)
+def _last_name(s: _Scores) -> list[pl.Expr]:
+    p, differ = s.p, _eq("last_name_key").not_()
+    jw = np.fmax(
+        _jw(p, "last_name_key", differ).to_numpy(), _jw(p, "last_name_first_key", differ).to_numpy()
+    )
+    tokens = similarity(p, "last_name_key_l", "last_name_key_r", fuzz.token_set_ratio, where=differ)
     return [
         _either_null("last_name_key"),
         _eq("last_name_key"),
-        _swapped(p),
+        s.swapped(),
         pl.lit(tokens) >= 90.0,
         _eq("last_name_first_key").fill_null(False),
         pl.lit(jw) >= 0.92,
@@ -224,34 +299,34 @@ def _last_name(p: pl.DataFrame) -> list[pl.Expr]:
     ]
 
 
-def _email(p: pl.DataFrame) -> list[pl.Expr]:
-    local = p.select(
-        pl.col("email_key_l").str.extract(r"^([^@]*)@", 1).alias("local_l"),
-        pl.col("email_key_r").str.extract(r"^([^@]*)@", 1).alias("local_r"),
+def _email(s: _Scores) -> list[pl.Expr]:
+    # Levenshtein decides only between different local parts with the same digits
+    fuzzy_only = _eq("email_local").not_() & _eq("email_digits")
+    lev = similarity(
+        s.p,
+        "email_local_l",
+        "email_local_r",
+        Levenshtein.normalized_similarity,
+        where=fuzzy_only,
     )
-    lev = similarity(local, "local_l", "local_r", Levenshtein.normalized_similarity)
-    digits = local.select(
-        pl.col("local_l").str.replace_all(r"\D", "") == pl.col("local_r").str.replace_all(r"\D", "")
-    ).to_series()
     return [
         _either_null("email_key"),
         _eq("email_key"),
-        pl.lit(local["local_l"] == local["local_r"]).fill_null(False),
-        (pl.lit(lev) >= 0.8) & pl.lit(digits),
+        _eq("email_local").fill_null(False),
+        (pl.lit(lev) >= 0.8) & _eq("email_digits"),
     ]
 
 
-def _phone(p: pl.DataFrame) -> list[pl.Expr]:
-    last7 = pl.col("phone_l").str.slice(-7) == pl.col("phone_r").str.slice(-7)
-    return [_either_null("phone"), _eq("phone"), last7]
+def _phone(s: _Scores) -> list[pl.Expr]:
+    return [_either_null("phone"), _eq("phone"), _eq("phone_last7")]
 
 
-def _birth_date(p: pl.DataFrame) -> list[pl.Expr]:
+def _birth_date(s: _Scores) -> list[pl.Expr]:
     a, b = pl.col("birth_date_l"), pl.col("birth_date_r")
     swapped = (
         (a.dt.year() == b.dt.year()) & (a.dt.month() == b.dt.day()) & (a.dt.day() == b.dt.month())
     )
-    sa, sb = a.dt.strftime("%Y%m%d"), b.dt.strftime("%Y%m%d")
+    sa, sb = pl.col("birth_digits_l"), pl.col("birth_digits_r")
     differing = pl.sum_horizontal(
         *[(sa.str.slice(i, 1) != sb.str.slice(i, 1)).cast(pl.Int8) for i in range(8)]
     )
@@ -259,8 +334,8 @@ def _birth_date(p: pl.DataFrame) -> list[pl.Expr]:
     return [_either_null("birth_date"), a == b, swapped, differing <= 1, days <= 365]
 
 
-def _address(p: pl.DataFrame) -> list[pl.Expr]:
-    jw = _jw(p, "street_key")
+def _address(s: _Scores) -> list[pl.Expr]:
+    jw = _jw(s.p, "street_key")
     street = _eq("street_key") & _eq("street_number").fill_null(False)
     no_pc_conflict = _eq("postal_code").fill_null(True)
     none_l = pl.all_horizontal(
@@ -278,9 +353,12 @@ def _address(p: pl.DataFrame) -> list[pl.Expr]:
     ]
 
 
-def _ids(p: pl.DataFrame) -> list[pl.Expr]:
+def _ids(s: _Scores) -> list[pl.Expr]:
     ext = similarity(
-        p, "external_customer_id_l", "external_customer_id_r", OSA.normalized_similarity
+        s.p,
+        "external_customer_id_l",
+        "external_customer_id_r",
+        OSA.normalized_similarity,
     )
     uid_eq, ext_eq = _eq("user_id"), _eq("external_customer_id")
     nothing = uid_eq.is_null() & ext_eq.is_null()
@@ -291,12 +369,12 @@ def _ids(p: pl.DataFrame) -> list[pl.Expr]:
     ]
 
 
-def _devices(p: pl.DataFrame) -> list[pl.Expr]:
+def _devices(s: _Scores) -> list[pl.Expr]:
     card, device = _eq("card_fingerprint"), _eq("device_id")
     return [card.is_null() & device.is_null(), card.fill_null(False), device.fill_null(False)]
 
 
-_LEVELS: dict[str, Callable[[pl.DataFrame], list[pl.Expr]]] = {
+_LEVELS: dict[str, Callable[[_Scores], list[pl.Expr]]] = {
     "first_name": _first_name,
     "last_name": _last_name,
     "email": _email,
