@@ -18,9 +18,10 @@ from cdp.resolve.overrides import load_overrides
 from cdp.resolve.settings import resolve_settings
 from cdp.resolve.store import (
     ResolvePaths,
-    append_changes,
+    commit_ids,
     fingerprint,
     issued_ids,
+    read_history,
     read_identity_records,
     read_optional,
     write_parquet,
@@ -70,7 +71,7 @@ def resolve(
     records = read_identity_records(paths.identity_records)
     overrides = load_overrides(rs.overrides_path, sources=set(records["source"].unique()))
     previous = read_optional(paths.id_map)
-    history = read_optional(paths.id_changes)
+    history = read_history(paths)
     clock.lap("read")
     progress.info(f"  {records.height:,} identity records, {overrides.count} override(s)")
     label = "custom"
@@ -107,10 +108,9 @@ def resolve(
     write_parquet(res.customer_records, paths.customer_records)
     write_parquet(res.evidence, paths.match_evidence)
     write_parquet(res.dropped, paths.dropped_links)
-    append_changes(paths.id_changes, res.changes)
     write_parquet(scored.pairs, paths.pairs)
     write_text(fingerprint(label, paths.model), paths.pairs_fingerprint)
-    write_parquet(res.id_map, paths.id_map)
+    commit_ids(paths, history=history, changes=res.changes, id_map=res.id_map, changed_at=now)
     clock.lap("writes")
     progress.debug("  phases, wall s (CPU s): " + clock.format())
     metrics = {

@@ -35,8 +35,9 @@ from cdp.resolve.overrides import load_overrides
 from cdp.resolve.settings import resolve_settings
 from cdp.resolve.store import (
     ResolvePaths,
-    append_changes,
+    commit_ids,
     issued_ids,
+    read_history,
     read_optional,
 )
 
@@ -91,7 +92,7 @@ def run_identity(settings: Settings, *, run_id: str, runner: Runner | None = Non
     raw_files = sorted(f for s in settings.sources for f in layout.raw(s.name).glob("*.parquet"))
     if not raw_files:
         raise FileNotFoundError(f"{layout.lake / 'raw'}: no raw data (run `cdp ingest` first)")
-    history = read_optional(paths.id_changes)
+    history = read_history(paths)
     inputs = EngineInputs(
         normalize=NormalizeOptions(
             default_country=settings.project.default_country,
@@ -123,8 +124,13 @@ def run_identity(settings: Settings, *, run_id: str, runner: Runner | None = Non
             write_parquet(res.customer_records, paths.customer_records)
             write_parquet(res.evidence, paths.match_evidence)
             write_parquet(res.dropped, paths.dropped_links)
-            append_changes(paths.id_changes, res.changes)
-            write_parquet(res.id_map, paths.id_map)
+            commit_ids(
+                paths,
+                history=history,
+                changes=res.changes,
+                id_map=res.id_map,
+                changed_at=inputs.changed_at,
+            )
             # the embedded stage's pair cache is not kept: its next run scores everything
             paths.pairs_fingerprint.unlink(missing_ok=True)
             paths.pairs.unlink(missing_ok=True)

@@ -11,9 +11,11 @@ from __future__ import annotations
 import hashlib
 import os
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import polars as pl
+import pyarrow.parquet as pq
 
 from cdp.atomic import write_parquet
 from cdp.errors import CdpError
@@ -87,14 +89,49 @@ def read_identity_records(path: Path) -> pl.DataFrame:
     return pl.read_parquet(path)
 
 
-def append_changes(path: Path, rows: pl.DataFrame) -> pl.DataFrame:
-    """Append this run's id events to the history (append-only); returns the full history."""
-    old = read_optional(path)
+#: Parquet key-value metadata of the id map: the `changed_at` of the run that saved it.
+COMMITTED_AT = b"cdp.committed_at"
+
+
+def read_history(paths: ResolvePaths) -> pl.DataFrame | None:
+    """The id history as committed by the id map.
+
+    A run appends its history rows, then saves the id map (the commit point). Rows of a
+    run killed in between are newer than the id map's `committed_at` and are dropped here,
+    so the rerun neither treats that run's ids as taken nor appends its rows twice. An id
+    map without the marker (older versions, rewritten by erasure) commits every row.
+    """
+    history = read_optional(paths.id_changes)
+    if history is None:
+        return None
+    if not paths.id_map.is_file():
+        return history.clear()  # no run ever committed: the rows are a killed first run's
+    raw = (pq.read_schema(paths.id_map).metadata or {}).get(COMMITTED_AT)
+    if raw is None:
+        return history
+    at = datetime.fromisoformat(raw.decode())
+    return history.filter(pl.col("changed_at") <= at)
+
+
+def commit_ids(
+    paths: ResolvePaths,
+    *,
+    history: pl.DataFrame | None,
+    changes: pl.DataFrame,
+    id_map: pl.DataFrame,
+    changed_at: datetime,
+) -> pl.DataFrame:
+    """Append this run's id events to the committed history, then save the id map that
+    commits them (see `read_history`); returns the full history."""
     cols = [f.name for f in CUSTOMER_ID_CHANGE]
-    history = rows.select(cols) if old is None else pl.concat([old.select(cols), rows.select(cols)])
+    new = changes.select(cols)
+    full = new if history is None else pl.concat([history.select(cols), new])
     with fault_point("resolve.id_changes"):
-        write_parquet(history, path)
-    return history
+        write_parquet(full, paths.id_changes)
+    table = id_map.to_arrow()
+    meta = {**(table.schema.metadata or {}), COMMITTED_AT: changed_at.isoformat().encode()}
+    write_parquet(table.replace_schema_metadata(meta), paths.id_map)
+    return full
 
 
 def issued_ids(history: pl.DataFrame | None) -> set[str]:

@@ -17,20 +17,11 @@ import pytest
 from cdp.faults import POINTS, FaultSpec
 from tests.reliability._harness import capture, cdp, copy_landing, differences, partial_files
 
-#: A kill between the id-history append and the id-map save (pipelines/resolve.py writes
-#: `customer_id_changes` first): the rerun sees this run's new ids as taken, re-hashes every
-#: new customer id and appends the history a second time. Owner: resolve.
-ID_MAP_BUG = pytest.mark.xfail(
-    strict=True,
-    reason="resolve commits the id history before the id map; a kill in between changes "
-    "every new customer id on rerun and doubles customer_id_changes",
-)
-
 #: (CDP_FAULT spec, what it simulates, extra marks). FAST run by default (a kill mid-publish
 #: is also in test_r08_concurrency.py), SLOW with `-m slow`.
 FAST = [
     ("ingest.manifest:after", "killed right after the first manifest commit", ()),
-    ("resolve.id_changes:after", "killed after the id history append", (ID_MAP_BUG,)),
+    ("resolve.id_changes:after", "killed after the id history append", ()),
 ]
 SLOW = [
     ("snapshot.pointer:before", "snapshot copied, CURRENT not yet repointed", ()),
@@ -43,8 +34,8 @@ SLOW = [
     ("atomic.rename:after@identity_records.parquet", "normalised, resolve not started", ()),
     ("atomic.rename:after@customer_records.parquet", "first resolve output written", ()),
     ("resolve.id_changes:before", "resolve outputs written, history not appended", ()),
-    ("atomic.rename:before@id_map.parquet", "history appended, id map not saved", (ID_MAP_BUG,)),
-    ("resolve.state_text:before", "history appended, fingerprint and id map not", (ID_MAP_BUG,)),
+    ("atomic.rename:before@id_map.parquet", "history appended, id map not saved", ()),
+    ("resolve.state_text:before", "history appended, fingerprint and id map not", ()),
     ("warehouse.checkpoint:before", "all tables in the fresh DuckDB file, no CHECKPOINT", ()),
     ("warehouse.swap:before", "new warehouse built, not swapped in", ()),
     ("warehouse.swap:after", "warehouse swapped, folder not synced, nothing published", ()),

@@ -109,3 +109,25 @@ def test_unmerge_by_cannot_link_splits_and_keeps_unaffected_ids() -> None:
     assert c2["z:1"] == c1["z:1"]  # unaffected customer untouched
     assert second.changes["kind"].to_list() == ["created", "split"]
     assert second.dropped.filter(pl.col("reason") == "cannot_link")["rule"].to_list() == ["fuzzy"]
+
+
+def test_history_rows_of_a_run_killed_before_its_id_map_are_not_committed(tmp_path) -> None:
+    from dataclasses import fields
+    from datetime import timedelta
+
+    from cdp.resolve.store import ResolvePaths, commit_ids, read_history
+
+    paths = ResolvePaths(**{f.name: tmp_path / f.name for f in fields(ResolvePaths)})
+    first = run(records({"key": "a:1", "email_key": "a@x.es"}))
+    history = commit_ids(
+        paths, history=None, changes=first.changes, id_map=first.id_map, changed_at=NOW
+    )
+    assert read_history(paths).equals(history)  # committed: kept
+    # a later run appends its history, then dies before saving its id map
+    later = first.changes.with_columns(
+        pl.lit("r9").alias("run_id"), pl.lit(NOW + timedelta(days=1)).alias("changed_at")
+    )
+    pl.concat([history, later.select(history.columns)]).write_parquet(paths.id_changes)
+    assert read_history(paths).equals(history)
+    paths.id_map.unlink()  # no run ever committed
+    assert read_history(paths).height == 0
