@@ -77,6 +77,8 @@ def resolve(
     label = "custom"
     if matcher is None:
         matcher, label = fuzzy_matcher(settings, paths)
+    if matcher is not None and label != "custom" and not retrain:
+        retrain = _outgrown(settings, paths, records.height)
     cached = read_optional(paths.pairs)
     if cached is not None and _stored(paths) != fingerprint(label, paths.model):
         progress.info("  matcher settings or model changed: re-scoring every pair")
@@ -131,6 +133,16 @@ def resolve(
         table=list(scored.blocking),
         notes=notes,
     )
+
+
+def _outgrown(settings: Settings, paths: ResolvePaths, records: int) -> bool:
+    from cdp.resolve.fuzzy import fuzzy_settings, model_outgrown
+
+    growth = fuzzy_settings(settings).retrain_growth
+    if not model_outgrown(paths.model, records, growth):
+        return False
+    progress.info(f"  records grew {growth:g}x since the model was trained: retraining")
+    return True
 
 
 def _fuzzy_threshold(settings: Settings) -> float:

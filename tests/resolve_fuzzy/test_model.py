@@ -162,3 +162,15 @@ def test_a_corrupt_model_file_is_retrained_with_a_warning(
     assert result.stats["trained"] is True
     assert "model.json: invalid model file" in capsys.readouterr().err
     assert load_model(path).names == FuzzySettings().comparisons
+
+
+def test_a_model_is_outgrown_once_records_reach_the_growth_factor(trained, tmp_path) -> None:
+    from cdp.resolve.fuzzy import load_model, model_outgrown
+
+    path, _ = trained
+    n = int(load_model(path).info["trained_records"])
+    assert n > 0
+    assert not model_outgrown(path, 2 * n - 1, 2.0)
+    assert model_outgrown(path, 2 * n, 2.0)
+    assert not model_outgrown(path, 10 * n, 0.0)  # 0: never
+    assert not model_outgrown(tmp_path / "missing.json", 10 * n, 2.0)

@@ -84,6 +84,7 @@ labels = "labels.csv"
         ("blocking = []", "resolve.fuzzy.blocking"),
         ("max_block_size = 0", "resolve.fuzzy.max_block_size"),
         ("guard_weight = 5.0", "resolve.fuzzy.guard_weight"),
+        ("retrain_growth = 0.5", "resolve.fuzzy.retrain_growth"),
         ('[resolve.fuzzy.fixed_m]\n"phone.maybe" = 0.1', "resolve.fuzzy.fixed_m.phone.maybe"),
         ('[resolve.fuzzy.fixed_m]\n"phone.else" = 2', "resolve.fuzzy.fixed_m.phone.else"),
     ],

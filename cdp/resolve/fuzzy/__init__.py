@@ -9,7 +9,7 @@ from __future__ import annotations
 from cdp.resolve.fuzzy.blocking import BLOCK_KEYS, BlockingRule
 from cdp.resolve.fuzzy.comparisons import COMPARISONS
 from cdp.resolve.fuzzy.explain import ComparisonEvidence, PairExplanation, explain_pair
-from cdp.resolve.fuzzy.matcher import FuzzyResult, find_matches
+from cdp.resolve.fuzzy.matcher import FuzzyResult, find_matches, model_outgrown
 from cdp.resolve.fuzzy.model import MatchModel, ModelError, load_model
 from cdp.resolve.fuzzy.settings import FuzzySettings, fuzzy_settings
 
@@ -27,4 +27,5 @@ __all__ = [
     "find_matches",
     "fuzzy_settings",
     "load_model",
+    "model_outgrown",
 ]

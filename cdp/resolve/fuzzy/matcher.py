@@ -180,6 +180,19 @@ def _score_all(
     return pl.concat(parts)
 
 
+def model_outgrown(model_path: Path, records: int, growth: float) -> bool:
+    """True when `records` reach `growth` times the records the saved model was trained on
+    (a model trained on a small first delivery is not kept forever); False without a model,
+    an unreadable one (it retrains anyway) or with growth 0."""
+    if growth <= 0 or not Path(model_path).is_file():
+        return False
+    try:
+        trained = int(load_model(model_path).info.get("trained_records", 0))
+    except ModelError:
+        return False
+    return trained > 0 and records >= growth * trained
+
+
 def _current_model(path: Path, wanted: str) -> MatchModel | None:
     if not Path(path).is_file():
         return None

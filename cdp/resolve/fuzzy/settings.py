@@ -62,6 +62,7 @@ _KEYS = frozenset(
         "comparisons",
         "blocking",
         "max_block_size",
+        "retrain_growth",
         "em_max_iterations",
         "em_convergence",
         "u_sample_size",
@@ -92,6 +93,10 @@ class FuzzySettings:
     fixed_m: Mapping[str, float] = field(default_factory=lambda: DEFAULT_FIXED_M)
     labels_path: Path | None = None
     guard_weight: float = -60.0
+    # retrain (and re-score every pair) once the records outnumber those the model was
+    # trained on by this factor: a model trained on a first small delivery is not kept
+    # forever (0 turns it off; `cdp resolve --retrain` always retrains)
+    retrain_growth: float = 2.0
 
     def __post_init__(self) -> None:
         if not 0.0 < self.threshold < 1.0:
@@ -103,6 +108,8 @@ class FuzzySettings:
             raise ValueError("at least one blocking rule is needed")
         if self.guard_weight > 0:
             raise ValueError("guard_weight must be <= 0 (a penalty)")
+        if self.retrain_growth != 0 and self.retrain_growth <= 1:
+            raise ValueError("retrain_growth must be > 1, or 0 (never)")
 
 
 def fuzzy_settings(settings: Settings) -> FuzzySettings:
@@ -124,6 +131,9 @@ def fuzzy_settings(settings: Settings) -> FuzzySettings:
     guard = r.get("guard_weight", float, d.guard_weight)
     if guard > 0:
         raise r.error("guard_weight", "expected a penalty <= 0 (log2 weight; 0 turns it off)")
+    growth = r.get("retrain_growth", float, d.retrain_growth)
+    if growth != 0 and growth <= 1:
+        raise r.error("retrain_growth", "expected a factor > 1 (e.g. 2.0), or 0 for never")
     return FuzzySettings(
         threshold=threshold,
         blocking=_blocking(r) if "blocking" in table else d.blocking,
@@ -137,6 +147,7 @@ def fuzzy_settings(settings: Settings) -> FuzzySettings:
         fixed_m=_fixed_m(r, comparisons) if "fixed_m" in table else d.fixed_m,
         labels_path=(settings.path.parent / labels) if labels else None,
         guard_weight=guard,
+        retrain_growth=growth,
     )
 
 
