@@ -15,11 +15,11 @@ from pathlib import Path
 
 import polars as pl
 
+from cdp.atomic import write_bytes as write_bytes_atomic
 from cdp.atomic import write_parquet as write_parquet_atomic
 from cdp.export.files import flatten, write_export
 from cdp.export.shapes import shape_customers
 from cdp.layout import Layout
-from cdp.profiles.lake import write_bytes_atomic
 from cdp.warehouse import sha256_hex
 
 CHANGE_KINDS: tuple[str, ...] = ("created", "updated", "merged", "deleted")

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import polars as pl
 
+from cdp.atomic import write_bytes as write_bytes_atomic
 from cdp.atomic import write_parquet as write_parquet_atomic
 from cdp.errors import CdpError
-from cdp.profiles.lake import write_bytes_atomic
 
 FORMATS: tuple[str, ...] = ("csv", "parquet", "jsonl")
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")

@@ -6,7 +6,6 @@ when the layer does not exist yet, so downstream code never branches on "missing
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -97,17 +96,3 @@ def read_lake(layout: Layout) -> LakeFrames:
         match_evidence=resolved["match_evidence"],
         customer_id_changes=resolved["customer_id_changes"],
     )
-
-
-def write_bytes_atomic(data: bytes, path: Path) -> None:
-    """Same promise as `write_parquet_atomic`, for text/CSV/JSON payloads."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        with tmp.open("wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)

@@ -25,13 +25,6 @@ SCANNED = ("cdp", "connectors", "pipelines", "dagster_project")
 #: demos, and `cdp.faults` is the harness.
 EXEMPT_DIRS = ("cdp/synth/",)
 EXEMPT_FILES = ("cdp/faults.py",)
-#: Writer steps in files the reliability engineer may not edit; each owner must add a
-#: fault point (or route the write through `cdp.atomic`). strict xfail: fixing one fails
-#: this list until the entry is removed.
-KNOWN_GAPS = {
-    "cdp/profiles/lake.py": "profiles: write_bytes_atomic duplicates cdp.atomic.write_bytes",
-}
-
 _RENAMES = {("os", "replace"), ("os", "rename"), ("shutil", "move"), ("shutil", "copyfile")}
 _SQL = re.compile(r"\bCOPY\b.*\bTO\b|\bCHECKPOINT\b", re.IGNORECASE | re.DOTALL)
 
@@ -132,14 +125,9 @@ def test_the_scanner_finds_an_unguarded_writer(tmp_path: Path) -> None:
 
 
 def test_every_writer_step_is_inside_a_fault_point() -> None:
-    gaps = {f: steps for f, steps in unguarded_writers().items() if f not in KNOWN_GAPS}
-    assert gaps == {}, "writer steps without a fault point (wrap them in cdp.faults.fault_point)"
-
-
-@pytest.mark.parametrize("path", sorted(KNOWN_GAPS))
-@pytest.mark.xfail(strict=True, reason="owner must add a fault point (see KNOWN_GAPS)")
-def test_known_gap_is_closed(path: str) -> None:
-    assert path not in unguarded_writers(), KNOWN_GAPS[path]
+    assert unguarded_writers() == {}, (
+        "writer steps without a fault point (wrap them in cdp.faults.fault_point)"
+    )
 
 
 def test_every_point_name_used_in_code_is_registered_and_every_registered_one_used() -> None:
