@@ -32,6 +32,7 @@ from __future__ import annotations
 import contextlib
 import gzip
 import hashlib
+import json
 import re
 import zlib
 from dataclasses import dataclass, field
@@ -40,7 +41,9 @@ from pathlib import Path
 
 import polars as pl
 
+from cdp import progress
 from cdp.atomic import write_parquet as write_parquet_atomic
+from cdp.atomic import write_text
 from cdp.config import Settings
 from cdp.errors import CdpError
 from cdp.export.audience import normalised_phone
@@ -376,11 +379,70 @@ def _text_reports(layout: Layout, s: Subject) -> list[Path]:
 
 
 def forget(settings: Settings, who: str, *, now: datetime | None = None) -> ErasureResult:
-    """Erase the person `who` names everywhere cdp keeps data, and suppress them."""
+    """Erase the person `who` names everywhere cdp keeps data, and suppress them.
+
+    An erasure interrupted by a crash is completed first (from its journal): the lake is
+    scrubbed before the resolved outputs, so the person can no longer be found by `who`
+    once the first files are rewritten. When the interrupted one was this person's, its
+    result is returned.
+    """
     now = now or datetime.now(UTC)
     layout = Layout.of(settings)
     id_type, value = classify(who, settings.project.default_country)
-    s = find_subject(layout, id_type, value)
+    pending = _read_journal(layout)
+    if pending is not None:
+        progress.warn("completing an interrupted erasure first")
+        done = _erase(settings, layout, pending, now)
+        try:
+            s = find_subject(layout, id_type, value)
+        except CdpError:
+            return done
+    else:
+        s = find_subject(layout, id_type, value)
+    return _erase(settings, layout, s, now)
+
+
+def _journal_path(layout: Layout) -> Path:
+    return layout.state / "erasure_pending.json"
+
+
+def _write_journal(layout: Layout, s: Subject) -> None:
+    """What to erase, saved before the first rewrite and deleted after the last. It holds
+    the person's identifiers only while their erasure is under way."""
+    body = {
+        "customer_ids": s.customer_ids,
+        "records": s.records.to_dicts(),
+        "identifiers": s.identifiers.to_dicts(),
+        "needles": s.needles,
+        "exact": s.exact,
+    }
+    write_text(json.dumps(body, ensure_ascii=False), _journal_path(layout))
+
+
+def _read_journal(layout: Layout) -> Subject | None:
+    path = _journal_path(layout)
+    if not path.is_file():
+        return None
+    try:
+        body = json.loads(path.read_text(encoding="utf-8"))
+        return Subject(
+            customer_ids=list(body["customer_ids"]),
+            records=pl.DataFrame(
+                body["records"],
+                schema={"source": pl.String, "record_id": pl.String, "record_key": pl.String},
+            ),
+            identifiers=pl.DataFrame(
+                body["identifiers"], schema={"id_type": pl.String, "value": pl.String}
+            ),
+            needles=list(body["needles"]),
+            exact=list(body["exact"]),
+        )
+    except (ValueError, KeyError, TypeError) as exc:
+        raise CdpError(f"{path}: unreadable erasure journal ({type(exc).__name__})") from None
+
+
+def _erase(settings: Settings, layout: Layout, s: Subject, now: datetime) -> ErasureResult:
+    _write_journal(layout, s)
     result = ErasureResult(customer_ids=s.customer_ids, records=s.records.height)
     result.suppressed = add_suppression(layout, s.identifiers, now)
     result.files_rewritten += [p for p in _lake_files(layout) if _scrub_parquet(p, s)]
@@ -406,6 +468,7 @@ def forget(settings: Settings, who: str, *, now: datetime | None = None) -> Eras
             prune_snapshots(layout, keep=0)  # every snapshot but the fresh one
             result.files_deleted += [p for p in old if not p.exists()]
     _log_erasure(layout, result, now)
+    _journal_path(layout).unlink()
     return result
 
 
