@@ -256,13 +256,23 @@ def current_snapshot(layout: Layout, *, missing_ok: bool = False) -> Path | None
 
 @contextmanager
 def open_snapshot(layout: Layout) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A read-only, hardened connection to the current snapshot (for analysts)."""
-    path = current_snapshot(layout)
-    assert path is not None
-    try:
-        con = duckdb.connect(str(path), read_only=True, config=dict(READER_CONFIG))
-    except duckdb.Error as exc:  # a damaged snapshot: say which, the next run replaces it
-        raise CdpError(f"{path}: cannot open the snapshot ({type(exc).__name__})") from exc
+    """A read-only, hardened connection to the current snapshot (for analysts).
+
+    A publish may repoint `CURRENT` and prune the snapshot it named between our reading
+    the pointer and opening the file; then the new one is opened (found by reliability
+    test 8). A snapshot that fails to open while still current is reported as damaged.
+    """
+    for attempt in range(3):
+        path = current_snapshot(layout)
+        assert path is not None
+        try:
+            con = duckdb.connect(str(path), read_only=True, config=dict(READER_CONFIG))
+            break
+        except duckdb.Error as exc:
+            if attempt < 2 and current_snapshot(layout) != path:
+                continue  # replaced under us: open the new one
+            # a damaged snapshot: say which; the next run replaces it
+            raise CdpError(f"{path}: cannot open the snapshot ({type(exc).__name__})") from exc
     try:
         yield con
     finally:
