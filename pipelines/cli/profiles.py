@@ -8,7 +8,6 @@ stdout; messages to stderr.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import Any
 
@@ -136,8 +135,7 @@ def handle_sql(args: argparse.Namespace) -> int:
     if args.format == "csv":
         sys.stdout.write(df.write_csv())
     elif args.format == "jsonl":
-        for row in df.to_dicts():
-            print(json.dumps(row, default=str, ensure_ascii=False))
+        sys.stdout.write(df.write_ndjson())  # dates and decimals as strings, UTF-8
     else:
         print(format_table(_rows(df)))
     return 0
