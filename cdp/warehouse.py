@@ -20,7 +20,6 @@ code constants checked against a regex; values are always bound with `?`.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import re
 import shutil
@@ -37,6 +36,7 @@ import pyarrow as pa
 from cdp.errors import CdpError, WarehouseError
 from cdp.faults import fault_point
 from cdp.layout import Layout
+from cdp.locks import exclusive_lock
 
 #: Hardened settings for every connection handed to an analyst (RELIABILITY §1.4, §5).
 READER_CONFIG: dict[str, str | bool | int | float | list[str]] = {
@@ -81,19 +81,11 @@ def _check_name(name: str) -> str:
 @contextmanager
 def writer_lock(warehouse: Path) -> Iterator[None]:
     """Hold the single-writer lock for `warehouse`, or fail at once if it is taken."""
-    warehouse.parent.mkdir(parents=True, exist_ok=True)
-    lock_path = warehouse.with_name(warehouse.name + ".lock")
-    with lock_path.open("a+") as fh:
-        try:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError as exc:
-            raise WarehouseBusy(
-                f"{warehouse}: another cdp process is building the warehouse; try again later"
-            ) from exc
-        try:
-            yield
-        finally:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+    busy = WarehouseBusy(
+        f"{warehouse}: another cdp process is building the warehouse; try again later"
+    )
+    with exclusive_lock(warehouse.with_name(warehouse.name + ".lock"), busy):
+        yield
 
 
 def build_warehouse(

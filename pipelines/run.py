@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import fcntl
 import json
 import time
 from collections.abc import Callable, Iterator
@@ -16,6 +15,7 @@ from cdp.config import Settings
 from cdp.errors import CdpError, NotBuiltYet
 from cdp.faults import fault_point
 from cdp.layout import Layout
+from cdp.locks import exclusive_lock
 from pipelines import ingest, normalize, profiles, publish, resolve
 from pipelines.reports import StageReport
 
@@ -80,19 +80,10 @@ def run_lock(layout: Layout) -> Iterator[None]:
     folder would interleave their writes (RELIABILITY test 8). The kernel drops a
     `flock` with its process, so a killed run never leaves a stale lock behind.
     """
-    layout.data_dir.mkdir(parents=True, exist_ok=True)
     path = layout.data_dir / "run.lock"
-    with path.open("a+") as fh:
-        try:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError as exc:
-            raise RunBusy(
-                f"{path}: another cdp run is using this data folder; wait for it to finish"
-            ) from exc
-        try:
-            yield
-        finally:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+    busy = RunBusy(f"{path}: another cdp run is using this data folder; wait for it to finish")
+    with exclusive_lock(path, busy):
+        yield
 
 
 def run_all(settings: Settings) -> RunResult:
