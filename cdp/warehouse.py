@@ -33,6 +33,7 @@ import duckdb
 import polars as pl
 import pyarrow as pa
 
+from cdp.atomic import write_text
 from cdp.errors import CdpError, WarehouseError
 from cdp.faults import fault_point
 from cdp.layout import Layout
@@ -216,7 +217,8 @@ def publish_snapshot(
     _fsync(tmp)
     with fault_point("snapshot.rename"):
         os.replace(tmp, final)
-    _write_atomic(pub / "CURRENT", final.name + "\n")
+    with fault_point("snapshot.pointer"):
+        write_text(final.name + "\n", pub / "CURRENT")
     _fsync_dir(pub)
     prune_snapshots(layout, keep=keep)
     return final
@@ -285,16 +287,6 @@ def _first_line(exc: BaseException) -> str:
 
 
 # --- file helpers ------------------------------------------------------------------------
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with tmp.open("w") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    with fault_point("snapshot.pointer"):
-        os.replace(tmp, path)
 
 
 def _remove_db(path: Path) -> None:

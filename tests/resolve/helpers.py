@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -98,3 +99,17 @@ def fake_matcher(recs: pl.DataFrame, new_keys: pl.Series | None, retrain: bool) 
     return FakeBatch(
         pairs(*rows), [{"rule": "name_dob", "pairs": len(rows)}], {"candidate_pairs": len(rows)}
     )
+
+
+def fuzzy_edge(a: str, b: str, weight: float, per: dict[str, float]) -> dict[str, object]:
+    """A fuzzy edge row (EDGE_SCHEMA) with per-comparison weights."""
+    return {
+        "record_key_a": a,
+        "record_key_b": b,
+        "rule": "fuzzy",
+        "id_type": None,
+        "match_weight": weight,
+        "match_probability": 1 - 1 / (1 + 2**weight),
+        "weights": json.dumps({k: {"level": "x", "weight": w} for k, w in per.items()}),
+        "rank": 9,
+    }

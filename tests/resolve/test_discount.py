@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
-
 import polars as pl
 import pytest
 
 from cdp.resolve.discount import discount_shared, threshold_weight
 from cdp.resolve.graph import EDGE_SCHEMA, IdentityGraph
+from tests.resolve.helpers import fuzzy_edge
 
 
 def _graph(values: list[tuple[str, str, str]]) -> IdentityGraph:
@@ -25,19 +24,6 @@ def _graph(values: list[tuple[str, str, str]]) -> IdentityGraph:
     )
 
 
-def _edge(a: str, b: str, weight: float, per: dict[str, float]) -> dict[str, object]:
-    return {
-        "record_key_a": a,
-        "record_key_b": b,
-        "rule": "fuzzy",
-        "id_type": None,
-        "match_weight": weight,
-        "match_probability": 1 - 1 / (1 + 2**weight),
-        "weights": json.dumps({k: {"level": "x", "weight": w} for k, w in per.items()}),
-        "rank": 9,
-    }
-
-
 RECORDS = pl.DataFrame(
     {
         "record_key": ["s:1", "s:2", "s:3", "s:4"],
@@ -50,8 +36,8 @@ RECORDS = pl.DataFrame(
 def test_pair_resting_on_a_shared_phone_is_refused_and_explained() -> None:
     edges = pl.DataFrame(
         [
-            _edge("s:1", "s:2", 8.0, {"first_name": 3.0, "phone": 6.0}),  # 8 - 6 = 2 < 6.6
-            _edge("s:3", "s:4", 8.0, {"first_name": 3.0, "phone": 6.0}),  # phone not shared
+            fuzzy_edge("s:1", "s:2", 8.0, {"first_name": 3.0, "phone": 6.0}),  # 8 - 6 = 2 < 6.6
+            fuzzy_edge("s:3", "s:4", 8.0, {"first_name": 3.0, "phone": 6.0}),  # phone not shared
         ],
         schema=EDGE_SCHEMA,
     )
@@ -64,7 +50,7 @@ def test_pair_resting_on_a_shared_phone_is_refused_and_explained() -> None:
 
 def test_strong_other_evidence_keeps_the_pair_with_the_lower_weight() -> None:
     edges = pl.DataFrame(
-        [_edge("s:3", "s:4", 20.0, {"first_name": 8.0, "email": 7.0})], schema=EDGE_SCHEMA
+        [fuzzy_edge("s:3", "s:4", 20.0, {"first_name": 8.0, "email": 7.0})], schema=EDGE_SCHEMA
     )
     graph = _graph([("email", "a@x.com", "junk")])
     kept, dropped = discount_shared(edges, RECORDS, graph, threshold=0.99)

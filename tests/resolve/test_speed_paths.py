@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -19,20 +18,7 @@ from cdp.resolve.fuzzy import FuzzySettings, find_matches, matcher
 from cdp.resolve.fuzzy.blocking import union_pairs
 from cdp.resolve.graph import EDGE_SCHEMA, build_graph
 from cdp.resolve.settings import IdentifierRules
-from tests.resolve.helpers import records
-
-
-def _edge(a: str, b: str, weight: float, per: dict[str, float]) -> dict[str, object]:
-    return {
-        "record_key_a": a,
-        "record_key_b": b,
-        "rule": "fuzzy",
-        "id_type": None,
-        "match_weight": weight,
-        "match_probability": 1 - 1 / (1 + 2**weight),
-        "weights": json.dumps({k: {"level": "x", "weight": w} for k, w in per.items()}),
-        "rank": 9,
-    }
+from tests.resolve.helpers import fuzzy_edge, records
 
 
 def test_discount_on_contact_edges_equals_discount_on_all() -> None:
@@ -47,7 +33,7 @@ def test_discount_on_contact_edges_equals_discount_on_all() -> None:
     graph = build_graph(recs, IdentifierRules())
     per = {"first_name": 3.0, "phone": 6.0, "email": 6.0}
     rows = [("s:1", "s:2", 8.0), ("s:3", "s:4", 8.0), ("s:1", "s:5", 9.0), ("s:3", "s:5", 5.0)]
-    edges = pl.DataFrame([_edge(a, b, w, per) for a, b, w in rows], schema=EDGE_SCHEMA)
+    edges = pl.DataFrame([fuzzy_edge(a, b, w, per) for a, b, w in rows], schema=EDGE_SCHEMA)
     narrow = contact_records(recs, graph)
     assert narrow["record_key"].to_list() == ["s:1", "s:2"]  # only the shared phone's records
     full_kept, full_dropped = discount_shared(edges, recs, graph, threshold=0.99)
