@@ -7,9 +7,10 @@ function runs from the pipeline, Dagster and tests (and per partition elsewhere)
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 import polars as pl
@@ -18,7 +19,7 @@ from cdp.resolve.discount import CONTACTS, discount_shared, threshold_weight
 from cdp.resolve.evidence import dropped_links, match_evidence
 from cdp.resolve.frames import attach
 from cdp.resolve.graph import EDGE_SCHEMA, IdentityGraph, build_graph, with_rid
-from cdp.resolve.guards import apply_guards, profiles
+from cdp.resolve.guards import GuardResult, apply_guards, find_violations, profiles
 from cdp.resolve.ids import assign_ids
 from cdp.resolve.overrides import (
     Overrides,
@@ -156,6 +157,41 @@ def _unique_keys(records: pl.DataFrame) -> pl.DataFrame:
     return records.unique(subset="record_key", keep="first", maintain_order=True)
 
 
+#: `(keys, edges) -> record_key, cluster`: every key labelled by the smallest key of its
+#: component over `edges` (`record_key_a, record_key_b`, all naming known keys).
+Components = Callable[[pl.Series, pl.DataFrame], pl.DataFrame]
+
+
+def _guard_outside(
+    components: Components, keys: pl.Series, edges: pl.DataFrame, guard: partial[GuardResult]
+) -> GuardResult:
+    """`guard` (`apply_guards` with its rule arguments bound) with the components from
+    `components`: the repair runs only on the members of the few components that break a
+    rule, which gives the same result since a repair never crosses components."""
+    known = keys.implode()
+    edges = edges.filter(pl.col("record_key_a").is_in(known) & pl.col("record_key_b").is_in(known))
+    assignment = components(keys, edges.select("record_key_a", "record_key_b")).sort("record_key")
+    kw = guard.keywords
+    violations = find_violations(
+        assignment, kw["limited"], kw["labels"], kw["profile"], kw["limits"], kw["max_size"]
+    )
+    kw["clock"].lap("clustering")
+    if violations.height == 0:
+        no_drop = edges.clear().with_columns(pl.lit(None, dtype=pl.String).alias("reason"))
+        return GuardResult(assignment, edges, no_drop, violations)
+    members = assignment.join(violations.select("cluster").unique(), on="cluster", how="semi")
+    inside = pl.col("record_key_a").is_in(members["record_key"].implode())
+    repaired = guard(members["record_key"], edges.filter(inside))
+    return GuardResult(
+        assignment=pl.concat(
+            [assignment.join(members, on="record_key", how="anti"), repaired.assignment]
+        ).sort("record_key"),
+        used=pl.concat([edges.filter(~inside), repaired.used]),
+        dropped=repaired.dropped,
+        violations=violations,
+    )
+
+
 def resolve_records(
     records: pl.DataFrame,
     *,
@@ -167,13 +203,15 @@ def resolve_records(
     changed_at: datetime,
     taken: Iterable[str] = (),
     fuzzy_threshold: float = 0.99,
+    components: Components | None = None,
 ) -> Resolution:
     """Link `records` (IDENTITY_RECORD) into customers with stable ids.
 
     `pairs` are the fuzzy matcher's SCORED_PAIR rows (already merged with the cache),
     `previous` the last id map (None on a first run). Pairs that only pass the
     matcher's `fuzzy_threshold` on a phone or email the graph found shared are refused
-    (`cdp.resolve.discount`).
+    (`cdp.resolve.discount`). `components` computes the connected components elsewhere
+    (the Spark engine's large/small-star loop); None: in process, inside `apply_guards`.
     """
     rules = settings.identifiers
     clock = Clock()
@@ -188,9 +226,8 @@ def resolve_records(
     edges = pl.concat([must_link_edges(matched), graph.edges, fuzzy])
     clock.lap("fuzzy_discount")
     limited, limits = limited_values(graph.ids, rules)
-    guarded = apply_guards(
-        records["record_key"],
-        edges,
+    guard = partial(
+        apply_guards,
         limited=limited,
         labels=cannot_link_labels(matched),
         profile=profiles(records),
@@ -199,6 +236,10 @@ def resolve_records(
         hold_oversize=settings.oversize == "hold",
         clock=clock,
     )
+    if components is None:
+        guarded = guard(records["record_key"], edges)
+    else:
+        guarded = _guard_outside(components, records["record_key"], edges, guard)
     ids = assign_ids(
         guarded.assignment, previous, run_id=run_id, changed_at=changed_at, taken=taken
     )
