@@ -14,7 +14,7 @@ Where each step runs on Spark (`SparkRunner`):
 | union over rules | `group_apply(record_key_l)` | |
 | scoring (model trained on the driver) | join + `map_batches` | training on a sample |
 | connected components | large/small-star loop | |
-| identifier graph, guards, ids | | `cdp.engine.resolve` |
+| identifier graph, guards, ids | | `resolve_records(components=...)` |
 | golden records + provenance | `group_apply(customer_id)` | |
 """
 
@@ -33,11 +33,10 @@ import pyarrow as pa
 
 from cdp import progress
 from cdp.engine import kernels as k
-from cdp.engine.resolve import resolve_on
-from cdp.engine.runner import Runner
+from cdp.engine.runner import EDGE_COLUMNS, Runner
 from cdp.normalize.identifiers import BLOCKABLE_COLUMNS
 from cdp.profiles.settings import ProfileSettings
-from cdp.resolve.engine import Resolution
+from cdp.resolve.engine import Resolution, resolve_records
 from cdp.resolve.fuzzy.matcher import find_matches
 from cdp.resolve.fuzzy.settings import FuzzySettings
 from cdp.resolve.overrides import Overrides
@@ -125,6 +124,16 @@ def latest_delivery(raw: pa.Table) -> pa.Table:
     return k.conform(out, RAW_SCHEMA)
 
 
+def runner_components(runner: Runner, keys: pl.Series, edges: pl.DataFrame) -> pl.DataFrame:
+    """The `components` hook of `resolve_records`: connected components on `runner`
+    (large/small-star on Spark), collected as `record_key, cluster`."""
+    found = runner.connected_components(
+        runner.from_arrow(keys.to_frame("record_key").to_arrow()),
+        runner.from_arrow(edges.select(EDGE_COLUMNS).to_arrow()),
+    )
+    return runner.collect(found)
+
+
 def run_engine(
     runner: Runner, raw_files: Sequence[Path], work: Path, inputs: EngineInputs
 ) -> EngineRun:
@@ -174,8 +183,7 @@ def run_engine(
     scored = runner.materialize(runner.map_batches(sided, scorer, SCORED_PAIR), out["scored_pairs"])
     clock.lap("scored_pairs")
     pairs = runner.collect(scored).sort("record_key_l", "record_key_r")
-    resolution = resolve_on(
-        runner,
+    resolution = resolve_records(
         records,
         settings=inputs.resolve,
         pairs=pairs,
@@ -185,6 +193,7 @@ def run_engine(
         changed_at=inputs.changed_at,
         taken=inputs.taken,
         fuzzy_threshold=inputs.fuzzy.threshold,
+        components=partial(runner_components, runner),
     )
     clock.lap("resolve")
     customers = runner.from_arrow(
