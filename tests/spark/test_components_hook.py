@@ -3,7 +3,6 @@ hook) give exactly the default resolution, including every guard's repair."""
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 import polars as pl
@@ -15,26 +14,9 @@ from cdp.resolve.engine import Resolution, resolve_records
 from cdp.resolve.overrides import Overrides, parse_overrides
 from cdp.resolve.settings import ResolveSettings
 from tests.resolve.helpers import NOW, fake_matcher, pairs, records
+from tests.resolve.test_properties import _recs, record_rows
 
-_FIELDS: dict[str, list[Any]] = {
-    "user_id": [None, None, "u1", "u2"],
-    "email_key": [None, "a@x.es", "b@x.es", "test@test.com"],
-    "phone": [None, None, "+34600000001", "+34600000002"],
-    "anonymous_id": [None, "anon1", "anon2"],
-    "first_name_key": [None, "ana", "luis"],
-    "last_name_key": [None, "ruiz", "gil"],
-    "birth_date": [None, dt.date(1990, 1, 1), dt.date(1985, 5, 5)],
-}
-_ROWS = st.lists(
-    st.fixed_dictionaries({k: st.sampled_from(v) for k, v in _FIELDS.items()}),
-    min_size=1,
-    max_size=16,
-)
 _FRAMES = ("customer_records", "id_map", "evidence", "dropped", "changes", "violations")
-
-
-def _recs(rows: list[dict[str, Any]]) -> pl.DataFrame:
-    return records(*({"key": f"s{i % 3}:{i:03d}", **r} for i, r in enumerate(rows)))
 
 
 def _resolve(
@@ -75,12 +57,12 @@ def _reversed_labels(keys: pl.Series, edges: pl.DataFrame) -> pl.DataFrame:
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
-    rows=_ROWS,
+    rows=record_rows,
     cap=st.integers(1, 4),
     hold=st.booleans(),
-    cannot=st.lists(st.tuples(st.integers(0, 15), st.integers(0, 15)), max_size=2),
-    must=st.lists(st.tuples(st.integers(0, 15), st.integers(0, 15)), max_size=2),
-    extra=st.lists(st.tuples(st.integers(0, 15), st.integers(0, 15)), max_size=4),
+    cannot=st.lists(st.tuples(st.integers(0, 17), st.integers(0, 17)), max_size=2),
+    must=st.lists(st.tuples(st.integers(0, 17), st.integers(0, 17)), max_size=2),
+    extra=st.lists(st.tuples(st.integers(0, 17), st.integers(0, 17)), max_size=4),
 )
 def test_hook_equals_the_default_path(
     rows: list[dict[str, Any]],
