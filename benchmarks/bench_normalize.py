@@ -1,7 +1,24 @@
-"""Benchmark: normalise N generated raw identity records (default 1M; target ≤ 10 s on 2 cores).
+"""Benchmark: the normalize stage, target 1M identity records in ≤ 10 s on 2 cores. By hand.
 
-Run by hand:  .venv/bin/python benchmarks/bench_normalize.py [--rows 1000000] [--phones 50000]
-              [--repeat 3]
+Real data (what to quote): the `cdp normalize` stage on an ingested raw lake.
+
+    .venv/bin/python -m benchmarks.bench_normalize --data-dir \
+        benchmarks/work/synth-150k-s42/cdp_data [--runs 3] [--keep DIR]
+    .venv/bin/python -m benchmarks.bench_normalize --compare OLD.parquet NEW.parquet
+
+`lake/raw` of `--data-dir` (default: the 150k-people synth set, 1,104,282 records) is
+copied once into a scratch folder (the cached data is never modified), and each run is
+the real stage (`pipelines.normalize.normalize`, config `--config`, default the data's
+`../landing/cdp.toml`) in a child process. Prints seconds per phase (wall per run and the
+median, CPU median: read, placeholders, emails, dates, addresses, phones, names,
+identifiers, distinct = grouping and mapping back, assemble, write), the stage and
+process wall, CPU s (user+sys of the child, all threads), peak RSS and the load average
+before each run. `--keep DIR` keeps the last run's identity_records.parquet;
+`--compare A B` checks two such files hold the same rows (DuckDB EXCEPT ALL both ways).
+
+Synthetic (no data folder needed; easy data, many repeats):
+
+    .venv/bin/python -m benchmarks.bench_normalize --rows 1000000 [--phones 50000] [--repeat 3]
 
 Records are generated with numpy (fixed seed): Spanish and English names in mixed
 casing, with titles, full-name-only and comma forms; emails with display names,
@@ -16,11 +33,17 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import inspect
+import json
 import os
+import shutil
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -30,6 +53,10 @@ from cdp.normalize.address import normalize_addresses
 from cdp.normalize.email import normalize_emails
 from cdp.normalize.names import normalize_names
 from cdp.normalize.phone import normalize_phones
+
+ROOT = Path(__file__).resolve().parent.parent
+WORK = ROOT / "benchmarks" / "work"
+DEFAULT_DATA = WORK / "synth-150k-s42" / "cdp_data"
 
 FIRST = [
     "María", "maría josé", "JOSÉ LUIS", "Juan Carlos", "Ana", "Pepe", "Lola", "Francisco",
@@ -123,12 +150,8 @@ def _median(runs: list[tuple[float, float]]) -> tuple[float, float]:
     return statistics.median(w for w, _ in runs), statistics.median(c for _, c in runs)
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--rows", type=int, default=1_000_000)
-    ap.add_argument("--phones", type=int, default=50_000)
-    ap.add_argument("--repeat", type=int, default=3, help="runs of the whole; medians shown")
-    args = ap.parse_args()
+def synthetic(args: argparse.Namespace) -> None:
+    """Normalisers and `normalize_records` on generated records, in this process."""
     result: dict[str, pl.DataFrame] = {}
 
     def make() -> None:
@@ -189,6 +212,151 @@ def main() -> None:
     print("runs (wall/cpu): " + ", ".join(f"{w:.2f}/{c:.2f}" for w, c in runs))
     print()
     print(result["quality"])
+
+
+def child(scratch: Path, config: Path, out: Path) -> None:
+    """Run the normalize stage on `scratch` and write its timings and metrics to `out`."""
+    import dataclasses
+
+    from cdp.config import load_settings
+    from pipelines.normalize import normalize
+
+    settings = load_settings(config, check_files=False)
+    project = dataclasses.replace(
+        settings.project, data_dir=scratch, warehouse=scratch / "warehouse" / "cdp.duckdb"
+    )
+    settings = dataclasses.replace(settings, project=project)
+    t0 = time.perf_counter()
+    report = normalize(settings)
+    wall = time.perf_counter() - t0
+    m = report.metrics
+    timings = {"timings": m.get("timings", {}), "cpu_timings": m.get("cpu_timings", {})}
+    out.write_text(json.dumps({**timings, "wall": wall, "rows": report.rows}))
+
+
+def run_once(scratch: Path, config: Path) -> dict[str, Any]:
+    """One child run of the stage on `scratch`; adds process wall, CPU and peak RSS."""
+    out = scratch / "bench.json"
+    cmd = [sys.executable, "-m", "benchmarks.bench_normalize", "--child", str(scratch)]
+    cmd += ["--out", str(out), "--config", str(config)]
+    load = os.getloadavg()[0]
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=ROOT)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - t0
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"normalize child failed (exit {os.waitstatus_to_exitcode(status)})")
+    row: dict[str, Any] = json.loads(out.read_text())
+    row.update(
+        process_wall=wall,
+        cpu=usage.ru_utime + usage.ru_stime,
+        rss_mib=usage.ru_maxrss / 1024,
+        load=load,
+    )
+    return row
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    """Per phase: wall seconds per run and their median, and the median CPU seconds."""
+    phases = list(dict.fromkeys(k for r in rows for k in r["timings"]))
+    lines = [("phase", *[f"run {i + 1}" for i in range(len(rows))], "median", "CPU median")]
+
+    def add(name: str, values: list[float], fmt: str = "{:.2f}", cpu: str = "") -> None:
+        med = statistics.median(values) if values else float("nan")
+        lines.append((name, *[fmt.format(v) for v in values], fmt.format(med), cpu))
+
+    for p in phases:
+        cpu = statistics.median(float(r["cpu_timings"].get(p, 0.0)) for r in rows)
+        add(p, [float(r["timings"].get(p, 0.0)) for r in rows], cpu=f"{cpu:.2f}")
+    add("stage wall s", [r["wall"] for r in rows])
+    add("process wall s", [r["process_wall"] for r in rows])
+    add("CPU s (user+sys)", [r["cpu"] for r in rows])
+    add("peak RSS MiB", [r["rss_mib"] for r in rows], "{:.0f}")
+    add("load avg before", [r["load"] for r in rows])
+    add("records", [float(r["rows"]) for r in rows], "{:,.0f}")
+    widths = [max(len(str(line[i])) for line in lines) for i in range(len(lines[0]))]
+    text = [
+        "  ".join(
+            str(c).rjust(w) if i else str(c).ljust(w)
+            for i, (c, w) in enumerate(zip(line, widths, strict=True))
+        )
+        for line in lines
+    ]
+    text.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(text)
+
+
+def compare(a: Path, b: Path) -> str:
+    """Row counts and rows of `a` missing from `b` and back (DuckDB EXCEPT ALL, so
+    duplicates count); when they differ, how many records differ per column."""
+    import duckdb
+
+    con = duckdb.connect()
+    read = "SELECT * FROM read_parquet(?)"
+    sizes = [pl.scan_parquet(p).select(pl.len()).collect().item() for p in (a, b)]
+    lines = [f"rows: {sizes[0]:,} vs {sizes[1]:,}"]
+    differ = False
+    for x, y in ((a, b), (b, a)):
+        got = con.execute(f"SELECT count(*) FROM ({read} EXCEPT ALL {read})", [str(x), str(y)])
+        n = (got.fetchone() or (0,))[0]
+        differ = differ or n > 0
+        lines.append(f"{x.name} EXCEPT ALL {y.name}: {n:,} rows")
+    if differ:
+        left = pl.read_parquet(a)
+        both = left.join(pl.read_parquet(b), on="record_key", how="inner", suffix="__b")
+        for c in left.columns:
+            if c != "record_key":
+                n = both.select(pl.col(c).ne_missing(pl.col(f"{c}__b")).sum()).item()
+                if n:
+                    lines.append(f"  {c}: {n:,} records differ")
+    return "\n".join(lines)
+
+
+def real_data(args: argparse.Namespace) -> None:
+    """The stage on a copy of `--data-dir`'s raw lake, `--runs` times."""
+    data = args.data_dir.resolve()
+    raw = data / "lake" / "raw"
+    if not raw.is_dir():
+        raise SystemExit(f"{data}: no lake/raw")
+    landing = data.parent / "landing" / "cdp.toml"
+    config = args.config or (landing if landing.is_file() else ROOT / "data/samples/cdp.toml")
+    WORK.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix="bench-normalize-", dir=WORK))
+    try:
+        shutil.copytree(raw, scratch / "lake" / "raw")
+        rows = [run_once(scratch, config) for _ in range(max(1, args.runs))]
+        if args.keep is not None:
+            args.keep.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(scratch / "lake" / "identity_records.parquet", args.keep)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    print(f"normalize stage on {raw} (config {config}), {pl.thread_pool_size()} polars threads")
+    print(table(rows))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--data-dir", type=Path, help=f"an ingested data folder, e.g. {DEFAULT_DATA}")
+    ap.add_argument("--config", type=Path, help="cdp.toml (default: ../landing/cdp.toml)")
+    ap.add_argument("--runs", type=int, default=3, help="stage runs on real data")
+    ap.add_argument("--keep", type=Path, help="copy the last run's identity_records.parquet here")
+    ap.add_argument("--compare", nargs=2, type=Path, metavar=("A", "B"))
+    ap.add_argument("--rows", type=int, default=1_000_000, help="synthetic records")
+    ap.add_argument("--phones", type=int, default=50_000, help="synthetic distinct phones")
+    ap.add_argument("--repeat", type=int, default=3, help="synthetic runs; medians shown")
+    ap.add_argument("--child", type=Path, help=argparse.SUPPRESS)
+    ap.add_argument("--out", type=Path, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child is not None:
+        child(args.child, args.config, args.out)
+    elif args.compare:
+        print(compare(*args.compare))
+    elif args.data_dir is not None:
+        real_data(args)
+    else:
+        synthetic(args)
 
 
 if __name__ == "__main__":

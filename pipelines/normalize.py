@@ -71,10 +71,15 @@ def normalize(settings: Settings) -> StageReport:
 
     Returns:
         A report with the record count, quality metrics (`<column>_invalid`,
-        `<column>_blocked`, ... for the contact columns) and the per-column quality table.
+        `<column>_blocked`, ... for the contact columns), wall and CPU seconds per phase
+        (`timings`, `cpu_timings`) and the per-column quality table.
     """
+    from cdp.resolve.timing import Clock  # the resolve stage's phase clock, reused
+
     t0 = time.perf_counter()
+    clock = Clock()
     raw, used = read_raw(settings)
+    clock.lap("read")
     identity, quality = normalize_records(
         raw,
         default_country=settings.project.default_country,
@@ -84,12 +89,16 @@ def normalize(settings: Settings) -> StageReport:
             for s in settings.sources
             if s.options.get("date_format")
         },
+        lap=clock.lap,
     )
     table = to_identity_table(identity) if identity.height else IDENTITY_RECORD.empty_table()
     target = Layout.of(settings).identity_records
     write_parquet_atomic(table, target)
+    clock.lap("write")
     report = StageReport(stage="normalize", rows=identity.height, table=quality.to_dicts())
     report.metrics.update(_metrics(identity, quality, used))
+    report.metrics.update(timings=clock.laps, cpu_timings=clock.cpu)
+    progress.debug(f"normalize: {clock.format()}")
     report.notes.append(f"identity records: {target}")
     if not used:
         report.notes.append("no raw data yet: wrote an empty identity_records.parquet")

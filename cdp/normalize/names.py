@@ -90,34 +90,52 @@ def _clean_name(raw: pl.Expr, *, titles: bool, suffixes: bool, keep_comma: bool 
     return blank_to_null(t)
 
 
-def _split_full(full: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
-    """(first, last) display parts of a clean full name; "Peña, Ana" is last, first."""
-    comma = full.str.extract_groups(r"^([^,]+),([^,]+)$")
-    c_last = blank_to_null(comma.struct.field("1").str.replace(_SUFFIX_RE, ""))
-    c_first = blank_to_null(comma.struct.field("2").str.replace(_PREFIX_RE, ""))
-    plain = full.str.replace_all(r"[\s,]+", " ").str.strip_chars(" ")
-    tokens = plain.str.split(" ")
-    keys = tokens.list.eval(fold_words(pl.element()).fill_null(""))
-    n = tokens.list.len()
+def _split_full(frame: pl.DataFrame, full: str) -> pl.DataFrame:
+    """`frame` plus `sf`, `sl`: (first, last) display parts of its clean full name column
+    `full`; "Peña, Ana" is last, first.
+
+    Computed in stages, each intermediate materialised once: eager polars does not
+    eliminate common subexpressions, and as one expression the tokens and their folded
+    keys were evaluated a dozen times over.
+    """
+    out = frame.with_columns(
+        _comma=pl.col(full).str.extract_groups(r"^([^,]+),([^,]+)$"),
+        _tokens=pl.col(full).str.replace_all(r"[\s,]+", " ").str.strip_chars(" ").str.split(" "),
+    )
+    comma = pl.col("_comma").struct.field
+    tokens = pl.col("_tokens")
+    out = out.with_columns(
+        _c_last=blank_to_null(comma("1").str.replace(_SUFFIX_RE, "")),
+        _c_first=blank_to_null(comma("2").str.replace(_PREFIX_RE, "")),
+        _keys=tokens.list.eval(fold_words(pl.element()).fill_null("")),
+        _n=tokens.list.len(),
+    )
+    keys, n = pl.col("_keys"), pl.col("_n")
     compound = pl.lit(list(_compound_first_names()), dtype=pl.List(pl.String)).first()
     k = pl.lit(1)
     # Longest compound given name first (4 words "maría de los ángeles" .. 2 words).
     for size in (2, 3, 4):
         prefix = keys.list.head(size).list.join(" ")
         k = pl.when((n >= size) & prefix.is_in(compound)).then(pl.lit(size)).otherwise(k)
+    is_part = keys.list.eval(pl.element().is_in(list(PARTICLES)))
+    out = out.with_columns(_k=k, _is_part=is_part)
     # Three or more surname words after one given name: the second word is a given name too
     # ("Pedro Pablo García López"), unless it is a particle.
-    is_part = keys.list.eval(pl.element().is_in(list(PARTICLES)))
+    is_part = pl.col("_is_part")
     surnames_after_1 = n - 1 - is_part.list.slice(1).list.sum()
     second_is_part = is_part.list.get(1, null_on_oob=True).fill_null(False)
-    k = pl.when((k == 1) & (surnames_after_1 > 2) & ~second_is_part).then(pl.lit(2)).otherwise(k)
+    k = pl.col("_k")
+    out = out.with_columns(
+        _k=pl.when((k == 1) & (surnames_after_1 > 2) & ~second_is_part).then(pl.lit(2)).otherwise(k)
+    )
     first = blank_to_null(tokens.list.head(k).list.join(" "))
     last = blank_to_null(tokens.list.slice(k).list.join(" "))
-    is_comma = c_last.is_not_null() & c_first.is_not_null()
-    return (
-        pl.when(is_comma).then(c_first).otherwise(first),
-        pl.when(is_comma).then(c_last).otherwise(last),
+    is_comma = pl.col("_c_last").is_not_null() & pl.col("_c_first").is_not_null()
+    out = out.with_columns(
+        sf=pl.when(is_comma).then(pl.col("_c_first")).otherwise(first),
+        sl=pl.when(is_comma).then(pl.col("_c_last")).otherwise(last),
     )
+    return out.drop("_comma", "_tokens", "_c_last", "_c_first", "_keys", "_n", "_k", "_is_part")
 
 
 def name_keys(first: pl.Expr, last: pl.Expr) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
@@ -150,9 +168,7 @@ def _normalize_distinct(distinct: pl.DataFrame) -> pl.DataFrame:
     f = _clean_name(pl.col("_f"), titles=True, suffixes=False)
     ln = _clean_name(pl.col("_l"), titles=False, suffixes=True)
     n = _clean_name(pl.col("_n"), titles=True, suffixes=True, keep_comma=True)
-    out = distinct.with_columns(cf=f, cl=ln, cn=n)
-    split_first, split_last = _split_full(pl.col("cn"))
-    out = out.with_columns(sf=split_first, sl=split_last)
+    out = _split_full(distinct.with_columns(cf=f, cl=ln, cn=n), "cn")
     # Fill a missing part from the split only when the given part agrees with it:
     # first "María" + full "María García López" fills last; last "García" + full "Ana" does not.
     cf, cl, sf, sl = (pl.col(c) for c in ("cf", "cl", "sf", "sl"))
