@@ -15,7 +15,7 @@ import dagster as dg
 from cdp.config import find_config, load_settings
 from dagster_project.assets import build_assets
 from dagster_project.automation import daily, full_job, new_export_files
-from dagster_project.resources import CdpConfig
+from dagster_project.resources import CdpConfig, CdpEngine
 
 
 def build_definitions(config_path: str | Path | None = None) -> dg.Definitions:
@@ -27,7 +27,8 @@ def build_definitions(config_path: str | Path | None = None) -> dg.Definitions:
         jobs=[full_job],
         schedules=[daily],
         sensors=[new_export_files],
-        resources={"cdp": CdpConfig(config_path=str(path))},
+        # the identity engine: `[project] engine` unless CdpEngine(engine=...) overrides it
+        resources={"cdp": CdpConfig(config_path=str(path)), "engine": CdpEngine()},
         executor=dg.in_process_executor,
     )
 

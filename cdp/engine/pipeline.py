@@ -33,7 +33,7 @@ import pyarrow as pa
 
 from cdp import progress
 from cdp.engine import kernels as k
-from cdp.engine.runner import EDGE_COLUMNS, Runner
+from cdp.engine.runner import EDGE_COLUMNS, Frame, Runner
 from cdp.normalize.identifiers import BLOCKABLE_COLUMNS
 from cdp.profiles.settings import ProfileSettings
 from cdp.resolve.engine import Resolution, resolve_records
@@ -134,26 +134,50 @@ def runner_components(runner: Runner, keys: pl.Series, edges: pl.DataFrame) -> p
     return runner.collect(found)
 
 
+def normalize_on(
+    runner: Runner, raw_files: Sequence[Path], out: Path, options: NormalizeOptions, buckets: int
+) -> Frame:
+    """Raw lake → identity records (latest delivery per record, normalised), written as
+    the Parquet dataset `out`; the frame continues from what was written."""
+    raw = runner.select(runner.read_parquet(raw_files), {c: c for c in RAW_COLUMNS})
+    raw = runner.group_apply(raw, ["source", "record_id"], latest_delivery, RAW_SCHEMA, buckets)
+    norm = partial(
+        k.normalize_partition,
+        default_country=options.default_country,
+        source_countries=dict(options.source_countries),
+        date_formats=dict(options.date_formats),
+        today=options.today,
+    )
+    return runner.materialize(runner.map_batches(raw, norm, IDENTITY_RECORD), out)
+
+
 def run_engine(
     runner: Runner, raw_files: Sequence[Path], work: Path, inputs: EngineInputs
 ) -> EngineRun:
     """The whole identity path on `runner`; see the module table for what runs where."""
-    n = inputs.buckets
     clock = _Laps(runner)
-    out: dict[str, Path] = {name: work / name for name in _DATASETS}
-    raw = runner.select(runner.read_parquet(raw_files), {c: c for c in RAW_COLUMNS})
-    raw = runner.group_apply(raw, ["source", "record_id"], latest_delivery, RAW_SCHEMA, n)
-    norm = partial(
-        k.normalize_partition,
-        default_country=inputs.normalize.default_country,
-        source_countries=dict(inputs.normalize.source_countries),
-        date_formats=dict(inputs.normalize.date_formats),
-        today=inputs.normalize.today,
-    )
-    identity = runner.materialize(
-        runner.map_batches(raw, norm, IDENTITY_RECORD), out["identity_records"]
+    identity = normalize_on(
+        runner, raw_files, work / "identity_records", inputs.normalize, inputs.buckets
     )
     clock.lap("normalize")
+    run = link_on(runner, identity, work, inputs, clock)
+    run.datasets["identity_records"] = work / "identity_records"
+    return run
+
+
+def link_on(
+    runner: Runner,
+    identity: Frame,
+    work: Path,
+    inputs: EngineInputs,
+    clock: _Laps | None = None,
+) -> EngineRun:
+    """Identity records (IDENTITY_RECORD) → candidate and scored pairs, customers with
+    stable ids (`resolve_records`, components on `runner`), golden records; each stage
+    written under `work`."""
+    n = inputs.buckets
+    clock = clock or _Laps(runner)
+    out: dict[str, Path] = {name: work / name for name in _DATASETS}
     rules = inputs.fuzzy.blocking
     routes = runner.map_batches(identity, partial(k.route_blocks, rules=rules), k.ROUTE_SCHEMA)
     routed = runner.join(
@@ -219,4 +243,4 @@ def run_engine(
     return EngineRun(out, resolution, model_json, counts, clock.laps)
 
 
-_DATASETS = ("identity_records", "candidate_pairs", "scored_pairs", "golden", "provenance")
+_DATASETS = ("candidate_pairs", "scored_pairs", "golden", "provenance")

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import datetime as dt
 import tempfile
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,12 +25,21 @@ import polars as pl
 from cdp import progress
 from cdp.atomic import write_parquet
 from cdp.config import Settings
-from cdp.engine.pipeline import EngineInputs, NormalizeOptions, run_engine, train_model
+from cdp.engine.pipeline import (
+    EngineInputs,
+    EngineRun,
+    NormalizeOptions,
+    link_on,
+    normalize_on,
+    run_engine,
+    train_model,
+)
 from cdp.engine.runner import EmbeddedRunner, Runner
 from cdp.engine.settings import spark_settings
 from cdp.engine.spark import read_dataset
 from cdp.layout import Layout
 from cdp.profiles.settings import profile_settings
+from cdp.resolve.engine import Resolution
 from cdp.resolve.fuzzy.model import ModelError, load_model, spec_hash
 from cdp.resolve.fuzzy.settings import FuzzySettings, fuzzy_settings
 from cdp.resolve.overrides import load_overrides
@@ -83,58 +94,117 @@ def _model_source(
     return train
 
 
-def run_identity(settings: Settings, *, run_id: str, runner: Runner | None = None) -> IdentityRun:
-    """Normalise and resolve on `runner` (default: from the config); write lake and state."""
-    layout = Layout.of(settings)
-    paths = ResolvePaths.of(layout)
+def normalize_options(settings: Settings) -> NormalizeOptions:
+    """Country and date-format defaults per source, `today` fixed for every worker."""
+    return NormalizeOptions(
+        default_country=settings.project.default_country,
+        source_countries={s.name: settings.source_country(s) for s in settings.sources},
+        date_formats={
+            s.name: str(s.options["date_format"])
+            for s in settings.sources
+            if s.options.get("date_format")
+        },
+    )
+
+
+def engine_inputs(settings: Settings, *, run_id: str) -> EngineInputs:
+    """What the engine pipeline needs from a config and the state (model, id map, history)."""
+    paths = ResolvePaths.of(Layout.of(settings))
     rs, fs = resolve_settings(settings), fuzzy_settings(settings)
     ss = spark_settings(settings)
-    raw_files = sorted(f for s in settings.sources for f in layout.raw(s.name).glob("*.parquet"))
-    if not raw_files:
-        raise FileNotFoundError(f"{layout.lake / 'raw'}: no raw data (run `cdp ingest` first)")
-    history = read_history(paths)
-    inputs = EngineInputs(
-        normalize=NormalizeOptions(
-            default_country=settings.project.default_country,
-            source_countries={s.name: settings.source_country(s) for s in settings.sources},
-            date_formats={
-                s.name: str(s.options["date_format"])
-                for s in settings.sources
-                if s.options.get("date_format")
-            },
-        ),
+    return EngineInputs(
+        normalize=normalize_options(settings),
         fuzzy=fs,
         resolve=rs,
         profiles=profile_settings(settings),
         model_json=_model_source(fs, paths.model, ss.sample_size),
         overrides=load_overrides(rs.overrides_path, sources={s.name for s in settings.sources}),
         previous=read_optional(paths.id_map),
-        taken=issued_ids(history),
+        taken=issued_ids(read_history(paths)),
         run_id=run_id,
         changed_at=dt.datetime.now(dt.UTC),
         buckets=ss.buckets,
     )
+
+
+def _raw_files(settings: Settings) -> list[Path]:
+    layout = Layout.of(settings)
+    raw_files = sorted(f for s in settings.sources for f in layout.raw(s.name).glob("*.parquet"))
+    if not raw_files:
+        raise FileNotFoundError(f"{layout.lake / 'raw'}: no raw data (run `cdp ingest` first)")
+    return raw_files
+
+
+def _write_resolution(settings: Settings, run: EngineRun, inputs: EngineInputs) -> None:
+    """The resolve stage's lake files and state, as the embedded stage writes them."""
+    paths = ResolvePaths.of(Layout.of(settings))
+    res = run.resolution
+    write_parquet(res.customer_records, paths.customer_records)
+    write_parquet(res.evidence, paths.match_evidence)
+    write_parquet(res.dropped, paths.dropped_links)
+    commit_ids(
+        paths,
+        history=read_history(paths),
+        changes=res.changes,
+        id_map=res.id_map,
+        changed_at=inputs.changed_at,
+    )
+    # the embedded stage's pair cache is not kept: its next run scores everything
+    paths.pairs_fingerprint.unlink(missing_ok=True)
+    paths.pairs.unlink(missing_ok=True)
+
+
+@contextmanager
+def _on(settings: Settings, runner: Runner | None) -> Iterator[tuple[Runner, Path]]:
+    """The runner (from the config when None, then closed) and a work folder in data_dir."""
     own = runner is None
     runner = runner or runner_for(settings)
     try:
-        with tempfile.TemporaryDirectory(prefix=".engine-", dir=layout.data_dir) as work:
-            run = run_engine(runner, raw_files, Path(work), inputs)
-            write_parquet(read_dataset(run.datasets["identity_records"]), paths.identity_records)
-            res = run.resolution
-            write_parquet(res.customer_records, paths.customer_records)
-            write_parquet(res.evidence, paths.match_evidence)
-            write_parquet(res.dropped, paths.dropped_links)
-            commit_ids(
-                paths,
-                history=history,
-                changes=res.changes,
-                id_map=res.id_map,
-                changed_at=inputs.changed_at,
-            )
-            # the embedded stage's pair cache is not kept: its next run scores everything
-            paths.pairs_fingerprint.unlink(missing_ok=True)
-            paths.pairs.unlink(missing_ok=True)
+        with tempfile.TemporaryDirectory(prefix=".engine-", dir=Layout.of(settings).data_dir) as w:
+            yield runner, Path(w)
     finally:
         if own:
             runner.close()
-    return IdentityRun(runner.name, dict(run.counts), dict(run.seconds))
+
+
+def run_identity(settings: Settings, *, run_id: str, runner: Runner | None = None) -> IdentityRun:
+    """Normalise and resolve on `runner` (default: from the config); write lake and state."""
+    raw_files = _raw_files(settings)
+    inputs = engine_inputs(settings, run_id=run_id)
+    with _on(settings, runner) as (used, work):
+        run = run_engine(used, raw_files, work, inputs)
+        write_parquet(
+            read_dataset(run.datasets["identity_records"]),
+            ResolvePaths.of(Layout.of(settings)).identity_records,
+        )
+        _write_resolution(settings, run, inputs)
+    return IdentityRun(used.name, dict(run.counts), dict(run.seconds))
+
+
+def normalize_identity(settings: Settings, *, runner: Runner | None = None) -> IdentityRun:
+    """The normalise half on `runner`: raw lake → `lake/identity_records.parquet`."""
+    raw_files = _raw_files(settings)
+    options, buckets = normalize_options(settings), spark_settings(settings).buckets
+    with _on(settings, runner) as (used, work):
+        t0 = time.perf_counter()
+        normalize_on(used, raw_files, work / "identity_records", options, buckets)
+        identity = read_dataset(work / "identity_records")
+        write_parquet(identity, ResolvePaths.of(Layout.of(settings)).identity_records)
+        seconds = {"normalize": round(time.perf_counter() - t0, 3)}
+    return IdentityRun(used.name, {"records": identity.height}, seconds)
+
+
+def resolve_identity(
+    settings: Settings, *, run_id: str, runner: Runner | None = None
+) -> tuple[IdentityRun, Resolution]:
+    """The resolve half on `runner`: `lake/identity_records.parquet` → pairs, customers
+    with stable ids, golden records; writes what the embedded resolve stage writes."""
+    paths = ResolvePaths.of(Layout.of(settings))
+    if not paths.identity_records.is_file():
+        raise FileNotFoundError(f"{paths.identity_records}: no identity records (normalise first)")
+    inputs = engine_inputs(settings, run_id=run_id)
+    with _on(settings, runner) as (used, work):
+        identity = used.read_parquet([paths.identity_records])
+        run = link_on(used, identity, work, inputs)
+        _write_resolution(settings, run, inputs)
+    return IdentityRun(used.name, dict(run.counts), dict(run.seconds)), run.resolution
