@@ -17,7 +17,7 @@ from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA, JaroWinkler, Levenshtein
 
 #: Bump when a level definition changes: stored models are retrained (spec hash).
-COMPARISONS_VERSION = 5
+COMPARISONS_VERSION = 6
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,11 +58,22 @@ COMPARISONS: dict[str, Comparison] = {
         ),
         Comparison(
             "last_name",
-            ("null", "exact", "swapped", "tokens", "first_surname", "jw92", "jw80", "else"),
+            (
+                "null",
+                "exact",
+                "swapped",
+                "tokens",
+                "first_surname",
+                "jw92",
+                "jw80",
+                "cross",
+                "else",
+            ),
             ("last_name_key", "last_name_first_key", "first_name_key"),
             tf_column="last_name_key",
             description="both surnames; swapped with first name; one surname list inside the "
-            "other; same first surname but second surnames differ; fuzzy",
+            "other; same first surname but second surnames differ; fuzzy; one record's "
+            "surname typed as the other's first name (a half swap: the other name replaced)",
         ),
         Comparison(
             "email",
@@ -214,10 +225,19 @@ class _Scores:
     def __init__(self, p: pl.DataFrame) -> None:
         self.p = p
         self._memo: dict[str, pl.Expr] = {}
+        self._first_vs_surname: pl.Series | None = None
+
+    def first_vs_surname(self) -> pl.Series:
+        """JW(left first name, right first surname) on every row (swapped and cross)."""
+        if self._first_vs_surname is None:
+            self._first_vs_surname = similarity(
+                self.p, "first_name_key_l", "last_name_first_key_r", _JW
+            )
+        return self._first_vs_surname
 
     def swapped(self) -> pl.Expr:
         if "swapped" not in self._memo:
-            self._memo["swapped"] = _swapped(self.p)
+            self._memo["swapped"] = _swapped(self.p, self.first_vs_surname())
         return self._memo["swapped"]
 
 
@@ -268,9 +288,9 @@ def _initial(col: str) -> pl.Expr:
     return (lone & (a.str.slice(0, 1) == b.str.slice(0, 1))).fill_null(False)
 
 
-def _swapped(p: pl.DataFrame) -> pl.Expr:
-    """First name and first surname typed in each other's field (a typo allowed: JW >= 0.9)."""
-    a = similarity(p, "first_name_key_l", "last_name_first_key_r", _JW)
+def _swapped(p: pl.DataFrame, a: pl.Series) -> pl.Expr:
+    """First name and first surname typed in each other's field (a typo allowed: JW >= 0.9);
+    `a` is JW(left first name, right first surname)."""
     b = similarity(p, "last_name_first_key_l", "first_name_key_r", _JW, where=pl.lit(a) >= 0.9)
     fl, fr = pl.col("first_name_key_l"), pl.col("first_name_key_r")
     by_all = (fl == pl.col("last_name_key_r")) & (fr == pl.col("last_name_key_l"))
@@ -296,7 +316,17 @@ def _last_name(s: _Scores) -> list[pl.Expr]:
         _eq("last_name_first_key").fill_null(False),
         pl.lit(jw) >= 0.92,
         pl.lit(jw) >= 0.80,
+        _half_swapped(s, pl.lit(jw) < 0.80),
     ]
+
+
+def _half_swapped(s: _Scores, where: pl.Expr) -> pl.Expr:
+    """A first surname typed as the other record's first name, either way (JW >= 0.9),
+    the other name replaced or missing; the second side is scored only on rows `where`
+    (no earlier level decided them) that the first side does not already decide."""
+    a = (pl.lit(s.first_vs_surname()) >= 0.9).fill_null(False)
+    b = similarity(s.p, "last_name_first_key_l", "first_name_key_r", _JW, where=where & ~a)
+    return (a | (pl.lit(b) >= 0.9)).fill_null(False)
 
 
 def _email(s: _Scores) -> list[pl.Expr]:
