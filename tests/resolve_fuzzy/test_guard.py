@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import numpy as np
 import polars as pl
+from hypothesis import given
+from hypothesis import strategies as st
 
 from cdp.resolve.fuzzy.comparisons import COMPARISONS
 from cdp.resolve.fuzzy.guard import guard_conflict, household_conflict, namesake
@@ -19,6 +22,7 @@ def levels(*rows: dict[str, str]) -> pl.DataFrame:
 
 
 NAME = {"first_name": "exact", "last_name": "exact"}
+HOME = {"last_name": "exact", "address": "exact"}
 
 
 def test_namesakes_names_alone_or_with_a_name_like_local_part() -> None:
@@ -39,27 +43,100 @@ def test_namesakes_names_alone_or_with_a_name_like_local_part() -> None:
     assert got.tolist() == [True, True, True, False, False, False, False, False, True, False]
 
 
-def test_household_conflicts_are_clear_disagreements_only() -> None:
+def test_a_lone_identity_difference_is_left_to_the_weights() -> None:
+    """FEBRL's duplicates: one whole first name or birth date replaced, the rest intact.
+    Nothing personal conflicts, so the Fellegi-Sunter weights decide, not the guard."""
     got = household_conflict(
         levels(
-            {"first_name": "else", "last_name": "exact", "address": "exact"},  # twins
-            {"first_name": "other_gender"},  # mario / maria
-            {"birth_date": "else"},  # parent / child
-            {"first_name": "jw80", "birth_date": "one_digit"},  # typos
-            {"birth_date": "day_month_swapped"},
-            {"birth_date": "within_year"},
+            {**HOME, "first_name": "else", "birth_date": "exact"},  # first name replaced
+            {**HOME, "first_name": "exact", "birth_date": "else"},  # birth date replaced
+            {**HOME, "first_name": "other_gender", "birth_date": "exact"},  # maria/mario
+            {**HOME, "first_name": "else", "birth_date": "exact", "phone": "exact"},
+            {**HOME, "first_name": "else", "last_name": "cross", "birth_date": "exact"},
+            {**HOME, "first_name": "jw80", "birth_date": "one_digit"},  # typos
+            {**HOME, "birth_date": "day_month_swapped"},
+            {**HOME, "first_name": "else", "ids": "else"},  # the graph's limits decide
         )
     )
-    assert got.tolist() == [True, True, True, False, False, False]
+    assert got.tolist() == [False] * 8
+
+
+def test_an_identity_difference_with_a_personal_conflict_is_two_people() -> None:
+    got = household_conflict(
+        levels(
+            # twins, each with an own email / own mobile (the shared family email agrees)
+            {**HOME, "first_name": "else", "birth_date": "exact", "email": "else"},
+            {**HOME, "first_name": "else", "birth_date": "exact", "phone": "else"},
+            {**HOME, "first_name": "other_gender", "email": "exact", "phone": "else"},
+            # father and son: same first name, other birth date, other second surname
+            {"first_name": "exact", "last_name": "first_surname", "birth_date": "else"},
+            {"first_name": "exact", "birth_date": "else", "email": "else"},
+            # a personal conflict without an identity difference: one person, two emails
+            {**NAME, "birth_date": "exact", "email": "else", "phone": "else"},
+        )
+    )
+    assert got.tolist() == [True, True, True, True, True, False]
+
+
+def test_first_name_and_birth_date_both_differing_is_two_people() -> None:
+    got = household_conflict(
+        levels(
+            {**HOME, "phone": "exact", "first_name": "else", "birth_date": "else"},
+            {**HOME, "first_name": "other_gender", "birth_date": "else"},
+            {**HOME, "first_name": "else", "birth_date": "within_year"},
+        )
+    )
+    assert got.tolist() == [True, True, False]
+
+
+def test_a_name_difference_resting_on_a_household_phone_is_two_people() -> None:
+    got = household_conflict(
+        levels(
+            # oliver wilson / olivia smith: phone and address, no personal agreement
+            {"first_name": "jw80", "last_name": "else", "phone": "exact", "address": "exact"},
+            {"first_name": "else", "last_name": "exact", "phone": "last7"},
+            # the phone with a personal agreement: left to the weights
+            {"first_name": "else", "phone": "exact", "birth_date": "exact"},
+            {"first_name": "else", "phone": "exact", "email": "exact"},
+            {"first_name": "else", "phone": "exact", "devices": "card"},
+            # names agree: no household question
+            {**NAME, "phone": "exact", "address": "exact"},
+        )
+    )
+    assert got.tolist() == [True, True, False, False, False, False]
 
 
 def test_a_personal_identifier_lifts_the_guard() -> None:
     got = guard_conflict(
         levels(
-            {"first_name": "else", "ids": "exact"},
+            {"first_name": "else", "birth_date": "else", "ids": "exact"},
             {**NAME, "ids": "close"},
-            {"first_name": "else", "ids": "else"},
+            {"first_name": "else", "birth_date": "else", "ids": "else"},
             {**NAME, "email": "local_part"},
         )
     )
     assert got.tolist() == [False, False, True, True]
+
+
+LEVEL_CODES = st.fixed_dictionaries(
+    {n: st.integers(0, len(COMPARISONS[n].labels) - 1) for n in NAMES}
+)
+
+
+@given(st.lists(LEVEL_CODES, min_size=1, max_size=30))
+def test_guard_is_row_wise_and_a_lone_first_name_difference_never_fires(
+    rows: list[dict[str, int]],
+) -> None:
+    frame = pl.DataFrame(rows, schema={n: pl.Int8 for n in NAMES})
+    got = guard_conflict(frame)
+    one_by_one = [bool(guard_conflict(frame[i : i + 1])[0]) for i in range(frame.height)]
+    assert got.tolist() == one_by_one
+    # change only the first name to `else`, with nothing personal conflicting or phoned
+    quiet = frame.with_columns(
+        first_name=pl.lit(COMPARISONS["first_name"].labels.index("else"), pl.Int8),
+        birth_date=pl.lit(COMPARISONS["birth_date"].labels.index("exact"), pl.Int8),
+        last_name=pl.lit(COMPARISONS["last_name"].labels.index("exact"), pl.Int8),
+        email=pl.lit(0, pl.Int8),
+        phone=pl.lit(0, pl.Int8),
+    )
+    assert not np.any(guard_conflict(quiet))

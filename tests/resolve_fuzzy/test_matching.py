@@ -77,11 +77,17 @@ def test_generated_people_precision_and_recall(
 def _hard_cases() -> pl.DataFrame:
     d = dt.date
     return frame(
-        # twins: same surnames, birth date, address, landline; different first names
+        # twins: same surnames, birth date, address, landline; different first names and
+        # each her own email. Without the emails the pair is exactly a FEBRL duplicate whose
+        # first name was replaced (nothing personal conflicts), which the weights link: no
+        # field tells those two apart, so the guard needs the conflict a real CDP twin
+        # pair carries (its own email or mobile).
         {"record_id": "twin1", "first_name_key": "lucia", "last_name_key": "garcia lopez",
-         "last_name_first_key": "garcia", "birth_date": d(1990, 5, 12), "phone": LANDLINE, **HOME},
+         "last_name_first_key": "garcia", "birth_date": d(1990, 5, 12), "phone": LANDLINE,
+         "email_key": "lucia.garcia90@gmail.com", **HOME},
         {"record_id": "twin2", "first_name_key": "carmen", "last_name_key": "garcia lopez",
-         "last_name_first_key": "garcia", "birth_date": d(1990, 5, 12), "phone": LANDLINE, **HOME},
+         "last_name_first_key": "garcia", "birth_date": d(1990, 5, 12), "phone": LANDLINE,
+         "email_key": "carmen.garcia90@gmail.com", **HOME},
         # father and son with the same first name at the same address
         {"record_id": "dad", "first_name_key": "jose", "last_name_key": "garcia martin",
          "last_name_first_key": "garcia", "birth_date": d(1961, 2, 1), "phone": LANDLINE, **HOME},

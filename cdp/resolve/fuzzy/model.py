@@ -26,7 +26,7 @@ import polars as pl
 from cdp.atomic import write_text
 from cdp.errors import CdpError
 from cdp.resolve.fuzzy.comparisons import COMPARISONS, COMPARISONS_VERSION
-from cdp.resolve.fuzzy.guard import GUARD, guard_conflict
+from cdp.resolve.fuzzy.guard import GUARD, GUARD_VERSION, guard_conflict
 from cdp.resolve.fuzzy.tf import TermFrequencies, tf_adjustment
 
 MODEL_FORMAT = 1
@@ -166,6 +166,7 @@ def spec_hash(
     """Changes whenever the comparison spec does, so a stale stored model is retrained."""
     spec = {
         "version": COMPARISONS_VERSION,
+        "guard_version": GUARD_VERSION,  # EM trains with the guard: a new rule retrains
         "comparisons": [[n, list(COMPARISONS[n].labels)] for n in names],
         "fixed_m": sorted(fixed_m.items()),
         "tf": tf_on,
