@@ -16,10 +16,13 @@ For every file a source's glob matches (in sorted order), `ingest_file`:
    exports), counting them as duplicates;
 5. applies the record filter (the single place where a suppression list of
    erased people is applied; none by default);
-6. adds lineage and writes `<raw>/<stem>-<sha8>.parquet` with exactly
-   `RAW_RECORD`, the rejected rows to `<quarantine>/<stem>-<sha8>.parquet`, then
-   the manifest row (all three atomically: temp file + `os.replace`, manifest last,
-   so a killed run re-does the file and overwrites the same names).
+6. adds lineage and stages the rows; a batch of staged files (`BATCH_ROWS` loaded
+   rows, or the end of the source) is committed as one raw part
+   `<raw>/<stem>-<sha8>.parquet` (one file) or `<raw>/<first stem>-<n>-<hash8>.parquet`
+   (n files), then the batch's manifest rows. Rejected rows go to
+   `<quarantine>/<stem>-<sha8>.parquet` per file. All writes are atomic (temp file +
+   `os.replace`), the part is durable before the manifest (the commit point) names it,
+   so a killed run re-does the batch and overwrites the same names.
 
 Invariant per file: `rows_read == loaded + duplicates + quarantined + suppressed`.
 Messages name the file, line and field, never a value from the data.
@@ -44,6 +47,7 @@ from pathlib import Path
 
 import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from cdp import progress
@@ -111,6 +115,11 @@ QUARANTINE_SCHEMA = pa.schema(
 RecordFilter = Callable[[pa.Table], pa.Table]
 
 _GLOB_CHARS = frozenset("*?[")
+
+#: Loaded rows are written as one raw part per batch of files, closed once it holds this
+#: many rows (and at the end of a source): one Parquet writer and one fsync pair per
+#: batch instead of per file (hourly exports are many small files).
+BATCH_ROWS = 100_000
 
 
 @dataclass
@@ -189,10 +198,10 @@ def _stem(name: str) -> str:
 class Manifest:
     """The ingest manifest: loaded once, appended per file, rewritten atomically.
 
-    Rows are flushed at most every `flush_seconds` and at the end of each source
-    (`flush`). Losing unflushed rows to a crash is safe: those files are simply
-    ingested again, writing the same raw file names, and their own output is not
-    counted as "already loaded" (see `SourceRun._load`).
+    Rows are flushed at most every `flush_seconds` and whenever `SourceRun` commits a
+    batch (`flush`). Losing unflushed rows to a crash is safe: those files are simply
+    ingested again, writing the same raw part names, and their own earlier rows are
+    not counted as "already loaded" (see `LakeKeys`).
     """
 
     def __init__(self, path: Path, *, flush_seconds: float = 5.0) -> None:
@@ -249,32 +258,71 @@ class LakeKeys:
     A set probed with C-level set operations (`intersection`), so checking a file
     costs O(rows in the file) rather than O(rows in the lake): an `is_in` against
     the whole lake for every file made ingest quadratic in the number of files.
-    Raw files the manifest does not list (left by a run killed before its manifest
-    flush) are kept apart: the file that wrote one is re-read, overwrites it, and
-    must not count its own keys as duplicates.
+
+    Raw parts the manifest does not list (left by a run killed between a part write
+    and its manifest commit) are kept apart by origin, the (file, sha256) of their
+    rows' lineage: a file read again must not count its own earlier rows as
+    duplicates. Once every origin of such an orphan is committed elsewhere, the
+    orphan is removed (`supersede`), so no row is in the lake twice.
     """
 
     def __init__(self, folder: Path, committed: set[str]) -> None:
         self.keys: set[str] = set()
-        self.orphans: dict[str, set[str]] = {}
+        self.orphans: dict[str, dict[tuple[str, str], set[str]]] = {}
         for f in sorted(folder.glob("*.parquet")):
-            ids = pq.read_table(f, columns=["record_id"]).column("record_id").to_pylist()
             if f.name in committed:
-                self.keys.update(ids)
+                ids = pq.read_table(f, columns=["record_id"]).column("record_id")
+                self.keys.update(ids.to_pylist())
             else:
-                self.orphans[f.name] = set(ids)
+                self.orphans[f.name] = _keys_by_origin(f)
 
-    def duplicates(self, ids: Iterable[str], output: str) -> set[str]:
-        """The ids already in the lake, ignoring the raw file `output` itself."""
+    def duplicates(self, ids: Iterable[str], path: str, sha256: str) -> set[str]:
+        """The ids already in the lake, ignoring orphan rows that came from (path, sha256)."""
         found = self.keys.intersection(ids)
-        for name, keys in self.orphans.items():
-            if name != output:
-                found |= keys.intersection(ids)
+        for origins in self.orphans.values():
+            for origin, keys in origins.items():
+                if origin != (path, sha256):
+                    found |= keys.intersection(ids)
         return found
 
-    def add(self, ids: list[str], output: str) -> None:
+    def add(self, ids: Iterable[str]) -> None:
         self.keys.update(ids)
-        self.orphans.pop(output, None)
+
+    def supersede(self, folder: Path, written: str, committed: Callable[[str, str], bool]) -> None:
+        """Drop orphan rows whose origin is now committed: delete an orphan once all its
+        origins are, rewrite it without them while some are not (a landing file gone)."""
+        self.orphans.pop(written, None)  # overwritten by the part just committed
+        for name in list(self.orphans):
+            origins = self.orphans[name]
+            done = {o for o in origins if committed(*o)}
+            if not done:
+                continue
+            if done == origins.keys():
+                (folder / name).unlink(missing_ok=True)
+                del self.orphans[name]
+                continue
+            table = pq.read_table(folder / name)
+            keep = pc.invert(
+                pc.is_in(
+                    pc.binary_join_element_wise(
+                        table.column("_source_file"), table.column("_file_sha256"), "\0"
+                    ),
+                    pa.array([f"{p}\0{h}" for p, h in done], pa.string()),
+                )
+            )
+            write_bytes(_raw_parquet(table.filter(keep)), folder / name)
+            for origin in done:
+                del origins[origin]
+
+
+def _keys_by_origin(path: Path) -> dict[tuple[str, str], set[str]]:
+    """record_ids of a raw part grouped by their lineage (file, sha256)."""
+    frame = pl.read_parquet(path, columns=["record_id", "_source_file", "_file_sha256"])
+    grouped = frame.group_by("_source_file", "_file_sha256").agg("record_id")
+    return {
+        (file, sha): set(ids)
+        for file, sha, ids in grouped.iter_rows()  # one row per origin file
+    }
 
 
 class SourceRun:
@@ -306,23 +354,39 @@ class SourceRun:
             if (name := Path(out).name) and (self.layout.data_dir / out).parent == raw
         }
         self.keys = LakeKeys(raw, committed)
+        self._staged: list[_Staged] = []
+        self._staged_rows = 0
 
     def files(self) -> list[Path]:
         return self.source.files()
 
     def ingest_file(self, path: Path) -> FileOutcome:
-        """Load one file (or skip or quarantine it) and record it in the manifest."""
-        return self._commit(self._read(path))
+        """Load one file (or skip or quarantine it) and commit it to the manifest."""
+        outcome = self._stage(self._read(path))
+        self.commit()
+        return outcome
 
     def ingest_files(self, paths: Sequence[Path], *, workers: int = 2) -> Iterator[FileOutcome]:
-        """`ingest_file` for each path, in order, with up to `workers` files read ahead.
+        """`ingest_file` for each path, in order, with up to `workers` files read ahead and
+        the loaded files committed in batches (one raw part each, see `commit`).
 
         Reading (hashing, parsing: polars and DuckDB release the GIL) runs on worker
         threads; de-duplication, writes and the manifest stay on the calling thread in
-        file order, so the lake is the same as with one file at a time.
+        file order, so the lake is the same as with one file at a time. An outcome is
+        yielded once its file is staged; its `output` is set when its batch commits,
+        which happens at the latest before the last outcome is yielded.
         """
+        last = len(paths) - 1
+        for i, read in enumerate(self._reads(paths, workers)):
+            outcome = self._stage(read)
+            if i == last or self._staged_rows >= BATCH_ROWS:
+                self.commit()
+            yield outcome
+
+    def _reads(self, paths: Sequence[Path], workers: int) -> Iterator[_Read]:
+        """`_read` of each path in order, up to `workers + 1` files ahead on threads."""
         if workers <= 1 or len(paths) <= 1:
-            yield from map(self.ingest_file, paths)
+            yield from map(self._read, paths)
             return
         with ThreadPoolExecutor(workers, thread_name_prefix="cdp-read") as pool:
             pending: deque[Future[_Read]] = deque()
@@ -333,7 +397,38 @@ class SourceRun:
                 done = pending.popleft().result()
                 if (following := next(queue, None)) is not None:
                     pending.append(pool.submit(self._read, following))
-                yield self._commit(done)
+                yield done
+
+    def commit(self) -> None:
+        """Write the staged files' rows as one raw part, then their manifest rows.
+
+        The part is durable (fsync'd, renamed, folder fsync'd) before the manifest,
+        the commit point, names it. A run killed in between leaves an orphan part that
+        the rerun writes again under the same name (batches are a function of the
+        files and their contents) or, failing that, removes once its rows are
+        committed elsewhere (`LakeKeys.supersede`).
+        """
+        if not self._staged:
+            return
+        folder = self.layout.raw(self.source.name)
+        loaded = [s for s in self._staged if s.table is not None]
+        name = ""
+        if loaded:
+            name = _part_name([s.outcome for s in loaded])
+            tables = [s.table for s in loaded if s.table is not None]
+            write_bytes(_raw_parquet(pa.concat_tables(tables)), folder / name)
+            output = (folder / name).relative_to(self.layout.data_dir).as_posix()
+            for s in loaded:
+                s.outcome.output = output
+        for s in self._staged:
+            self.manifest.add(s.outcome, self.source.connector, self.config, self.ingested_at)
+        self.manifest.flush()
+        self._staged, self._staged_rows = [], 0
+        if self.keys.orphans:
+            self.keys.supersede(folder, name, self._committed)
+
+    def _committed(self, path: str, sha256: str) -> bool:
+        return self.manifest.seen(self.source.name, path, sha256, self.config)
 
     def _read(self, path: Path) -> _Read:
         """Check, hash and parse one file; touches no shared state but reads the manifest."""
@@ -367,8 +462,9 @@ class SourceRun:
             )
         return _Read(path, outcome, records=records, result=result)
 
-    def _commit(self, read: _Read) -> FileOutcome:
-        """Record a read file: skip, quarantine or load it (calling thread, file order)."""
+    def _stage(self, read: _Read) -> FileOutcome:
+        """Stage a read file for the next commit: skip, quarantine or load it (calling
+        thread, file order). Quarantine files are written here; raw rows wait for `commit`."""
         outcome = read.outcome
         if outcome.status == "skipped":
             return outcome
@@ -377,7 +473,7 @@ class SourceRun:
             outcome.detail = "resolves outside the source's base folder (.. or symlink)"
             progress.warn(f"{outcome.path}: not read: {outcome.detail}")
             self._write_quarantine(outcome, [], "", copy_from=None)
-            self.manifest.add(outcome, self.source.connector, self.config, self.ingested_at)
+            self._staged.append(_Staged(outcome))
             return outcome
         if read.rejected is not None:
             return self._reject_file(read.path, outcome, *read.rejected)
@@ -387,19 +483,7 @@ class SourceRun:
     def _load(
         self, records: pa.Table, rows_read: int, rejects: list[Reject], outcome: FileOutcome
     ) -> FileOutcome:
-        name = f"{_stem(Path(outcome.path).name)}-{outcome.sha256[:8]}.parquet"
-        ids = records.column("record_id").to_pylist()
-        distinct = set(ids)
-        seen = self.keys.duplicates(distinct, name)
-        table, duplicates = records, 0
-        if seen or len(distinct) != len(ids):  # the exception: no frame work otherwise
-            df = pl.from_arrow(records)
-            assert isinstance(df, pl.DataFrame)
-            df = df.filter(pl.col("record_id").is_first_distinct())
-            if seen:
-                df = df.filter(~pl.col("record_id").is_in(list(seen)))
-            duplicates = records.num_rows - df.height
-            table = df.to_arrow().cast(RECORD_SCHEMA)
+        table, duplicates, ids = self._dedupe(records, outcome)
         # --- suppression point: the only place records are dropped after reading ---
         if self.record_filter is not None:
             kept = self.record_filter(table)
@@ -413,16 +497,34 @@ class SourceRun:
             outcome.status = "duplicate"
         elif outcome.quarantined:
             outcome.status = "partial"
-        if outcome.loaded:
-            target = self.layout.raw(self.source.name) / name
-            write_bytes(_raw_parquet(self._with_lineage(table, outcome)), target)
-            outcome.output = target.relative_to(self.layout.data_dir).as_posix()
-            self.keys.add(ids if table is records else table.column("record_id").to_pylist(), name)
         if rejects:
+            name = f"{_stem(Path(outcome.path).name)}-{outcome.sha256[:8]}.parquet"
             self._write_quarantine(outcome, rejects, name, copy_from=None)
         assert outcome.reconciles(), outcome
-        self.manifest.add(outcome, self.source.connector, self.config, self.ingested_at)
+        staged = _Staged(outcome)
+        if outcome.loaded:
+            staged.table = self._with_lineage(table, outcome)
+            self.keys.add(ids if table is records else table.column("record_id").to_pylist())
+            self._staged_rows += outcome.loaded
+        self._staged.append(staged)
         return outcome
+
+    def _dedupe(self, records: pa.Table, outcome: FileOutcome) -> tuple[pa.Table, int, list[str]]:
+        """`records` without keys seen earlier in the file or in the lake (staged rows
+        included), the number dropped, and the file's keys. Only the key column goes
+        through polars; the rows are filtered in Arrow (no copy of wide text columns)."""
+        column = records.column("record_id")
+        ids = column.to_pylist()
+        distinct = set(ids)
+        seen = self.keys.duplicates(distinct, outcome.path, outcome.sha256)
+        if not seen and len(distinct) == len(ids):  # the common case: nothing to drop
+            return records, 0, ids
+        keys = pl.Series("record_id", column, dtype=pl.String)
+        keep = keys.is_first_distinct()
+        if seen:
+            keep &= ~keys.is_in(list(seen))
+        table = records.filter(keep.to_arrow())
+        return table, records.num_rows - table.num_rows, ids
 
     def _with_lineage(self, table: pa.Table, outcome: FileOutcome) -> pa.Table:
         n = table.num_rows
@@ -445,7 +547,7 @@ class SourceRun:
         progress.warn(f"{outcome.path}: quarantined ({reason}): {detail}")
         name = f"{_stem(Path(outcome.path).name)}-{outcome.sha256[:8]}.parquet"
         self._write_quarantine(outcome, [], name, copy_from=path)
-        self.manifest.add(outcome, self.source.connector, self.config, self.ingested_at)
+        self._staged.append(_Staged(outcome))
         return outcome
 
     def _write_quarantine(
@@ -479,7 +581,7 @@ class SourceRun:
 
 @dataclass
 class _Read:
-    """One file after the read phase of `SourceRun`: what `_commit` needs to record it."""
+    """One file after the read phase of `SourceRun`: what `_stage` needs to record it."""
 
     path: Path
     outcome: FileOutcome
@@ -489,8 +591,28 @@ class _Read:
     result: ReadResult | None = None
 
 
+@dataclass
+class _Staged:
+    """A file staged for the next `SourceRun.commit`: its manifest row and raw rows."""
+
+    outcome: FileOutcome
+    table: pa.Table | None = None  # RAW_RECORD rows with lineage; None when none load
+
+
 class _ConnectorBug(Exception):
     """A connector broke its contract (schema or counts): the file is quarantined."""
+
+
+def _part_name(outcomes: Sequence[FileOutcome]) -> str:
+    """A raw part's file name, a function of the files in it: `<stem>-<sha8>.parquet` for
+    one file; for a batch, the first file's stem, the file count and a hash of every
+    (path, sha256), so a rerun of the same batch overwrites the same part."""
+    first = outcomes[0]
+    stem = _stem(Path(first.path).name)
+    if len(outcomes) == 1:
+        return f"{stem}-{first.sha256[:8]}.parquet"
+    digest = hashlib.sha256("\n".join(f"{o.path}\0{o.sha256}" for o in outcomes).encode())
+    return f"{stem}-{len(outcomes)}-{digest.hexdigest()[:8]}.parquet"
 
 
 def source_fingerprint(source: SourceSettings) -> str:

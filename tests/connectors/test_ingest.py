@@ -269,3 +269,103 @@ def test_files_read_ahead_on_threads_commit_as_one_at_a_time(tmp_path: Path) -> 
     assert results[1][1].equals(results[3][1])
     assert [s for _, s, *_ in results[1][0]][-2:] == ["quarantined", "partial"]
     assert results[1][1].height == 11  # m0..m9 once, m99 once
+
+
+def _pages(*ids: str) -> str:
+    return "".join(
+        json.dumps({"type": "page", "messageId": m, "timestamp": "2024-01-01T00:00:00Z"}) + "\n"
+        for m in ids
+    )
+
+
+FIVE_FILES = {f"exports/web/{i:02d}.jsonl": _pages(f"m{i}a", f"m{i}b") for i in range(5)}
+
+
+def _raw_names(out: Path) -> list[str]:
+    return sorted(p.name for p in (out / "lake/raw/web").glob("*.parquet"))
+
+
+def test_files_commit_as_one_raw_part_per_batch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Parts close at BATCH_ROWS loaded rows and at the end of the source; the lake holds
+    the same rows and lineage as one part per file, and the manifest names each file's part."""
+    import connectors.ingest as ingest_module
+
+    lakes = {}
+    for batch_rows in (1, 4):
+        monkeypatch.setattr(ingest_module, "BATCH_ROWS", batch_rows)
+        root = tmp_path / f"b{batch_rows}"
+        _run(write_config(root, WEB, FIVE_FILES))
+        lakes[batch_rows] = lake(root / "out", "web").drop("_ingested_at").sort("record_id")
+        m = manifest(root / "out").sort("path")
+        outputs = [Path(o).name for o in m.get_column("output")]
+        assert sorted(set(outputs)) == _raw_names(root / "out")
+        if batch_rows == 1:
+            assert len(set(outputs)) == 5
+            assert outputs[0] == f"00-{m.get_column('sha256')[0][:8]}.parquet"
+        else:  # 00+01, 02+03, then 04 alone (end of the source)
+            assert outputs[0] == outputs[1] != outputs[2] == outputs[3] != outputs[4]
+            assert outputs[0].startswith("00-2-") and outputs[2].startswith("02-2-")
+            assert outputs[4] == f"04-{m.get_column('sha256')[4][:8]}.parquet"
+    assert lakes[1].equals(lakes[4])
+    assert lakes[4].height == 10
+    assert lakes[4].filter(pl.col("record_id") == "m3b").get_column("_source_file").to_list() == [
+        "exports/web/03.jsonl"
+    ]
+
+
+def test_killed_before_the_manifest_commit_never_leaves_a_row_twice(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A part written but not committed (kill before the manifest save) is an orphan. A
+    rerun that batches the files differently still loads every row once: the orphan's
+    rows are not duplicates of their own files, and the orphan goes once they commit."""
+    import connectors.ingest as ingest_module
+    from cdp import faults
+
+    cfg = write_config(tmp_path, WEB, FIVE_FILES)
+    out = tmp_path / "out"
+    monkeypatch.setattr(ingest_module, "BATCH_ROWS", 100)  # one batch of five files
+    monkeypatch.setenv(faults.ENV, "ingest.manifest:before")
+    monkeypatch.setenv(faults.MODE_ENV, "raise")
+    faults.reset_hits()
+    with pytest.raises(faults.FaultInjected):
+        _run(cfg)
+    orphan = _raw_names(out)
+    assert len(orphan) == 1 and orphan[0].startswith("00-5-")
+    monkeypatch.delenv(faults.ENV)
+    monkeypatch.setattr(ingest_module, "BATCH_ROWS", 4)  # other batches on the rerun
+    report = _run(cfg)
+    assert report.metrics["duplicates"] == 0 and report.rows == 10
+    assert orphan[0] not in _raw_names(out) and len(_raw_names(out)) == 3
+    ids = lake(out, "web").get_column("record_id")
+    assert ids.len() == ids.n_unique() == 10
+    assert _run(cfg).metrics["files_skipped"] == 5
+
+
+def test_orphan_rows_of_a_vanished_file_stay_and_are_not_loaded_twice(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """If a file of an orphan part is gone before the rerun, its rows stay (they were
+    read once) and the orphan is rewritten without the rows committed elsewhere."""
+    import connectors.ingest as ingest_module
+    from cdp import faults
+
+    cfg = write_config(tmp_path, WEB, FIVE_FILES)
+    out = tmp_path / "out"
+    monkeypatch.setattr(ingest_module, "BATCH_ROWS", 100)
+    monkeypatch.setenv(faults.ENV, "ingest.manifest:before")
+    monkeypatch.setenv(faults.MODE_ENV, "raise")
+    faults.reset_hits()
+    with pytest.raises(faults.FaultInjected):
+        _run(cfg)
+    (orphan,) = _raw_names(out)
+    (tmp_path / "exports/web/04.jsonl").unlink()
+    monkeypatch.delenv(faults.ENV)
+    assert _run(cfg).rows == 8
+    assert orphan in _raw_names(out)
+    kept = pl.read_parquet(out / "lake/raw/web" / orphan)
+    assert sorted(kept.get_column("record_id")) == ["m4a", "m4b"]
+    ids = lake(out, "web").get_column("record_id")
+    assert ids.len() == ids.n_unique() == 10
