@@ -15,7 +15,7 @@ import polars as pl
 from phonenumbers import PhoneMetadata
 
 from cdp.normalize._text import blank_to_null, clean_text, on_distinct
-from cdp.normalize.phone_fast import confirm_international
+from cdp.normalize.phone_fast import settle_international, settle_national
 
 __all__ = ["clean_phone_text", "normalize_phones", "phone_value", "to_e164"]
 
@@ -88,9 +88,9 @@ def normalize_phones(raw: pl.Series, region: pl.Series, *, dedupe: bool = True) 
     `region` is the ISO alpha-2 default region of each row (from its source).
     Each distinct number is settled once and joined back: numbers written with `+`
     do not depend on the region, and in regions without a trunk prefix (ES, MX, ...)
-    a national number is first looked up in its `+<code>` form. Those international
-    forms are confirmed by vectorised `phonenumbers` metadata rules (`phone_fast`);
-    only what is left is parsed by `phonenumbers`, the national texts per (text, region).
+    a national number is first looked up in its `+<code>` form. A vectorised model of
+    `phonenumbers` (`phone_fast`) settles most dial keys, valid or not, with exactly its
+    answer; only what is left is parsed by `phonenumbers`, national texts per (text, region).
     `dedupe=False` is for callers that already pass distinct (value, region) rows.
     """
     frame = pl.DataFrame(
@@ -112,18 +112,27 @@ def _normalize_distinct(frame: pl.DataFrame) -> pl.DataFrame:
         .then(pl.concat_str([pl.lit("+"), code, text]))
     )
     frame = frame.with_columns(_intl=intl)
-    # Stage 1: international forms, region-free; the plain `+<digits>` ones that the
-    # vectorised rules confirm need no `phonenumbers` call.
+    # Stage 1: international forms, region-free; those the vectorised model of
+    # `phonenumbers` settles (valid or not) need no `phonenumbers` call.
     first = frame.select(_key="_intl").drop_nulls().unique()
-    first = first.with_columns(_p1=confirm_international(first.get_column("_key")))
-    slow = first.filter(pl.col("_p1").is_null()).with_columns(_region=pl.lit("ZZ"))
+    first = pl.concat([first, settle_international(first.get_column("_key"))], how="horizontal")
+    slow = first.filter(~pl.col("settled")).select("_key", _region=pl.lit("ZZ"))
     slow = _parse_distinct(slow).select("_key", _p1="phone")
-    first = pl.concat([first.drop_nulls("_p1"), slow])
+    first = pl.concat([first.filter("settled").select("_key", _p1="phone"), slow])
     frame = frame.join(first, left_on="_intl", right_on="_key", how="left", maintain_order="left")
-    # Stage 2: national texts not settled by stage 1, per (text, region).
+    # Stage 2: national texts not settled by stage 1, per (text, region), again the
+    # vectorised model first.
     pending = pl.col("_p1").is_null() & pl.col("_text").is_not_null() & ~text.str.starts_with("+")
     second = frame.filter(pending).select(_key="_text", _region="_region").unique()
-    second = _parse_distinct(second).select("_key", "_region", _p2="phone")
+    settled = settle_national(second.get_column("_key"), second.get_column("_region"))
+    second = pl.concat([second, settled], how="horizontal")
+    slow = _parse_distinct(second.filter(~pl.col("settled")).select("_key", "_region"))
+    second = pl.concat(
+        [
+            second.filter("settled").select("_key", "_region", _p2="phone"),
+            slow.rename({"phone": "_p2"}),
+        ]
+    )
     frame = frame.join(
         second,
         left_on=["_text", "_region"],
