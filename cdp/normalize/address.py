@@ -11,6 +11,7 @@ code that does not fit its country's format is null (counted invalid), not guess
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
 
 import polars as pl
@@ -115,10 +116,17 @@ def split_street(street: pl.Expr) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
     """(street name, number, rest) from one street line; number and rest null if not found.
 
     A line starting with a digit is read number-first (English), else name-first (Spanish).
+    As expressions for one-off use; `_split_streets` materialises the match once.
     """
     text = clean_text(street)
-    groups = text.str.extract_groups(rf"(?:{_NUMBER_FIRST})|(?:{_NAME_FIRST})")
-    g = groups.struct.field
+    groups = text.str.extract_groups(_STREET_RE)
+    return _street_parts(groups.struct.field, text)
+
+
+_STREET_RE = rf"(?:{_NUMBER_FIRST})|(?:{_NAME_FIRST})"
+
+
+def _street_parts(g: Callable[[str], pl.Expr], text: pl.Expr) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
     return (
         pl.coalesce(g("2"), g("4"), text),
         pl.coalesce(g("1"), g("5")),
@@ -205,29 +213,63 @@ def normalize_addresses(
 
 
 def _normalize_distinct(frame: pl.DataFrame) -> pl.DataFrame:
+    """Each column group is normalised once per distinct value of its own inputs: a city,
+    region or country recurs across far more addresses than the whole address does."""
+    streets = on_distinct(frame.select("street", "street_number"), _streets)
+    cities = on_distinct(frame.select("city"), _cities)
+    regions = on_distinct(frame.select("region"), _regions)
+    countries = on_distinct(frame.select("country"), _countries)
+    line2 = pl.coalesce(clean_text(pl.col("address_line2")), pl.col("_rest"))
+    out = pl.concat(
+        [frame.select("address_line2"), streets, cities, regions, countries], how="horizontal"
+    )
+    out = out.with_columns(address_line2=line2)
+    postal = pl.DataFrame([frame["postal_code"], out["country"], frame["_default"]])
+    out = out.with_columns(on_distinct(postal, _postal_codes).to_series().alias("postal_code"))
+    return out.select(ADDRESS_COLUMNS)
+
+
+def _streets(frame: pl.DataFrame) -> pl.DataFrame:
+    """street, street_number, `_rest` (text after the number) and street_key."""
     out = frame.with_columns(
         _given_num=_clean_number(pl.col("street_number")),
         _street=_expand_leading_type(clean_text(pl.col("street"))),
-        _region=clean_text(pl.col("region")),
-        _postal=clean_text(pl.col("postal_code")),
     )
-    name, num, rest = split_street(pl.col("_street"))
+    out = out.with_columns(_groups=pl.col("_street").str.extract_groups(_STREET_RE))
+    name, num, rest = _street_parts(pl.col("_groups").struct.field, pl.col("_street"))
     out = out.with_columns(_name=name, _num=num, _rest=rest)
     has_num = pl.col("_given_num").is_not_null()
-    region = pl.col("_region")
     out = out.with_columns(
         street=street_display(pl.when(has_num).then("_street").otherwise("_name")),
         street_number=pl.when(has_num).then("_given_num").otherwise(_clean_number(pl.col("_num"))),
-        address_line2=pl.coalesce(clean_text(pl.col("address_line2")), clean_text(pl.col("_rest"))),
-        city=tidy_case(clean_text(pl.col("city")), lower_words=PARTICLES),
-        region=pl.when(region.str.to_uppercase().str.len_chars() <= 3)  # a code: "m" → "M"
-        .then(region.str.to_uppercase())
-        .otherwise(tidy_case(region, lower_words=PARTICLES)),
-        country=country_code(pl.col("country")),
+        _rest=clean_text(pl.col("_rest")),
     )
-    out = out.with_columns(
-        postal_code=postal_code(pl.col("_postal"), pl.col("country"), pl.col("_default")),
-        street_key=fold_words(pl.col("street")),
-        city_key=fold_words(pl.col("city").str.replace_all(r"\([^)]*\)", " ")),
+    out = out.with_columns(street_key=fold_words(pl.col("street")))
+    return out.select("street", "street_number", "_rest", "street_key")
+
+
+def _cities(frame: pl.DataFrame) -> pl.DataFrame:
+    out = frame.select(city=tidy_case(clean_text(pl.col("city")), lower_words=PARTICLES))
+    return out.with_columns(city_key=fold_words(pl.col("city").str.replace_all(r"\([^)]*\)", " ")))
+
+
+def _regions(frame: pl.DataFrame) -> pl.DataFrame:
+    region = frame.select(_region=clean_text(pl.col("region")))
+    code = pl.col("_region").str.to_uppercase()
+    return region.select(
+        region=pl.when(code.str.len_chars() <= 3)  # a code: "m" → "M"
+        .then(code)
+        .otherwise(tidy_case(pl.col("_region"), lower_words=PARTICLES))
     )
-    return out.select(ADDRESS_COLUMNS)
+
+
+def _countries(frame: pl.DataFrame) -> pl.DataFrame:
+    return frame.select(country=country_code(pl.col("country")))
+
+
+def _postal_codes(frame: pl.DataFrame) -> pl.DataFrame:
+    """Postal codes of distinct (raw code, normalised country, default country) rows."""
+    postal = frame.select(clean_text(pl.col("postal_code")), "country", "_default")
+    return postal.select(
+        postal_code=postal_code(pl.col("postal_code"), pl.col("country"), pl.col("_default"))
+    )
