@@ -28,9 +28,9 @@ from cdp.evaluate_errors import ErrorBreakdown, error_breakdown, linkable_truth
 TOOLS: tuple[str, ...] = ("cdp", "splink", "recordlinkage")
 
 HEADER = (
-    "| dataset | tool | records | candidate pairs | wall s | peak RSS MiB | P | R | linkable R "
-    "| F1 | B³ F1 |",
-    "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    "| dataset | tool | records | candidate pairs | wall s | CPU s | peak RSS MiB | P | R "
+    "| linkable R | F1 | B³ F1 |",
+    "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
 )
 
 
@@ -47,6 +47,7 @@ class Row:
     note: str = ""
     meta: dict[str, Any] = field(default_factory=dict)
     breakdown: ErrorBreakdown | None = None
+    cpu_s: float | None = None  # user + sys of the tool's process (wait4)
 
     def markdown(self) -> str:
         def num(v: int | None) -> str:
@@ -65,12 +66,14 @@ class Row:
         elif self.status not in {"ok"}:
             wall = self.status
         rss = f"{self.peak_rss_mib:,.0f}" if self.peak_rss_mib is not None else "—"
+        cpu = f"{self.cpu_s:.1f}" if self.cpu_s is not None and self.status == "ok" else "—"
         cells = [
             self.dataset,
             self.tool,
             num(self.records),
             num(self.candidate_pairs),
             wall,
+            cpu,
             rss,
             *tail_cells,
         ]
@@ -137,7 +140,7 @@ def run_tool(
     linkable: pl.DataFrame | None = None,
 ) -> Row:
     m: Measured = run_measured(args, timeout_s=timeout_s, log=out / "log.txt")
-    row = Row(dataset, tool, m.status, wall_s=m.wall_s, peak_rss_mib=m.peak_rss_mib)
+    row = Row(dataset, tool, m.status, wall_s=m.wall_s, peak_rss_mib=m.peak_rss_mib, cpu_s=m.cpu_s)
     if m.status != "ok":
         row.note = f"{tool} {m.status} on {dataset}: {tail(m.log, 3)}"
         return row
@@ -300,12 +303,43 @@ def table(rows: list[Row]) -> str:
     return "\n".join([*HEADER, *(r.markdown() for r in rows)])
 
 
+def speed(rows: list[Row]) -> list[str]:
+    """cdp's resolve stage against Splink's matching, like for like: both start from the
+    same normalised identity records in the same run on the same machine and end with a
+    record -> customer map (Splink: setup, training, prediction and clustering; its
+    candidate-pair count for the report is left out). Ratios are Splink / cdp."""
+    ok = {(r.dataset, r.tool): r for r in rows if r.status == "ok"}
+    out = [
+        "| dataset | records | cdp resolve wall s | cdp resolve CPU s | Splink wall s "
+        "| Splink CPU s | wall ratio | CPU ratio |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for dataset in dict.fromkeys(r.dataset for r in rows):
+        cdp, splink = ok.get((dataset, "cdp")), ok.get((dataset, "splink"))
+        if cdp is None or splink is None:
+            continue
+        stage = cdp.meta.get("stages", {}).get("resolve", {})
+        match = splink.meta.get("match", {})
+        if not stage.get("cpu_s") or not match.get("cpu_s"):
+            continue
+        out.append(
+            f"| {dataset} | {cdp.records or 0:,} | {stage['wall_s']:.1f} | {stage['cpu_s']:.1f} "
+            f"| {match['wall_s']:.1f} | {match['cpu_s']:.1f} "
+            f"| {match['wall_s'] / stage['wall_s']:.1f}× | {match['cpu_s'] / stage['cpu_s']:.1f}× |"
+        )
+    return out if len(out) > 2 else []
+
+
 def cdp_stage_notes(rows: list[Row]) -> list[str]:
     notes = []
     for r in rows:
         stages = r.meta.get("stages") if r.tool == "cdp" else None
         if stages:
-            parts = ", ".join(f"{k} {v.get('seconds', 0):.1f} s" for k, v in stages.items())
+            parts = ", ".join(
+                f"{k} {v.get('seconds', 0):.1f} s"
+                + (f" ({v['cpu_s']:.1f} CPU s)" if v.get("cpu_s") is not None else "")
+                for k, v in stages.items()
+            )
             notes.append(f"- {r.dataset}: cdp stages: {parts}.")
     return notes
 
@@ -362,6 +396,16 @@ def breakdowns(rows: list[Row]) -> list[str]:
     return out
 
 
+_SPEED_NOTE = (
+    "cdp's resolve stage (identity graph, blocking, comparisons, model training, scoring, "
+    "clustering with guards, stable ids, evidence and the resolved lake written) against "
+    "Splink's setup, training, prediction and clustering, both starting from the same "
+    "normalised identity records in the same run. Ratios are Splink / cdp (> 1: cdp is "
+    "faster); CPU seconds are user + system of the process over that span, all threads, "
+    "the figure a loaded shared machine distorts least."
+)
+
+
 def results_markdown(
     rows: list[Row],
     *,
@@ -392,7 +436,8 @@ def results_markdown(
             "sources in their real export formats; *records* counts the source records the "
             "tool clustered (several per person).",
             "- Each tool runs in its own subprocess; *wall s* is that process's wall time "
-            "(start-up and imports included) and *peak RSS* its `ru_maxrss` from `wait4`.",
+            "(start-up and imports included), *CPU s* its user + system time (all threads) "
+            "and *peak RSS* its `ru_maxrss`, both from `wait4`.",
             "- **cdp** runs the real stages from the landing files (ingest → normalize → "
             "resolve). **Splink** and **recordlinkage** start from cdp's normalised identity "
             "records (same cleaned keys for every tool), so their wall time excludes ingest "
@@ -434,6 +479,11 @@ def results_markdown(
             "customer number) for every tool. FEBRL corrupts it in duplicates like any "
             "other field.",
             "",
+            *(
+                ["## Speed, like for like", "", _SPEED_NOTE, "", *speed(rows), ""]
+                if speed(rows)
+                else []
+            ),
             *(["## Clusters", "", *details(rows), ""] if details(rows) else []),
             *(["## cdp errors by cause", "", *breakdowns(rows), ""] if breakdowns(rows) else []),
             *(["## Stage times", "", *cdp_stage_notes(rows), ""] if cdp_stage_notes(rows) else []),

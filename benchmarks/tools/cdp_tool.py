@@ -12,7 +12,7 @@ from typing import Any
 
 import polars as pl
 
-from benchmarks.tools.common import write_outputs
+from benchmarks.tools.common import process_cpu, write_outputs
 
 
 def candidate_pairs(metrics: dict[str, Any]) -> int | None:
@@ -59,11 +59,13 @@ def main() -> None:
             ("normalize", normalize.normalize),
             ("resolve", resolve.resolve),
         ):
-            t = time.perf_counter()
+            t, c = time.perf_counter(), process_cpu()
             r = fn(settings)
             stages[name] = {
                 "rows": r.rows,
                 "seconds": r.seconds or time.perf_counter() - t,
+                "wall_s": time.perf_counter() - t,
+                "cpu_s": process_cpu() - c,
                 "metrics": r.metrics,
                 "table": r.table,
             }

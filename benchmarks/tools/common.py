@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +76,13 @@ def filled(df: pl.DataFrame) -> set[str]:
 
 def usable_rules(cols: set[str]) -> list[tuple[str, ...]]:
     return [r for r in BLOCKING_RULES if set(r) <= cols]
+
+
+def process_cpu() -> float:
+    """User + system CPU seconds of this process so far, all threads (DuckDB, polars,
+    rapidfuzz): the like-for-like cost next to the wall time on a shared machine."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def parse_args(description: str) -> argparse.Namespace:

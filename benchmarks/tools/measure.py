@@ -1,7 +1,8 @@
 """Run one tool in a subprocess and measure it: wall seconds, peak RSS, timeout.
 
-`os.wait4` returns the child's own resource usage, so the peak RSS is that of the
-tool's process (DuckDB and polars threads included), not of the harness.
+`os.wait4` returns the child's own resource usage, so the peak RSS and the CPU time
+(user + sys, all threads) are those of the tool's process (DuckDB and polars threads
+included), not of the harness.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ class Measured:
     peak_rss_mib: float | None
     returncode: int | None
     log: Path
+    cpu_s: float | None = None
 
 
 def run_measured(
@@ -52,9 +54,11 @@ def run_measured(
         wall = time.perf_counter() - t0
     proc.returncode = os.waitstatus_to_exitcode(status)  # Popen must not reap it again
     rss = usage.ru_maxrss / 1024  # KiB on Linux
+    cpu = usage.ru_utime + usage.ru_stime
     if timed_out:
-        return Measured("timeout", wall, rss, None, log)
-    return Measured("ok" if proc.returncode == 0 else "failed", wall, rss, proc.returncode, log)
+        return Measured("timeout", wall, rss, None, log, cpu)
+    status_text = "ok" if proc.returncode == 0 else "failed"
+    return Measured(status_text, wall, rss, proc.returncode, log, cpu)
 
 
 def tail(path: Path, lines: int = 5) -> str:

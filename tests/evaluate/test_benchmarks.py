@@ -11,7 +11,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from benchmarks.compare import Row, parse_size, results_markdown, size_label, table
+from benchmarks.compare import Row, parse_size, results_markdown, size_label, speed, table
 from benchmarks.compare_febrl import write_febrl
 from benchmarks.tools.measure import run_measured
 from cdp.evaluate import evaluate, load_truth
@@ -34,6 +34,7 @@ def test_run_measured_ok_and_timeout(tmp_path: Path) -> None:
     ok = run_measured(["this"], timeout_s=60, log=tmp_path / "ok.log")
     assert ok.status == "ok" and ok.returncode == 0
     assert ok.peak_rss_mib is not None and ok.peak_rss_mib > 1
+    assert ok.cpu_s is not None and 0 < ok.cpu_s < 60
     assert "Beautiful is better" in (tmp_path / "ok.log").read_text()
     slow = run_measured(
         ["timeit", "-n", "1", "-r", "1", "import time; time.sleep(30)"],
@@ -130,12 +131,14 @@ def test_splink_tool_contract(tmp_path: Path) -> None:
 def test_results_table_marks_unfinished_runs() -> None:
     truth = pl.DataFrame({"source": ["a"] * 2, "record_id": ["1", "2"], "person_id": ["p", "p"]})
     pred = pl.DataFrame({"record_key": ["a:1", "a:2"], "customer_id": ["c", "c"]})
-    done = Row("d", "cdp", "ok", 2, 1, 1.234, 100.4, evaluate(pred, truth))
+    done = Row("d", "cdp", "ok", 2, 1, 1.234, 100.4, evaluate(pred, truth), cpu_s=2.46)
     slow = Row("d", "splink", "timeout", wall_s=1800.0, peak_rss_mib=2048.0)
     lines = table([done, slow]).splitlines()
     # linkable R is "—" unless the evaluation was given linkable truth
-    assert lines[2] == "| d | cdp | 2 | 1 | 1.2 | 100 | 1.0000 | 1.0000 | — | 1.0000 | 1.0000 |"
-    assert lines[3] == "| d | splink | — | — | timeout (>1800) | 2,048 | — | — | — | — | — |"
+    assert lines[2] == (
+        "| d | cdp | 2 | 1 | 1.2 | 2.5 | 100 | 1.0000 | 1.0000 | — | 1.0000 | 1.0000 |"
+    )
+    assert lines[3] == "| d | splink | — | — | timeout (>1800) | — | 2,048 | — | — | — | — | — |"
 
 
 def test_results_markdown_has_machine_table_details_and_load_warning() -> None:
@@ -146,8 +149,25 @@ def test_results_markdown_has_machine_table_details_and_load_warning() -> None:
     text = results_markdown([row], command="python -m benchmarks", before=busy, after=busy)
     assert "2 cores, 8.0 GiB RAM, Test CPU" in text
     assert "**Loaded machine:**" in text
-    assert "| d | splink | 2 | 1 | 3.0 | 50 |" in text
+    assert "| d | splink | 2 | 1 | 3.0 | — | 50 |" in text
     # 2 customers, none over-merged, the person split, 1 truth record never predicted
     assert "| d | splink | 2 | 0 | 1 | 1 / 1 | 1 |" in text
     idle = {**busy, "load": "0.50, 0.40, 0.30"}
     assert "Loaded machine" not in results_markdown([row], command="x", before=idle, after=idle)
+
+
+def test_speed_table_compares_resolve_stage_with_splink_matching() -> None:
+    cdp = Row("d", "cdp", "ok", records=1000, wall_s=30.0)
+    cdp.meta = {"stages": {"resolve": {"wall_s": 4.0, "cpu_s": 5.0}}}
+    splink = Row("d", "splink", "ok", records=1000, wall_s=40.0)
+    splink.meta = {"match": {"wall_s": 14.0, "cpu_s": 20.0}}
+    alone = Row("e", "cdp", "ok", records=10, wall_s=1.0)  # no Splink row: no line
+    alone.meta = cdp.meta
+    lines = speed([cdp, splink, alone])
+    assert lines[2:] == ["| d | 1,000 | 4.0 | 5.0 | 14.0 | 20.0 | 3.5× | 4.0× |"]
+    assert speed([alone]) == []
+    text = results_markdown([cdp, splink], command="x", before=IDLE, after=IDLE)
+    assert "## Speed, like for like" in text and "| d | 1,000 | 4.0 |" in text
+
+
+IDLE = {"cores": "2", "ram": "8.0 GiB", "cpu": "Test CPU", "load": "0.50, 0.40, 0.30"}
