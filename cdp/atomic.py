@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
+import stat
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,6 +25,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from cdp.faults import fault_point
+
+#: The hidden temp file `_replacing` makes next to its target: `.<target>.<8 mkstemp
+#: characters>.tmp`. Only files of this shape are ever swept.
+TEMP_NAME = re.compile(r"\A\..+\.[a-z0-9_]{8}\.tmp\Z")
 
 
 def write_parquet(data: pa.Table | pl.DataFrame, path: Path, *, durable: bool = True) -> None:
@@ -72,3 +78,34 @@ def _replacing(path: Path, *, durable: bool) -> Iterator[BinaryIO]:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def sweep_stale_temp_files(roots: list[tuple[Path, bool]], *, before: float) -> int:
+    """Delete this writer's temp files last modified before `before` (a Unix time).
+
+    A writer killed between `mkstemp` and the rename (kill -9, power cut) leaves its temp
+    file behind; nothing reads it and nothing else removes it. Call this only while holding
+    the lock every writer holds (`cdp.locks.run_lock`), with `before` = when it was taken:
+    an older temp file then belongs to a dead writer. `roots` are (folder, recursive)
+    pairs; symlinks are not followed and nothing but regular files named like
+    `TEMP_NAME` is touched. Returns how many were removed.
+    """
+    removed = 0
+    for root, recursive in roots:
+        for path in _temp_names(root, recursive=recursive):
+            with contextlib.suppress(FileNotFoundError):
+                st = path.lstat()
+                if stat.S_ISREG(st.st_mode) and st.st_mtime < before:
+                    path.unlink()
+                    removed += 1
+    return removed
+
+
+def _temp_names(root: Path, *, recursive: bool) -> Iterator[Path]:
+    if not root.is_dir():
+        return
+    if not recursive:
+        yield from (p for p in root.iterdir() if TEMP_NAME.match(p.name))
+        return
+    for folder, _, names in os.walk(root):  # never follows symlinked folders
+        yield from (Path(folder) / n for n in names if TEMP_NAME.match(n))

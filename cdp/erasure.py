@@ -51,6 +51,7 @@ from cdp.export.files import read_export, write_export
 from cdp.export.log import read_log
 from cdp.faults import fault_point
 from cdp.layout import Layout
+from cdp.locks import run_lock
 from cdp.normalize.email import email_value, normalize_emails
 from cdp.normalize.phone import normalize_phones, phone_value
 from cdp.profiles.build import build_from_lake
@@ -384,11 +385,18 @@ def forget(settings: Settings, who: str, *, now: datetime | None = None) -> Eras
     An erasure interrupted by a crash is completed first (from its journal): the lake is
     scrubbed before the resolved outputs, so the person can no longer be found by `who`
     once the first files are rewritten. When the interrupted one was this person's, its
-    result is returned.
+    result is returned. Runs under the run lock (`RunBusy` while a run or stage writes).
     """
     now = now or datetime.now(UTC)
     layout = Layout.of(settings)
     id_type, value = classify(who, settings.project.default_country)
+    with run_lock(layout):  # it rewrites the lake, state and exports a run also writes
+        return _forget_locked(settings, layout, id_type, value, now)
+
+
+def _forget_locked(
+    settings: Settings, layout: Layout, id_type: str, value: str, now: datetime
+) -> ErasureResult:
     pending = _read_journal(layout)
     if pending is not None:
         progress.warn("completing an interrupted erasure first")

@@ -4,20 +4,32 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 
 from cdp import progress
 from cdp.atomic import write_text
 from cdp.config import Settings
-from cdp.errors import CdpError, NotBuiltYet
+from cdp.errors import NotBuiltYet
 from cdp.faults import fault_point
 from cdp.layout import Layout
-from cdp.locks import exclusive_lock
+from cdp.locks import RunBusy, run_lock
 from pipelines import ingest, normalize, profiles, publish, resolve
 from pipelines.reports import StageReport
+
+__all__ = [
+    "STAGES",
+    "RunBusy",
+    "RunResult",
+    "Stage",
+    "new_run_id",
+    "run_all",
+    "run_lock",
+    "stages_for",
+    "writer_lock",
+]
 
 #: (stage name, call with (settings, run_id)) in run order. The run id reaches the
 #: stages that record it (customer_id_changes), so history lines up with runs/<run_id>.json.
@@ -62,38 +74,32 @@ class RunResult:
     reports: list[StageReport] = field(default_factory=list)
     stopped_at: str | None = None  # a stage that is not built yet
     seconds: float = 0.0
+    swept_temp_files: int = 0  # stale temp files of a killed run removed at the start
 
 
 def new_run_id() -> str:
     return datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
 
 
-class RunBusy(CdpError):
-    """Another `cdp run` is using the same data folder."""
-
-
-@contextmanager
-def run_lock(layout: Layout) -> Iterator[None]:
-    """Hold `<data_dir>/run.lock` for a whole run, or fail at once if another run holds it.
-
-    Stages share the manifest, the state and the id history, so two runs over one data
-    folder would interleave their writes (RELIABILITY test 8). The kernel drops a
-    `flock` with its process, so a killed run never leaves a stale lock behind.
-    """
-    path = layout.data_dir / "run.lock"
-    busy = RunBusy(f"{path}: another cdp run is using this data folder; wait for it to finish")
-    with exclusive_lock(path, busy):
-        yield
+def writer_lock(settings: Settings) -> AbstractContextManager[int]:
+    """The run lock of `settings`' data folder, for an entry point that writes (a CLI stage,
+    a Dagster asset): `RunBusy` while another process or thread writes there."""
+    return run_lock(Layout.of(settings))
 
 
 def run_all(settings: Settings) -> RunResult:
-    """Run every stage in order under the run lock; each reads what the previous one wrote."""
-    with run_lock(Layout.of(settings)):
-        return _run_stages(settings)
+    """Run every stage in order under the run lock; each reads what the previous one wrote.
+
+    The lock (`cdp.locks.run_lock`, re-entrant in this thread) is held from before the
+    first stage until the run record is written; taking it first sweeps the temp files a
+    killed run left, and the run record counts them.
+    """
+    with run_lock(Layout.of(settings)) as swept:
+        return _run_stages(settings, swept_temp_files=swept)
 
 
-def _run_stages(settings: Settings) -> RunResult:
-    result = RunResult(run_id=new_run_id())
+def _run_stages(settings: Settings, *, swept_temp_files: int = 0) -> RunResult:
+    result = RunResult(run_id=new_run_id(), swept_temp_files=swept_temp_files)
     t0 = time.perf_counter()
     for name, fn in stages_for(settings):
         with progress.step(name):
@@ -118,6 +124,7 @@ def _write_run_record(settings: Settings, result: RunResult) -> None:
         "config": str(settings.path),
         "seconds": round(result.seconds, 3),
         "stopped_at": result.stopped_at,
+        "swept_temp_files": result.swept_temp_files,
         "stages": [asdict(r) for r in result.reports],
     }
     with fault_point("run.record"):

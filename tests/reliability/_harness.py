@@ -10,6 +10,7 @@ left out.
 from __future__ import annotations
 
 import gzip
+import json
 import os
 import shutil
 import subprocess
@@ -19,6 +20,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from cdp.atomic import TEMP_NAME
 from cdp.config import load_settings
 from cdp.layout import Layout
 from cdp.synth.generate import generate
@@ -227,3 +229,15 @@ def partial_files(config: Path) -> list[Path]:
         except duckdb.Error:
             bad.append(f)
     return bad
+
+
+def temp_files(config: Path) -> list[Path]:
+    """Hidden temp files of the atomic writer (`cdp.atomic.TEMP_NAME`) under data_dir."""
+    return sorted(p for p in layout_of(config).data_dir.rglob("*") if TEMP_NAME.match(p.name))
+
+
+def last_run_record(config: Path) -> dict:
+    """The newest `runs/<run_id>.json` (run ids sort by time)."""
+    records = sorted(layout_of(config).runs.glob("*.json"))
+    assert records, "no run record"
+    return json.loads(records[-1].read_text(encoding="utf-8"))

@@ -15,20 +15,28 @@ from pathlib import Path
 import pytest
 
 from cdp.faults import POINTS, FaultSpec
-from tests.reliability._harness import capture, cdp, copy_landing, differences, partial_files
+from tests.reliability._harness import (
+    capture,
+    cdp,
+    copy_landing,
+    differences,
+    last_run_record,
+    partial_files,
+    temp_files,
+)
 
 #: (CDP_FAULT spec, what it simulates, extra marks). FAST run by default (a kill mid-publish
 #: is also in test_r08_concurrency.py), SLOW with `-m slow`.
 FAST = [
     ("ingest.manifest:after", "killed right after the first manifest commit", ()),
     ("resolve.id_changes:after", "killed after the id history append", ()),
+    ("atomic.rename:before@manifest.parquet", "manifest written to temp, not renamed", ()),
 ]
 SLOW = [
     ("snapshot.pointer:before", "snapshot copied, CURRENT not yet repointed", ()),
     ("atomic.write:after", "first temp file written, not synced or renamed", ()),
     ("atomic.fsync:after#4", "fourth temp file synced, not renamed", ()),
     ("atomic.rename:after#2", "second file renamed, folder not yet synced", ()),
-    ("atomic.rename:before@manifest.parquet", "manifest written to temp, not renamed", ()),
     ("ingest.manifest:before", "raw files written, manifest not saved", ()),
     ("ingest.quarantine_copy:before", "bad file's forensic copy not renamed", ()),
     ("atomic.rename:after@identity_records.parquet", "normalised, resolve not started", ()),
@@ -67,7 +75,15 @@ def test_kill_then_rerun_equals_uninterrupted(
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
     assert f"fault injected at {FaultSpec.parse(fault)}" in killed.stderr
     assert partial_files(config) == []
+    left = temp_files(config)
+    if FaultSpec.parse(fault).name in {"atomic.write", "atomic.fsync", "atomic.rename"}:
+        assert left  # killed inside the atomic writer: its temp file stays behind
     again = cdp("run", config=config)
     assert again.returncode == 0, again.stderr[-3000:]
+    # The rerun swept the dead run's temp files under the run lock and counted them.
+    assert temp_files(config) == []
+    assert last_run_record(config)["swept_temp_files"] == len(left)
+    if left:
+        assert f"removed {len(left)} stale temp file(s) left by a killed run" in again.stderr
     diffs = differences(baseline.state, capture(config))
     assert not diffs, "\n".join(diffs)
