@@ -4,7 +4,9 @@ Each asset body calls one `pipelines` stage function and turns its StageReport
 into metadata; quality gates from `cdp.quality` run as blocking checks, so a
 failing gate stops everything downstream (the exports included). Every asset
 that writes the lake or the warehouse is in the `cdp_writer` pool: DuckDB allows
-one writer, and the ingest manifest is one file.
+one writer, and the ingest manifest is one file. Each holds the run lock around its
+stage (`pipelines.run.writer_lock`), so it fails with `RunBusy` while a `cdp run`,
+a stage command or `cdp forget` writes the same data folder.
 """
 
 from __future__ import annotations
@@ -26,8 +28,9 @@ from cdp.quality import (
 )
 from cdp.schema import CUSTOMER_RECORD, IDENTITY_RECORD, RAW_RECORD
 from dagster_project._metadata import check_result, report_metadata
-from dagster_project.resources import CdpConfig
-from pipelines import ingest, normalize, profiles, publish, resolve
+from dagster_project.resources import CdpConfig, CdpEngine
+from pipelines import ingest, profiles, publish
+from pipelines.run import writer_lock
 
 POOL = "cdp_writer"
 
@@ -56,7 +59,8 @@ def raw_asset(source: str, connector: str) -> dg.AssetsDefinition:
     )
     def _raw(cdp: CdpConfig) -> dg.MaterializeResult:
         settings = cdp.settings(check_files=True)
-        report = ingest.ingest(settings, sources=[source])
+        with writer_lock(settings):
+            report = ingest.ingest(settings, sources=[source])
         limits = QualityLimits.from_settings(settings)
         gates = [
             raw_schema_gate(settings, source),
@@ -82,10 +86,12 @@ def identity_records_asset(sources: Sequence[str]) -> dg.AssetsDefinition:
             dg.AssetCheckSpec(n, asset="identity_records", blocking=True) for n in IDENTITY_CHECKS
         ],
     )
-    def identity_records(cdp: CdpConfig) -> dg.MaterializeResult:
-        """Canonical identity records: one normalised row per source record."""
+    def identity_records(cdp: CdpConfig, engine: CdpEngine) -> dg.MaterializeResult:
+        """Canonical identity records: one normalised row per source record (on the
+        engine the `engine` resource names: embedded or Spark)."""
         settings = cdp.settings()
-        report = normalize.normalize(settings)
+        with writer_lock(settings):
+            report = engine.normalize(settings)
         return dg.MaterializeResult(
             metadata=report_metadata(report, schema=IDENTITY_RECORD),
             check_results=[check_result(identity_schema_gate(settings))],
@@ -116,10 +122,12 @@ def identity_records_asset(sources: Sequence[str]) -> dg.AssetsDefinition:
     ],
     pool=POOL,
 )
-def identity_resolution(cdp: CdpConfig) -> Iterator[dg.MaterializeResult]:
-    """Deterministic identifier graph + fuzzy matching + clustering (one stage, two assets)."""
+def identity_resolution(cdp: CdpConfig, engine: CdpEngine) -> Iterator[dg.MaterializeResult]:
+    """Deterministic identifier graph + fuzzy matching + clustering (one stage, two assets),
+    on the engine the `engine` resource names."""
     settings = cdp.settings()
-    report = resolve.resolve(settings)
+    with writer_lock(settings):
+        report = engine.resolve(settings)
     m = report.metrics
     yield dg.MaterializeResult(
         asset_key="match_scores",
@@ -169,7 +177,9 @@ def identity_resolution(cdp: CdpConfig) -> Iterator[dg.MaterializeResult]:
 )
 def warehouse(cdp: CdpConfig) -> Iterator[dg.MaterializeResult]:
     """The DuckDB warehouse, rebuilt from the lake and swapped in atomically."""
-    report = profiles.build_profiles(cdp.settings())
+    settings = cdp.settings()
+    with writer_lock(settings):
+        report = profiles.build_profiles(settings)
     meta = report_metadata(report)
     for table in ("customers", "interactions"):
         rows = report.metrics.get(f"{table}_rows", report.metrics.get(table, report.rows))
@@ -199,7 +209,9 @@ def warehouse(cdp: CdpConfig) -> Iterator[dg.MaterializeResult]:
 )
 def published(cdp: CdpConfig) -> Iterator[dg.MaterializeResult]:
     """Snapshot and exports: only ever built after every gate upstream passed."""
-    report = publish.publish(cdp.settings())
+    settings = cdp.settings()
+    with writer_lock(settings):
+        report = publish.publish(settings)
     meta = report_metadata(report)
     yield dg.MaterializeResult(asset_key="analyst_snapshot", metadata=meta)
     yield dg.MaterializeResult(asset_key="crm_exports", metadata=meta)
