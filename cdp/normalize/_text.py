@@ -117,7 +117,17 @@ def tidy_case(e: pl.Expr, *, lower_words: frozenset[str] = frozenset()) -> pl.Ex
     Words in `lower_words` (name particles such as "de", "del") are lower-case between
     other words ("Juan de la Fuente") and capitalised first ("De la Fuente", as the RAE
     writes a surname on its own) or last. Splits on single spaces: call after `clean_text`.
+
+    Most values are written all upper, all lower or already title-cased; those are done
+    on the whole string (`_tidy_whole`), only the others word by word (`tidy_case_words`).
     """
+    return e.map_batches(
+        partial(_tidy_batch, lower_words=lower_words), return_dtype=pl.String, is_elementwise=True
+    )
+
+
+def tidy_case_words(e: pl.Expr, *, lower_words: frozenset[str] = frozenset()) -> pl.Expr:
+    """`tidy_case` by its definition, word by word (the reference for the fast path)."""
     el = pl.element()
     uniform = (el == el.str.to_uppercase()) | (el == el.str.to_lowercase())
     pos = pl.int_range(pl.len())
@@ -131,6 +141,57 @@ def tidy_case(e: pl.Expr, *, lower_words: frozenset[str] = frozenset()) -> pl.Ex
         .otherwise(el)
     )
     return e.str.split(" ").list.eval(word).list.join(" ")
+
+
+#: Characters whose case forms are ASCII letters though they are not (ß → "Ss", ı → "I",
+#: ſ → "S", Kelvin K → "k", ligatures): a value holding one is tidied word by word.
+_CASE_TRAPS = "[\u00df\u0131\u017f\u212a\ufb00-\ufb06]"
+
+
+def _tidy_batch(values: pl.Series, *, lower_words: frozenset[str]) -> pl.Series:
+    """`tidy_case` of a batch: whole-string rules where they are exact, else word by word."""
+    values = values.cast(pl.String)
+    words = sorted(lower_words)
+    if not all(w and w.isascii() and w == w.lower() and " " not in w for w in words):
+        return pl.select(tidy_case_words(pl.lit(values), lower_words=lower_words)).to_series()
+    out = pl.DataFrame({"s": values}).select(_tidy_whole(pl.col("s"), words)).to_series()
+    todo = out.is_null() & values.is_not_null()
+    if not todo.any():
+        return out
+    where = todo.arg_true()
+    slow = tidy_case_words(pl.lit(values.gather(where)), lower_words=lower_words)
+    return out.scatter(where, pl.select(slow).to_series())
+
+
+def _tidy_whole(s: pl.Expr, words: list[str]) -> pl.Expr:
+    """`tidy_case` of values written all upper or all lower (every word is uniform: the
+    title-cased value with inner particles lower-case) or already title-cased (only an
+    inner particle that is one upper-case letter, "Y", changes); null for the others.
+
+    Title-casing is per word whatever the neighbours, since a space starts a new word.
+    Inner words are those with a space on both sides: with every space doubled, the
+    particle replacements cannot overlap, and halving the spaces undoes the doubling.
+    """
+    titled = pl.Series(words, dtype=pl.String).str.to_titlecase().to_list()
+    every = list(zip(titled, words, strict=True))  # (title-cased form, lower-case word)
+    one_letter = [(t, w) for t, w in every if t == w.upper()]
+
+    def lower_inner(text: pl.Expr, forms: list[tuple[str, str]]) -> pl.Expr:
+        if not forms:
+            return text
+        spaced = text.str.replace_all(" ", "  ", literal=True)
+        spaced = spaced.str.replace_many([f" {t} " for t, _ in forms], [f" {w} " for _, w in forms])
+        return spaced.str.replace_all("  ", " ", literal=True)
+
+    title = s.str.to_titlecase()
+    uniform = (s == s.str.to_uppercase()) | (s == s.str.to_lowercase())
+    plain = ~s.str.contains(_CASE_TRAPS)
+    return (
+        pl.when(plain & uniform)
+        .then(lower_inner(title, every))
+        .when(plain & (s == title))
+        .then(lower_inner(title, one_letter))
+    )
 
 
 def read_data_rows(name: str) -> Iterator[dict[str, str]]:
@@ -155,6 +216,18 @@ def fold_values(values: list[str]) -> list[str]:
     a value that folds to nothing becomes ""."""
     series = pl.Series(values, dtype=pl.String)
     return pl.select(fold_words(pl.lit(series)).fill_null("")).to_series().to_list()
+
+
+def on_values(values: pl.Series, compute: Callable[[pl.Expr], pl.Expr]) -> pl.Series:
+    """`compute` (an elementwise expression builder that maps null to null) of every value,
+    evaluated once per distinct non-null value and mapped back by a hash lookup.
+
+    For one column whose values recur (words of names, cities, tokens): a cheaper
+    relative of `on_distinct`, which groups whole rows.
+    """
+    distinct = values.drop_nulls().unique()
+    done = pl.select(compute(pl.lit(distinct))).to_series()
+    return values.replace_strict(distinct, done, default=None, return_dtype=done.dtype)
 
 
 def on_distinct(

@@ -26,6 +26,7 @@ from cdp.normalize._text import (
     fold_values,
     fold_words,
     on_distinct,
+    on_values,
     read_data_rows,
     tidy_case,
 )
@@ -104,10 +105,13 @@ def _split_full(frame: pl.DataFrame, full: str) -> pl.DataFrame:
     )
     comma = pl.col("_comma").struct.field
     tokens = pl.col("_tokens")
+    # A few thousand distinct words make up all the names: each is folded once.
+    words = out.get_column("_tokens").explode().drop_nulls().unique()
+    folded = pl.select(fold_words(pl.lit(words)).fill_null("")).to_series()
     out = out.with_columns(
         _c_last=blank_to_null(comma("1").str.replace(_SUFFIX_RE, "")),
         _c_first=blank_to_null(comma("2").str.replace(_PREFIX_RE, "")),
-        _keys=tokens.list.eval(fold_words(pl.element()).fill_null("")),
+        _keys=tokens.list.eval(pl.element().replace_strict(words, folded, default="")),
         _n=tokens.list.len(),
     )
     keys, n = pl.col("_keys"), pl.col("_n")
@@ -140,12 +144,19 @@ def _split_full(frame: pl.DataFrame, full: str) -> pl.DataFrame:
 
 def name_keys(first: pl.Expr, last: pl.Expr) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
     """(first_name_key, last_name_key, last_name_first_key) from display (or raw) names."""
+    lk = _last_key(last)
+    return _first_key(first), lk, lk.str.split(" ").list.first()
+
+
+def _first_key(first: pl.Expr) -> pl.Expr:
     nick = load_nicknames()
     fk = fold_words(first).replace(nick)
-    fk = fk.str.split(" ").list.eval(pl.element().replace(nick)).list.join(" ")
+    return fk.str.split(" ").list.eval(pl.element().replace(nick)).list.join(" ")
+
+
+def _last_key(last: pl.Expr) -> pl.Expr:
     particles = "|".join(sorted(PARTICLES))
-    lk = blank_to_null(fold_words(last).str.replace_all(rf"\b(?:{particles})\s+", ""))
-    return fk, lk, lk.str.split(" ").list.first()
+    return blank_to_null(fold_words(last).str.replace_all(rf"\b(?:{particles})\s+", ""))
 
 
 def normalize_names(
@@ -164,23 +175,31 @@ def normalize_names(
 
 
 def _normalize_distinct(distinct: pl.DataFrame) -> pl.DataFrame:
+    """Names of distinct (first, last, full) rows. Whatever depends on one column only is
+    computed once per distinct value of that column (`on_values`): the triples are mostly
+    distinct, their first and last names are not."""
     words = frozenset(PARTICLES)
-    f = _clean_name(pl.col("_f"), titles=True, suffixes=False)
-    ln = _clean_name(pl.col("_l"), titles=False, suffixes=True)
-    n = _clean_name(pl.col("_n"), titles=True, suffixes=True, keep_comma=True)
-    out = _split_full(distinct.with_columns(cf=f, cl=ln, cn=n), "cn")
+    out = distinct.with_columns(
+        cf=on_values(distinct["_f"], lambda e: _clean_name(e, titles=True, suffixes=False)),
+        cl=on_values(distinct["_l"], lambda e: _clean_name(e, titles=False, suffixes=True)),
+        cn=_clean_name(pl.col("_n"), titles=True, suffixes=True, keep_comma=True),
+    )
+    out = _split_full(out, "cn")
     # Fill a missing part from the split only when the given part agrees with it:
     # first "María" + full "María García López" fills last; last "García" + full "Ana" does not.
+    keys = {c: on_values(out[c], fold_words) for c in ("cf", "cl", "sf", "sl")}
     cf, cl, sf, sl = (pl.col(c) for c in ("cf", "cl", "sf", "sl"))
-    agrees_first = cf.is_null() | (fold_words(cf) == fold_words(sf)).fill_null(False)
-    agrees_last = cl.is_null() | (fold_words(cl) == fold_words(sl)).fill_null(False)
+    agrees_first = cf.is_null() | (keys["cf"] == keys["sf"]).fill_null(False)
+    agrees_last = cl.is_null() | (keys["cl"] == keys["sl"]).fill_null(False)
     out = out.with_columns(
         sf=pl.when(cf.is_null() & agrees_last).then(sf),
         sl=pl.when(cl.is_null() & agrees_first).then(sl),
     )
+    first = out.select(pl.coalesce("cf", "sf")).to_series()
+    last = out.select(pl.coalesce("cl", "sl")).to_series()
     out = out.with_columns(
-        first_name=tidy_case(pl.coalesce("cf", "sf"), lower_words=words),
-        last_name=tidy_case(pl.coalesce("cl", "sl"), lower_words=words),
+        first_name=on_values(first, lambda e: tidy_case(e, lower_words=words)),
+        last_name=on_values(last, lambda e: tidy_case(e, lower_words=words)),
     )
     plain_full = tidy_case(pl.col("cn").str.replace_all(r"[\s,]+", " "), lower_words=words)
     built = blank_to_null(
@@ -190,6 +209,10 @@ def _normalize_distinct(distinct: pl.DataFrame) -> pl.DataFrame:
     out = out.with_columns(
         full_name=pl.when(pl.col("cn").is_null() | has_comma).then(built).otherwise(plain_full)
     )
-    fk, lk, lfk = name_keys(pl.col("first_name"), pl.col("last_name"))
-    out = out.with_columns(first_name_key=fk, last_name_key=lk, last_name_first_key=lfk)
+    last_key = on_values(out["last_name"], _last_key)
+    out = out.with_columns(
+        first_name_key=on_values(out["first_name"], _first_key),
+        last_name_key=last_key,
+        last_name_first_key=last_key.str.split(" ").list.first(),
+    )
     return out.select(NAME_COLUMNS)

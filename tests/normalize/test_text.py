@@ -65,3 +65,64 @@ def test_on_distinct_survives_a_hash_collision(monkeypatch: pytest.MonkeyPatch) 
 def test_on_distinct_empty() -> None:
     frame = pl.DataFrame({"a": [], "b": []}, schema={"a": pl.String, "b": pl.Int64})
     assert on_distinct(frame, _lengths).height == 0
+
+
+_PARTICLES = frozenset({"de", "del", "la", "y", "e", "van"})
+
+
+def _tidy(values: list[str | None], words: frozenset[str] = _PARTICLES) -> list[str | None]:
+    series = pl.Series(values, dtype=pl.String)
+    return pl.select(text.tidy_case(pl.lit(series), lower_words=words)).to_series().to_list()
+
+
+def _tidy_words(values: list[str | None], words: frozenset[str] = _PARTICLES) -> list[str | None]:
+    series = pl.Series(values, dtype=pl.String)
+    out = pl.select(text.tidy_case_words(pl.lit(series), lower_words=words))
+    return out.to_series().to_list()
+
+
+def test_tidy_case_cases() -> None:
+    values = [
+        "JUAN DE LA FUENTE",  # all upper: whole string
+        "juan de la fuente y garcía",  # all lower
+        "Pérez Y Gómez",  # title-cased: only the one-letter particle changes
+        "De la Fuente",  # first word capitalised, mixed: word by word
+        "ronald McDONALD",  # mixed: word by word
+        "DE LA PEÑA",  # particle first
+        "GARCÍA DE",  # particle last
+        "STRASSE ß",  # a case trap: word by word
+        "",
+        None,
+    ]
+    assert _tidy(values) == [
+        "Juan de la Fuente",
+        "Juan de la Fuente y García",
+        "Pérez y Gómez",
+        "De la Fuente",
+        "Ronald McDONALD",
+        "De la Peña",
+        "García De",
+        "Strasse Ss",
+        "",
+        None,
+    ]
+    assert _tidy(values) == _tidy_words(values)
+
+
+_NAME_WORDS = ["de", "DE", "De", "dE", "y", "Y", "la", "LA", "van", "María", "JOSÉ", "McD"]
+#: Case traps: expanding or ASCII-producing case maps, final sigma, digraphs, marks.
+_ODD_WORDS = ["ß", "ſ", "ı", "\u212a", "ﬁ", "ΣΑΣ", "σας", "ǆ", "x\u0301y", "o'neill", "3rd", ""]
+_WORDS = st.sampled_from(_NAME_WORDS + _ODD_WORDS)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.one_of(st.none(), st.text(), st.lists(_WORDS, max_size=6).map(" ".join)), max_size=30
+    )
+)
+def test_tidy_case_fast_path_equals_word_by_word(values: list[str | None]) -> None:
+    assert _tidy(values) == _tidy_words(values)
+    # and with no particles, or particles the whole-string rules do not take
+    assert _tidy(values, frozenset()) == _tidy_words(values, frozenset())
+    assert _tidy(values, frozenset({"dé"})) == _tidy_words(values, frozenset({"dé"}))
