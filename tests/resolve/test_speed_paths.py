@@ -16,6 +16,7 @@ from cdp.resolve.discount import discount_shared
 from cdp.resolve.engine import contact_records, discount_contacts
 from cdp.resolve.fuzzy import FuzzySettings, find_matches, matcher
 from cdp.resolve.fuzzy.blocking import union_pairs
+from cdp.resolve.fuzzy.model import PatternTable, patterns
 from cdp.resolve.graph import EDGE_SCHEMA, build_graph
 from cdp.resolve.settings import IdentifierRules
 from tests.resolve.helpers import fuzzy_edge, records
@@ -127,3 +128,31 @@ def test_scoring_in_chunks_gives_the_pairs_of_one_pass(
     assert whole.stats["candidate_pairs"] > 7 * 3  # several chunks, some with no pair kept
     assert chunked.pairs.height > 0
     assert chunked.pairs.equals(whole.pairs)
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(st.integers(0, 9), st.integers(0, 3), st.integers(0, 2), st.integers(1, 7)),
+        max_size=60,
+    ),
+    wide=st.booleans(),
+)
+def test_pattern_table_gives_each_rules_patterns(
+    rows: list[tuple[int, int, int, int]], wide: bool
+) -> None:
+    """Counted once by (pattern, rules mask), the per-rule and all-pair patterns equal
+    `patterns` over the filtered pairs; a level past 15 takes the plain path."""
+    levels = pl.DataFrame(
+        {"a": [r[0] + (20 if wide else 0) for r in rows], "b": [r[1] for r in rows],
+         "c": [r[2] for r in rows]},
+        schema={"a": pl.Int8, "b": pl.Int8, "c": pl.Int8},
+    )  # fmt: skip
+    mask = np.array([r[3] for r in rows], dtype=np.int64)
+    table = PatternTable.of(levels, mask)
+    assert (table.codes is None) == (wide or not rows)
+    for rule in (None, 0, 1, 2):
+        sel = np.ones(len(rows), bool) if rule is None else (mask >> rule) & 1 == 1
+        pats, counts = table.patterns(rule)
+        want_pats, want_counts = patterns(levels.filter(pl.Series(sel, dtype=pl.Boolean)))
+        assert np.array_equal(pats, want_pats) and np.array_equal(counts, want_counts)

@@ -1,16 +1,18 @@
 """Comparison levels for millions of candidate pairs, each distinct value pair scored once.
 
 A comparison reads only its own columns (`Comparison.columns`), so its level is a
-function of the two records' values in those columns. Candidate pairs repeat those
-values massively: a block of 1,000 records sharing a full name is 500,000 pairs with
-one first-name value pair, a customer's 30 orders are 435 pairs of one address. So for
-each comparison the records are numbered by their distinct value tuple, pairs become
-pairs of tuple numbers, and `compare` runs once per distinct tuple pair (at 1.1M
-records: 19M candidate pairs, 2.3M distinct name pairs). Comparisons are symmetric, so
-a pair and its mirror are one tuple pair (min, max). Pairs of equal tuples and pairs
-with an all-null side are looked up per tuple instead of hashed per pair. The derived
-columns (`derive_columns`) are computed once per tuple. The levels are exactly
-`compare`'s (property-tested).
+function of the two records' values in those columns, and candidate pairs repeat those
+values massively (at 1.1M records: 19M candidate pairs, 1.7M distinct name pairs).
+
+* The simple comparisons (phone, email, birth date, address, devices, ids) run as
+  vectorised twins over int32 value codes numbered once per column (`coded.py`).
+* First and last name: null and exact come from the key codes; the other pairs are
+  numbered by their distinct (first, last, first surname) tuple, and `compare` runs once
+  per distinct tuple pair (a pair and its mirror are one: comparisons are symmetric).
+* Any other comparison takes that generic per-distinct-tuple path (`_levels`), where
+  pairs of equal tuples and pairs with an all-null side are looked up per tuple.
+
+The levels are exactly `compare`'s (property-tested).
 """
 
 from __future__ import annotations
@@ -19,9 +21,13 @@ import numpy as np
 import pandas as pd
 import polars as pl
 
+from cdp.resolve.fuzzy.coded import TWINS, Codes, Pairs
 from cdp.resolve.fuzzy.comparisons import COMPARISONS, compare_derived, derive_columns
 
 _CHUNK = 1_000_000
+_PAIR_CHUNK = 4_000_000  # candidate pairs per chunk of the vectorised comparisons
+#: Name comparisons: null and exact are decided by this column alone.
+_NAME_KEY = {"first_name": "first_name_key", "last_name": "last_name_key"}
 
 
 def compare_distinct(
@@ -29,15 +35,59 @@ def compare_distinct(
 ) -> pl.DataFrame:
     """`compare(records, left, right, names)`, evaluated once per distinct value pair.
 
-    Comparisons reading the same columns (first and last name) share one numbering."""
+    Comparisons with a vectorised twin (`coded.TWINS`) work on int32 value codes; the
+    name comparisons decide null and exact from codes and evaluate the rest once per
+    distinct (first, last, first surname) pair, sharing one numbering; any other
+    comparison takes the generic per-distinct-tuple path."""
     left, right = np.asarray(left, dtype=np.int64), np.asarray(right, dtype=np.int64)
+    codes = Codes(records)
+    out: dict[str, np.ndarray] = {}
+    twins = [n for n in names if n in TWINS]
+    if twins:
+        parts: dict[str, list[np.ndarray]] = {n: [] for n in twins}
+        for s in range(0, len(left), _PAIR_CHUNK):
+            chunk = Pairs(codes, left[s : s + _PAIR_CHUNK], right[s : s + _PAIR_CHUNK])
+            for n in twins:
+                parts[n].append(TWINS[n](chunk))
+        out.update(
+            {n: np.concatenate(p) if p else np.zeros(0, dtype=np.int8) for n, p in parts.items()}
+        )
+    named = tuple(n for n in names if n in _NAME_KEY)
+    if named:
+        out.update(_name_levels(records, codes, left, right, named))
     groups: dict[tuple[str, ...], list[str]] = {}
     for name in names:
-        groups.setdefault(tuple(sorted(COMPARISONS[name].columns)), []).append(name)
-    out: dict[str, np.ndarray] = {}
+        if name not in out:
+            groups.setdefault(tuple(sorted(COMPARISONS[name].columns)), []).append(name)
     for cols, group in groups.items():
         out.update(_levels(records.select(cols), left, right, tuple(group)))
     return pl.DataFrame({n: out[n] for n in names}, schema={n: pl.Int8 for n in names})
+
+
+def _name_levels(
+    records: pl.DataFrame,
+    codes: Codes,
+    left: np.ndarray,
+    right: np.ndarray,
+    names: tuple[str, ...],
+) -> dict[str, np.ndarray]:
+    """First/last name levels: null (0) and exact (1) from the key codes; only pairs whose
+    keys both differ somewhere go through the per-distinct-tuple evaluation."""
+    out: dict[str, np.ndarray] = {}
+    need = np.zeros(len(left), dtype=bool)
+    for name in names:
+        c = codes.code(_NAME_KEY[name])
+        a, b = c[left], c[right]
+        null = (a < 0) | (b < 0)
+        out[name] = np.where(null, np.int8(0), np.int8(1))
+        need |= ~null & (a != b)
+    rows = np.flatnonzero(need)
+    if len(rows):
+        cols = tuple(sorted({c for n in names for c in COMPARISONS[n].columns}))
+        found = _levels(records.select(cols), left[rows], right[rows], names)
+        for name in names:
+            out[name][rows] = found[name]
+    return out
 
 
 def _levels(

@@ -280,33 +280,86 @@ def train(
     n_records: int,
     guard_weight: float = 0.0,
 ) -> tuple[dict[str, np.ndarray], float, dict[str, Any]]:
-    """m by per-rule EM sessions, then the prior over all candidate pairs."""
+    """m by per-rule EM sessions, then the prior over all candidate pairs.
+
+    The pairs are counted once by (level pattern, rules mask); each session's patterns
+    and the prior's come from that small table, not from a pass over all pairs."""
     init = {n: _m_init(n, fixed_m) for n in names}
     estimates: dict[str, list[np.ndarray]] = {n: [] for n in names}
     sessions = []
+    table = PatternTable.of(levels, rules_mask)
     for k, blocked_on in enumerate(rule_comparisons):
-        sel = (rules_mask >> k) & 1 == 1
-        if sel.sum() < 10:
+        pats, counts = table.patterns(k)
+        n_pairs = int(counts.sum())
+        if n_pairs < 10:
             continue
         free = frozenset(names) - blocked_on
-        pats, counts = patterns(levels.filter(pl.Series(sel)))
         m_k, prior_k, iters = em(
             pats, counts, names, init, u, free=free, fixed_m=fixed_m, prior=0.3,
             max_iterations=max_iterations, tol=tol, offset=_guard(pats, names, guard_weight),
         )  # fmt: skip
-        sessions.append({"rule": k, "pairs": int(sel.sum()), "iterations": iters, "prior": prior_k})
+        sessions.append({"rule": k, "pairs": n_pairs, "iterations": iters, "prior": prior_k})
         for n in free:
             estimates[n].append(m_k[n])
     m = {
         n: _apply_fixed(np.mean(estimates[n], axis=0), n, fixed_m) if estimates[n] else init[n]
         for n in names
     }
-    prior = prior_from_pairs(levels, names, m, u, n_records=n_records, guard_weight=guard_weight)
+    pats, counts = table.patterns(None)
+    prior = _prior(pats, counts, levels.height, names, m, u, n_records, guard_weight)
     return (
         m,
         prior,
         {"em_sessions": sessions, "em_iterations": sum(s["iterations"] for s in sessions)},
     )
+
+
+class PatternTable:
+    """Candidate pairs counted by (level pattern, rules mask): `patterns(levels.filter(
+    rule k's pairs))` for every rule from one grouping of all pairs (a pattern is one
+    int64, 4 bits a comparison, so code order is `patterns`' row order)."""
+
+    def __init__(self, levels: pl.DataFrame, codes: pl.DataFrame | None) -> None:
+        self.levels = levels  # fallback when the patterns do not fit one int64
+        self.codes = codes  # code, rules, n
+
+    @classmethod
+    def of(cls, levels: pl.DataFrame, rules_mask: np.ndarray) -> PatternTable:
+        fits = 0 < levels.width <= 15 and levels.height > 0
+        if fits:
+            lo, hi = levels.select(
+                pl.min_horizontal(pl.all().min()).alias("lo"),
+                pl.max_horizontal(pl.all().max()).alias("hi"),
+            ).row(0)
+            fits = int(lo) >= 0 and int(hi) < 16
+        if not fits:
+            return cls(levels.with_columns(pl.Series("_rules", rules_mask)), None)
+        code = pl.lit(0, dtype=pl.Int64)
+        for c in levels.columns:
+            code = code * 16 + pl.col(c).cast(pl.Int64)
+        table = (
+            levels.select(code.alias("code"), pl.Series("rules", rules_mask, dtype=pl.Int64))
+            .group_by("code", "rules")
+            .agg(pl.len().cast(pl.Int64).alias("n"))
+        )
+        return cls(levels, table)
+
+    def patterns(self, rule: int | None) -> tuple[np.ndarray, np.ndarray]:
+        """`patterns()` of the pairs rule `rule` produced (None: all pairs)."""
+        if self.codes is None:
+            frame = self.levels
+            if rule is not None:
+                frame = frame.filter((pl.col("_rules") & (1 << rule)) != 0)
+            return patterns(frame.drop("_rules"))
+        table = self.codes
+        if rule is not None:
+            table = table.filter((pl.col("rules") & (1 << rule)) != 0)
+        g = table.group_by("code").agg(pl.col("n").sum()).sort("code")
+        width = self.levels.width
+        code = g["code"].to_numpy()
+        shifts = 4 * np.arange(width - 1, -1, -1, dtype=np.int64)
+        pats = (code[:, None] >> shifts[None, :]) & 15
+        return pats.astype(np.int64), g["n"].to_numpy().astype(np.float64)
 
 
 def prior_from_pairs(
@@ -319,15 +372,30 @@ def prior_from_pairs(
     guard_weight: float = 0.0,
 ) -> float:
     """Share of matches among candidate pairs (EM on the prior only), scaled to all pairs."""
-    total_pairs = max(n_records * (n_records - 1) / 2, 1.0)
     if levels.height == 0:
-        return float(np.clip(1.0 / total_pairs, 1e-12, 0.5))
+        return _prior(np.zeros((0, 0)), np.zeros(0), 0, names, m, u, n_records, guard_weight)
     pats, counts = patterns(levels)
+    return _prior(pats, counts, levels.height, names, m, u, n_records, guard_weight)
+
+
+def _prior(
+    pats: np.ndarray,
+    counts: np.ndarray,
+    n_pairs: int,
+    names: tuple[str, ...],
+    m: dict[str, np.ndarray],
+    u: dict[str, np.ndarray],
+    n_records: int,
+    guard_weight: float,
+) -> float:
+    total_pairs = max(n_records * (n_records - 1) / 2, 1.0)
+    if n_pairs == 0:
+        return float(np.clip(1.0 / total_pairs, 1e-12, 0.5))
     _, prior_blocked, _ = em(
         pats, counts, names, m, u, free=frozenset(names), fixed_m={}, prior=0.1,
         max_iterations=50, tol=1e-7, update_m=False, offset=_guard(pats, names, guard_weight),
     )  # fmt: skip
-    return float(np.clip(prior_blocked * levels.height / total_pairs, 1e-12, 0.5))
+    return float(np.clip(prior_blocked * n_pairs / total_pairs, 1e-12, 0.5))
 
 
 def _guard(pats: np.ndarray, names: tuple[str, ...], guard_weight: float) -> np.ndarray:
