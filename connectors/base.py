@@ -93,3 +93,26 @@ class Connector(Protocol):
     def __call__(
         self, path: Path, source: SourceSettings, project: ProjectSettings
     ) -> ReadResult: ...
+
+
+class LinesOf(Protocol):
+    """A JSON-lines connector's first step: one file's non-blank lines (`_line`, `text`)
+    plus the rejects found while splitting them (raises `FileRejected`)."""
+
+    def __call__(self, path: Path, source: SourceSettings) -> tuple[pa.Table, list[Reject]]: ...
+
+
+class ReadLines(Protocol):
+    """A JSON-lines connector's second step, over lines of one file or of several files
+    (the framework encodes the file in `_line`'s high bits). With `fast_only` it returns
+    None instead of taking the line-by-line path, so the caller can retry file by file."""
+
+    def __call__(
+        self,
+        lines: pa.Table,
+        rejects: list[Reject],
+        source: SourceSettings,
+        project: ProjectSettings,
+        *,
+        fast_only: bool = False,
+    ) -> ReadResult | None: ...

@@ -61,7 +61,7 @@ from connectors._parse import (
 )
 from connectors.base import ReadResult, Reject
 
-__all__ = ["STRUCTURE", "read"]
+__all__ = ["STRUCTURE", "lines_of", "read", "read_lines"]
 
 _V = "VARCHAR"
 _KV = [
@@ -262,15 +262,33 @@ _CONSENT = [
 
 def read(path: Path, source: SourceSettings, project: ProjectSettings) -> ReadResult:
     """Read one GA4 export file (NDJSON, gzipped or not, or Parquet by its magic bytes)."""
+    result = read_lines(*lines_of(path, source), source, project)
+    assert result is not None
+    return result
+
+
+def lines_of(path: Path, source: SourceSettings) -> tuple[pa.Table, list[Reject]]:
+    """The file's events as JSON text lines (Parquet rows rendered as JSON), with rejects."""
     if _is_parquet(path):
-        lines, rejects = _parquet_lines(path), list[Reject]()
-    else:
-        text = to_utf8(read_bytes(path), source.options.get("encoding"))
-        lines, rejects = text_lines(text)
-        del text
+        return _parquet_lines(path), list[Reject]()
+    text = to_utf8(read_bytes(path), source.options.get("encoding"))
+    return text_lines(text)
+
+
+def read_lines(
+    lines: pa.Table,
+    rejects: list[Reject],
+    source: SourceSettings,
+    project: ProjectSettings,
+    *,
+    fast_only: bool = False,
+) -> ReadResult | None:
+    """Records and rejects of `lines` (one file's, or several files' with encoded `_line`)."""
     rows_read = lines.num_rows + len(rejects)
     fast = _fast(lines)
     if fast is None:  # not every line decodes strictly: DuckDB, line by line, names bad lines
+        if fast_only:
+            return None
         df, rows_read, rejects = query_frame(lines, rejects, _SQL, "cdp_ga4")
     else:
         df = fast

@@ -30,6 +30,7 @@ Messages name the file, line and field, never a value from the data.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 import json
@@ -57,7 +58,8 @@ from cdp.config import Settings, SourceSettings
 from cdp.faults import fault_point
 from cdp.layout import Layout
 from cdp.schema import RAW_RECORD, TS
-from connectors import get_reader
+from connectors import get_lines_reader, get_reader
+from connectors._grouped import read_group
 from connectors.base import RECORD_SCHEMA, FileRejected, ReadResult, Reject
 
 __all__ = [
@@ -120,6 +122,10 @@ _GLOB_CHARS = frozenset("*?[")
 #: many rows (and at the end of a source): one Parquet writer and one fsync pair per
 #: batch instead of per file (hourly exports are many small files).
 BATCH_ROWS = 100_000
+#: Small files of a JSON-lines connector are parsed together, in groups of up to this
+#: many bytes on disk and files: a connector call has a fixed cost of tens of ms.
+GROUP_BYTES = 8 * 1024**2
+GROUP_FILES = 32
 
 
 @dataclass
@@ -346,6 +352,7 @@ class SourceRun:
         self.config_dir = settings.path.parent
         self.base = glob_base(source.pattern)
         self.reader = get_reader(source.connector)
+        self.lines = get_lines_reader(source.connector)
         self.config = source_fingerprint(source)
         raw = self.layout.raw(source.name)
         committed = {
@@ -384,20 +391,42 @@ class SourceRun:
             yield outcome
 
     def _reads(self, paths: Sequence[Path], workers: int) -> Iterator[_Read]:
-        """`_read` of each path in order, up to `workers + 1` files ahead on threads."""
-        if workers <= 1 or len(paths) <= 1:
-            yield from map(self._read, paths)
+        """`_read` of each path in order: groups of small files (`_groups`) read together,
+        up to `workers + 1` groups ahead on threads."""
+        groups = self._groups(paths)
+        if workers <= 1 or len(groups) <= 1:
+            for group in groups:
+                yield from self._read_group(group)
             return
         with ThreadPoolExecutor(workers, thread_name_prefix="cdp-read") as pool:
-            pending: deque[Future[_Read]] = deque()
-            queue = iter(paths)
+            pending: deque[Future[list[_Read]]] = deque()
+            queue = iter(groups)
             for ahead in itertools.islice(queue, workers + 1):
-                pending.append(pool.submit(self._read, ahead))
+                pending.append(pool.submit(self._read_group, ahead))
             while pending:
                 done = pending.popleft().result()
                 if (following := next(queue, None)) is not None:
-                    pending.append(pool.submit(self._read, following))
-                yield done
+                    pending.append(pool.submit(self._read_group, following))
+                yield from done
+
+    def _groups(self, paths: Sequence[Path]) -> list[list[Path]]:
+        """Consecutive paths in groups of up to GROUP_BYTES on disk and GROUP_FILES files
+        (JSON-lines connectors; one file per group for the others)."""
+        if self.lines is None:
+            return [[path] for path in paths]
+        groups: list[list[Path]] = []
+        size = 0
+        for path in paths:
+            try:
+                n = path.stat().st_size
+            except OSError:
+                n = 0
+            if not groups or size + n > GROUP_BYTES or len(groups[-1]) >= GROUP_FILES:
+                groups.append([])
+                size = 0
+            groups[-1].append(path)
+            size += n
+        return groups
 
     def commit(self) -> None:
         """Write the staged files' rows as one raw part, then their manifest rows.
@@ -432,6 +461,46 @@ class SourceRun:
 
     def _read(self, path: Path) -> _Read:
         """Check, hash and parse one file; touches no shared state but reads the manifest."""
+        checked = self._check(path)
+        if isinstance(checked, _Read):
+            return checked
+        return self._parse(
+            path, checked, lambda: self.reader(path, self.source, self.settings.project)
+        )
+
+    def _read_group(self, paths: Sequence[Path]) -> list[_Read]:
+        """`_read` of each path, the lines of a JSON-lines connector's files parsed in one
+        call (`connectors._grouped`); any file that cannot take part is read alone."""
+        if self.lines is None or len(paths) == 1:
+            return [self._read(path) for path in paths]
+        lines_of, read_lines = self.lines
+        reads: list[_Read | None] = []
+        todo: list[tuple[int, Path, FileOutcome, tuple[pa.Table, list[Reject]]]] = []
+        for path in paths:
+            checked = self._check(path)
+            if isinstance(checked, _Read):
+                reads.append(checked)
+                continue
+            try:
+                part = lines_of(path, self.source)
+            except Exception:  # rejected or failed: read alone, which reports it
+                reads.append(self._read(path))
+                continue
+            todo.append((len(reads), path, checked, part))
+            reads.append(None)
+        project = self.settings.project
+        results = read_group([t[3] for t in todo], read_lines, self.source, project)
+        for n, (i, path, outcome, (lines, rejects)) in enumerate(todo):
+            read: Callable[[], ReadResult | None] = (
+                functools.partial(read_lines, lines, rejects, self.source, project)
+                if results is None
+                else functools.partial(_identity, results[n])
+            )
+            reads[i] = self._parse(path, outcome, read)
+        return [r for r in reads if r is not None]
+
+    def _check(self, path: Path) -> _Read | FileOutcome:
+        """A finished `_Read` for an unsafe or already processed file, else its outcome."""
         rel = relative_path(path, self.config_dir)
         size = path.stat().st_size if path.exists() else 0
         real = path.resolve()
@@ -445,8 +514,16 @@ class SourceRun:
         if self.manifest.seen(self.source.name, rel, sha, self.config):
             outcome.status = "skipped"
             return _Read(path, outcome)
+        return outcome
+
+    def _parse(
+        self, path: Path, outcome: FileOutcome, read: Callable[[], ReadResult | None]
+    ) -> _Read:
+        """Run `read` (the connector on this file) and check its contract."""
         try:
-            result = self.reader(path, self.source, self.settings.project)
+            result = read()
+            if result is None:
+                raise _ConnectorBug("connector returned no result")
             records = _conform(result.records)
             if result.rows_read != records.num_rows + len(result.rejects):
                 raise _ConnectorBug("row counts do not reconcile (rows_read != records + rejects)")
@@ -645,6 +722,10 @@ def _raw_parquet(table: pa.Table) -> bytes:
     pq.write_table(table, sink, compression="zstd", use_dictionary=dictionary)
     data: bytes = sink.getvalue().to_pybytes()
     return data
+
+
+def _identity(result: ReadResult) -> ReadResult:
+    return result
 
 
 def _conform(records: pa.Table) -> pa.Table:

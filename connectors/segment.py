@@ -41,7 +41,7 @@ from connectors._parse import (
 )
 from connectors.base import ReadResult, Reject
 
-__all__ = ["MESSAGE_TYPES", "read"]
+__all__ = ["MESSAGE_TYPES", "lines_of", "read", "read_lines"]
 
 #: Segment Spec call types this connector loads.
 MESSAGE_TYPES: tuple[str, ...] = ("identify", "track", "page", "screen", "alias", "group")
@@ -317,12 +317,31 @@ def _fast(lines: pa.Table) -> pl.DataFrame | None:
 
 def read(path: Path, source: SourceSettings, project: ProjectSettings) -> ReadResult:
     """Read one Segment JSONL(.gz) file into raw records and typed rejects."""
+    result = read_lines(*lines_of(path, source), source, project)
+    assert result is not None
+    return result
+
+
+def lines_of(path: Path, source: SourceSettings) -> tuple[pa.Table, list[Reject]]:
+    """The file's non-blank lines (gunzipped, UTF-8 checked) and the rejects of splitting."""
     text = to_utf8(read_bytes(path), source.options.get("encoding"))
-    lines, rejects = text_lines(text)
-    del text
+    return text_lines(text)
+
+
+def read_lines(
+    lines: pa.Table,
+    rejects: list[Reject],
+    source: SourceSettings,
+    project: ProjectSettings,
+    *,
+    fast_only: bool = False,
+) -> ReadResult | None:
+    """Records and rejects of `lines` (one file's, or several files' with encoded `_line`)."""
     rows_read = lines.num_rows + len(rejects)
     fast = _fast(lines)
     if fast is None:  # not every line decodes strictly: DuckDB, line by line, names bad lines
+        if fast_only:
+            return None
         df, rows_read, rejects = query_frame(lines, rejects, _SQL, "cdp_segment")
     else:
         df = fast
