@@ -78,7 +78,10 @@ def _run_child(config: Path, sources: list[str], data_dir: Path) -> dict[str, ob
         "--child",
         json.dumps({"config": str(config), "sources": sources, "data_dir": str(data_dir)}),
     ]
-    out = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, check=True)
+    out = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, check=False)
+    if out.returncode != 0:
+        sys.stderr.write(out.stderr[-4000:])
+        raise SystemExit(f"ingest child for {sources} failed with exit status {out.returncode}")
     return dict(json.loads(out.stdout.strip().splitlines()[-1]))
 
 
