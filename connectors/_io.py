@@ -109,8 +109,9 @@ def text_lines(
     data = text.encode("utf-8") if isinstance(text, str) else text
     raw = _split_lines(data)
     table = pa.table({"_line": pa.array(np.arange(1, len(raw) + 1), pa.int64()), "text": raw})
-    blank = pc.equal(pc.utf8_length(pc.utf8_trim_whitespace(raw)), 0)
-    table = table.filter(pc.invert(blank))
+    blank = _blank(raw)
+    if blank is not None:
+        table = table.filter(pc.invert(blank))
     rejects: list[Reject] = []
     too_long = pc.greater(pc.binary_length(table.column("text")), max_line_bytes)
     if pc.any(too_long).as_py():
@@ -147,6 +148,21 @@ def _open_database() -> duckdb.DuckDBPyConnection:
     con.execute("SET GLOBAL TimeZone = 'UTC'")
     con.execute("SET lock_configuration = true")
     return con
+
+
+def _blank(lines: pa.Array) -> pa.Array | None:
+    """Which lines are empty or whitespace only (None when none is). Only lines that do
+    not start with `{` (the exception in JSON lines) are trimmed to find out."""
+    maybe = np.flatnonzero(~pc.starts_with(lines, "{").to_numpy(zero_copy_only=False))
+    if not maybe.size:
+        return None
+    trimmed = pc.utf8_trim_whitespace(lines.take(pa.array(maybe)))
+    hits = maybe[pc.equal(pc.utf8_length(trimmed), 0).to_numpy(zero_copy_only=False)]
+    if not hits.size:
+        return None
+    mask = np.zeros(len(lines), dtype=bool)
+    mask[hits] = True
+    return pa.array(mask)
 
 
 def _split_lines(data: bytes) -> pa.Array:

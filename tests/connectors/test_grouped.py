@@ -162,3 +162,31 @@ def test_ingest_in_groups_equals_ingest_file_by_file(
     assert statuses["exports/web/6-cut.jsonl.gz"] == "quarantined"
     assert statuses["exports/web/7-bad-line.jsonl"] == "partial"
     assert statuses["exports/web/8.jsonl.gz"] == "partial"  # file 1 again: rejects + duplicates
+
+
+LINE_PIECES = ['{"a": 1}', "", " ", "\t", "\u00a0", "\u2028", " {", "x", "{", "\r", "  \r"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    pieces=st.lists(st.sampled_from(LINE_PIECES), max_size=8),
+    newline=st.sampled_from(["\n", "\r\n"]),
+    trailing=st.booleans(),
+)
+def test_text_lines_drops_exactly_the_blank_lines(
+    pieces: list[str], newline: str, trailing: bool
+) -> None:
+    """Blank = empty or Unicode whitespace only once the line break is cut; only lines
+    not starting with `{` are trimmed to find out, with the same answer."""
+    data = (newline.join(pieces) + (newline if trailing else "")).encode()
+    lines, rejects = text_lines(data)
+    physical = data.decode().split("\n")
+    if physical and physical[-1] == "":
+        physical.pop()  # the final line break ends the last line
+    want = [
+        (n, line.removesuffix("\r").rstrip("\r"))
+        for n, line in enumerate(physical, start=1)
+        if line.strip()
+    ]
+    assert list(zip(lines["_line"].to_pylist(), lines["text"].to_pylist(), strict=True)) == want
+    assert rejects == []
