@@ -1,11 +1,27 @@
-"""Shared fixtures. Tests make or ship their own data; nothing is downloaded."""
+"""Shared fixtures. Tests make or ship their own data; nothing is downloaded.
+
+Hypothesis profiles: `dev` (the default: no deadline, so a loaded machine never fails a
+test on time) and `ci` (`HYPOTHESIS_PROFILE=ci`, set by `.ci/run`: also fewer examples
+for the tests that do not choose their own). `CDP_TEST_CPU=<file>` writes each test's
+CPU seconds (this process and the subprocesses it waited for) as TSV, for finding the
+slow tests on a shared machine where wall times lie.
+"""
 
 from __future__ import annotations
 
 import os
+import resource
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+settings.register_profile("dev", deadline=None)
+settings.register_profile(
+    "ci", deadline=None, max_examples=50, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED_SAMPLES = REPO.parent / "shared" / "samples"
@@ -44,3 +60,21 @@ def pytest_configure(config: pytest.Config) -> None:
     yaml = Path(os.environ["DAGSTER_HOME"]) / "dagster.yaml"
     if not yaml.exists():
         yaml.write_text("telemetry:\n  enabled: false\n")
+
+
+def _cpu_seconds() -> float:
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    """With $CDP_TEST_CPU set: append `<cpu seconds>\t<test id>` for each test (setup,
+    call and teardown; a session fixture counts in the first test that needs it)."""
+    out = os.environ.get("CDP_TEST_CPU")
+    start = _cpu_seconds() if out else 0.0
+    yield
+    if out:
+        with open(out, "a", encoding="utf-8") as fh:
+            fh.write(f"{_cpu_seconds() - start:.2f}\t{item.nodeid}\n")

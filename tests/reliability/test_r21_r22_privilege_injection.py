@@ -70,16 +70,18 @@ def test_lookup_values_are_bound_not_spliced(published, who, capsys) -> None:
     "name",
     ["../../outside", "x'); DROP TABLE customers;--", 'a"b', "web\nname", "/abs", "Web"],
 )
-def test_hostile_source_names_are_config_errors(tmp_path, name) -> None:
+def test_hostile_source_names_are_config_errors(tmp_path, name, capsys) -> None:
+    """`cdp ingest` in process (the same handler and error path as the command line)."""
     config = tmp_path / "cdp.toml"
     escaped = name.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
     config.write_text(
         f'[project]\ndata_dir = "out"\n\n[[sources]]\nname = "{escaped}"\n'
         'connector = "stripe_payments"\npath = "in/*.csv"\n'
     )
-    result = cdp("ingest", config=config)
-    assert result.returncode == 2, result.stderr
-    assert len(result.stderr.strip().splitlines()) == 1 and "name" in result.stderr
+    assert main(["ingest", "--config", str(config)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("cdp ingest: error: ") and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1 and "name" in err
     assert not (tmp_path / "out").exists() and not (tmp_path.parent / "outside").exists()
 
 
