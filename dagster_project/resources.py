@@ -71,7 +71,9 @@ class CdpEngine(dg.ConfigurableResource):  # type: ignore[misc]
         finally:
             runner.close()
         records = int(done.metrics["records"])
-        return StageReport(stage="normalize", rows=records, metrics=_engine_metrics(done))
+        return StageReport(
+            "normalize", records, sum(done.seconds.values()), metrics=_engine_metrics(done)
+        )
 
     def resolve(self, settings: Settings) -> StageReport:
         """The resolve stage on this engine: identity records → customers with stable ids."""
@@ -85,7 +87,8 @@ class CdpEngine(dg.ConfigurableResource):  # type: ignore[misc]
         finally:
             runner.close()
         metrics = {**res.metrics, "mode": "full", **_engine_metrics(done)}
-        return StageReport(stage="resolve", rows=res.customer_records.height, metrics=metrics)
+        rows, seconds = res.customer_records.height, sum(done.seconds.values())
+        return StageReport("resolve", rows, seconds, metrics=metrics)
 
 
 def _engine_metrics(done: IdentityRun) -> dict[str, object]:

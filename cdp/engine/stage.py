@@ -38,6 +38,7 @@ from cdp.engine.runner import EmbeddedRunner, Runner
 from cdp.engine.settings import spark_settings
 from cdp.engine.spark import read_dataset
 from cdp.layout import Layout
+from cdp.normalize import to_identity_table
 from cdp.profiles.settings import profile_settings
 from cdp.resolve.engine import Resolution
 from cdp.resolve.fuzzy.model import ModelError, load_model, spec_hash
@@ -135,6 +136,13 @@ def _raw_files(settings: Settings) -> list[Path]:
     return raw_files
 
 
+def _write_identity(settings: Settings, identity: pl.DataFrame) -> None:
+    """`lake/identity_records.parquet` with exactly the IDENTITY_RECORD Arrow types, as the
+    embedded stage writes it (a polars round trip gives large strings: the schema gate
+    would fail)."""
+    write_parquet(to_identity_table(identity), Layout.of(settings).identity_records)
+
+
 def _write_resolution(settings: Settings, run: EngineRun, inputs: EngineInputs) -> None:
     """The resolve stage's lake files and state, as the embedded stage writes them."""
     paths = ResolvePaths.of(Layout.of(settings))
@@ -173,10 +181,7 @@ def run_identity(settings: Settings, *, run_id: str, runner: Runner | None = Non
     inputs = engine_inputs(settings, run_id=run_id)
     with _on(settings, runner) as (used, work):
         run = run_engine(used, raw_files, work, inputs)
-        write_parquet(
-            read_dataset(run.datasets["identity_records"]),
-            ResolvePaths.of(Layout.of(settings)).identity_records,
-        )
+        _write_identity(settings, read_dataset(run.datasets["identity_records"]))
         _write_resolution(settings, run, inputs)
     return IdentityRun(used.name, dict(run.counts), dict(run.seconds))
 
@@ -189,7 +194,7 @@ def normalize_identity(settings: Settings, *, runner: Runner | None = None) -> I
         t0 = time.perf_counter()
         normalize_on(used, raw_files, work / "identity_records", options, buckets)
         identity = read_dataset(work / "identity_records")
-        write_parquet(identity, ResolvePaths.of(Layout.of(settings)).identity_records)
+        _write_identity(settings, identity)
         seconds = {"normalize": round(time.perf_counter() - t0, 3)}
     return IdentityRun(used.name, {"records": identity.height}, seconds)
 

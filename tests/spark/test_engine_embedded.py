@@ -108,6 +108,7 @@ def test_identity_stage_writes_what_the_embedded_stages_write(
     """`run_identity` (engine stage) vs `cdp normalize` + `cdp resolve` on the same lake."""
     from cdp.engine.stage import run_identity
     from cdp.layout import Layout
+    from cdp.quality import identity_schema_gate
     from cdp.resolve.store import ResolvePaths
     from pipelines.normalize import normalize
     from pipelines.resolve import resolve
@@ -130,6 +131,7 @@ def test_identity_stage_writes_what_the_embedded_stages_write(
     assert paths.model.read_text() == model  # the current model is reused, not retrained
     assert not paths.pairs.exists()  # no stale embedded pair cache left behind
     ident = pl.read_parquet(paths.identity_records)
+    assert identity_schema_gate(w.settings).passed  # exactly IDENTITY_RECORD's Arrow types
     assert canon(ident.drop("occurred_at")).equals(canon(embedded["identity"].drop("occurred_at")))
     for name, path in (
         ("customers", paths.customer_records),
