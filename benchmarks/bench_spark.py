@@ -35,17 +35,22 @@ def _prepare(work: Path, records: int, seed: int) -> None:
     from cdp.config import load_settings
     from cdp.engine.pipeline import train_model
     from cdp.normalize import normalize_records
+    from cdp.resolve.fuzzy.model import load_model, spec_hash
     from cdp.resolve.fuzzy.settings import fuzzy_settings
     from cdp.synth import generate
     from pipelines.ingest import ingest
     from pipelines.normalize import read_raw
 
     land = work / "land"
-    if (work / "model.json").is_file():
-        return
-    generate(land, people=max(records // 7, 100), seed=seed)
+    if not (land / "cdp.toml").is_file():
+        generate(land, people=max(records // 7, 100), seed=seed)
+        ingest(load_settings(land / "cdp.toml"))
     settings = load_settings(land / "cdp.toml")
-    ingest(settings)
+    fs = fuzzy_settings(settings)
+    model = work / "model.json"
+    wanted = spec_hash(fs.comparisons, fs.fixed_m, fs.tf_adjustment, fs.guard_weight)
+    if model.is_file() and load_model(model).spec_hash == wanted:
+        return  # a model of other comparisons would not fit the workers' code: retrained
     raw, _ = read_raw(settings)
     identity, _ = normalize_records(
         raw, default_country=settings.project.default_country,
@@ -54,7 +59,7 @@ def _prepare(work: Path, records: int, seed: int) -> None:
                       if s.options.get("date_format")},
     )  # fmt: skip
     sample = identity.sample(min(identity.height, 200_000), seed=seed).sort("record_key")
-    train_model(sample, fuzzy_settings(settings), work / "model.json")
+    train_model(sample, fs, model)
 
 
 def _child(mode: str, work: Path, buckets: int, driver_memory: str) -> None:

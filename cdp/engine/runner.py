@@ -13,6 +13,7 @@ lineage is cut so that Python stages never run twice.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
@@ -89,8 +90,39 @@ def dataset_files(path: Path) -> list[Path]:
     return sorted(p for p in Path(path).glob("*.parquet") if not p.name.startswith("."))
 
 
+#: Left rows per slice when the embedded runner maps a kernel over a deferred join.
+JOIN_SLICE_ROWS = 1_000_000
+
+
+@dataclass(frozen=True)
+class _Join:
+    """A join the embedded runner defers until it is read, so that `map_batches` joins
+    and maps one slice of the left side at a time: at 1M records the candidate pairs
+    joined with both records' columns (~29M rows x ~30 columns) do not fit in memory.
+    Row order is the left side's, as an eager `maintain_order="left"` join gives."""
+
+    left: pl.DataFrame | _Join
+    right: pl.DataFrame
+    on: tuple[str, ...]
+    how: Literal["inner", "left"]
+
+    @property
+    def height(self) -> int:
+        return self.left.height
+
+    def rows(self, offset: int, length: int) -> pl.DataFrame:
+        left = self.left
+        part = left.rows(offset, length) if isinstance(left, _Join) else left.slice(offset, length)
+        return part.join(self.right, on=list(self.on), how=self.how, maintain_order="left")
+
+
+def _eager(frame: pl.DataFrame | _Join) -> pl.DataFrame:
+    return frame.rows(0, frame.height) if isinstance(frame, _Join) else frame
+
+
 class EmbeddedRunner:
-    """polars on one machine: every kernel runs once over the whole frame."""
+    """polars on one machine: every kernel runs once over the whole frame (a row-local
+    kernel over a join: once per slice of `JOIN_SLICE_ROWS` left rows)."""
 
     name = "embedded"
 
@@ -103,44 +135,51 @@ class EmbeddedRunner:
         assert isinstance(out, pl.DataFrame)
         return out
 
-    def map_batches(self, frame: pl.DataFrame, fn: Kernel, schema: pa.Schema) -> pl.DataFrame:
-        return self.from_arrow(fn(frame.to_arrow()).cast(schema))
+    def map_batches(
+        self, frame: pl.DataFrame | _Join, fn: Kernel, schema: pa.Schema
+    ) -> pl.DataFrame:
+        if not isinstance(frame, _Join):
+            return self.from_arrow(fn(frame.to_arrow()).cast(schema))
+        starts = range(0, max(frame.height, 1), JOIN_SLICE_ROWS)
+        parts = [fn(frame.rows(i, JOIN_SLICE_ROWS).to_arrow()).cast(schema) for i in starts]
+        return self.from_arrow(pa.concat_tables(parts))
 
     def group_apply(
         self,
-        frame: pl.DataFrame,
+        frame: pl.DataFrame | _Join,
         keys: Sequence[str],
         fn: Kernel,
         schema: pa.Schema,
         buckets: int,
     ) -> pl.DataFrame:
         # one bucket holding everything: block-safe kernels give the same rows
-        return self.map_batches(frame, fn, schema)
+        return self.map_batches(_eager(frame), fn, schema)
 
-    def select(self, frame: pl.DataFrame, columns: Mapping[str, str]) -> pl.DataFrame:
-        return frame.select([pl.col(old).alias(new) for new, old in columns.items()])
+    def select(self, frame: pl.DataFrame | _Join, columns: Mapping[str, str]) -> pl.DataFrame:
+        return _eager(frame).select([pl.col(old).alias(new) for new, old in columns.items()])
 
     def join(
         self,
-        left: pl.DataFrame,
-        right: pl.DataFrame,
+        left: pl.DataFrame | _Join,
+        right: pl.DataFrame | _Join,
         on: Sequence[str],
         how: Literal["inner", "left"],
-    ) -> pl.DataFrame:
-        return left.join(right, on=list(on), how=how, maintain_order="left")
+    ) -> _Join:
+        return _Join(left, _eager(right), tuple(on), how)
 
     def connected_components(self, nodes: pl.DataFrame, edges: pl.DataFrame) -> pl.DataFrame:
         return components(nodes["record_key"], edges.select(EDGE_COLUMNS))
 
-    def materialize(self, frame: pl.DataFrame, path: Path) -> pl.DataFrame:
+    def materialize(self, frame: pl.DataFrame | _Join, path: Path) -> pl.DataFrame:
+        frame = _eager(frame)
         path.mkdir(parents=True, exist_ok=True)
         for old in dataset_files(path):
             old.unlink()
         write_parquet(frame, path / "part-00000.parquet", durable=False)
         return frame
 
-    def collect(self, frame: pl.DataFrame) -> pl.DataFrame:
-        return frame
+    def collect(self, frame: pl.DataFrame | _Join) -> pl.DataFrame:
+        return _eager(frame)
 
     def close(self) -> None:
         return None

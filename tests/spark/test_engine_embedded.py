@@ -34,6 +34,20 @@ def test_embedded_runner_equals_embedded_pipeline(world: tuple[World, Reference,
     assert set(run.seconds) >= {"normalize", "candidate_pairs", "scored_pairs", "resolve"}
 
 
+def test_kernels_over_a_join_run_per_slice_with_the_same_rows(
+    world: tuple[World, Reference, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The embedded runner maps scoring over the deferred pair join one slice of left rows
+    at a time (memory bound at 1M records); small slices give the same outputs."""
+    from cdp.engine import runner as runner_module
+
+    w, ref, folder = world
+    monkeypatch.setattr(runner_module, "JOIN_SLICE_ROWS", 97)
+    run = run_engine(EmbeddedRunner(), w.raw_files, folder / "sliced", w.inputs)
+    assert run.counts["scored_pairs"] > 97  # more than one slice was scored
+    assert_same_as_embedded(run, w, ref)
+
+
 def _routed(w: World) -> pl.DataFrame:
     ident = w.identity.to_arrow()
     routes = pl.from_arrow(k.route_blocks(ident, rules=w.inputs.fuzzy.blocking))
