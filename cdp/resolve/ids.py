@@ -23,6 +23,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
+import duckdb
 import polars as pl
 
 from cdp.resolve.frames import attach
@@ -48,6 +49,35 @@ def new_customer_id(anchor: str, attempt: int = 0) -> str:
     """``cus_`` + 16 hex of sha256 of the smallest member record key (salted on collision)."""
     payload = anchor if attempt == 0 else f"{anchor}#{attempt}"
     return "cus_" + hashlib.sha256(payload.encode("utf-8")).hexdigest()[:16]
+
+
+def fresh_ids(anchors: pl.Series, used: set[str]) -> pl.Series:
+    """`new_customer_id(anchor)` for each anchor, none of them in `used` nor repeated.
+
+    Hashed in one DuckDB query (sha256 per row, all cores); the salting loop runs only
+    when a hash meets an id already used, which practically never happens."""
+    if anchors.len() == 0:
+        return pl.Series("customer_id", [], dtype=pl.String)
+    frame = pl.DataFrame({"anchor": anchors.cast(pl.String)}).with_row_index("i")
+    with duckdb.connect() as con:
+        con.register("anchors", frame.to_arrow())
+        hashed = con.sql(
+            "SELECT 'cus_' || left(sha256(anchor), 16) AS cid FROM anchors ORDER BY i"
+        ).to_arrow_table()
+    cids = pl.Series("customer_id", hashed.column("cid"), dtype=pl.String)
+    taken = pl.Series(list(used), dtype=pl.String)
+    if not (cids.is_in(taken.implode()).any() or cids.is_duplicated().any()):
+        return cids
+    out = []
+    for anchor in anchors.to_list():  # once per new customer, and only on a hash clash
+        attempt = 0
+        cid = new_customer_id(anchor)
+        while cid in used:  # only when an old id was hashed from the same key
+            attempt += 1
+            cid = new_customer_id(anchor, attempt)
+        used.add(cid)
+        out.append(cid)
+    return pl.Series("customer_id", out, dtype=pl.String)
 
 
 def empty_id_map() -> pl.DataFrame:
@@ -101,18 +131,8 @@ def assign_ids(
     kept = clusters.join(survivors, on="cluster", how="left")
     fresh = kept.filter(pl.col("customer_id").is_null())
     used = set(prev["old_id"].unique().to_list()) | set(taken)
-    new_ids = []
-    for anchor in fresh["cluster"].to_list():  # once per new customer, not per record
-        attempt = 0
-        cid = new_customer_id(anchor)
-        while cid in used:  # only when an old id was hashed from the same key
-            attempt += 1
-            cid = new_customer_id(anchor, attempt)
-        used.add(cid)
-        new_ids.append(cid)
-    fresh = fresh.with_columns(
-        pl.Series("customer_id", new_ids, dtype=pl.String), pl.lit(run_id).alias("id_created")
-    )
+    new_ids = fresh_ids(fresh["cluster"], used)
+    fresh = fresh.with_columns(new_ids.alias("customer_id"), pl.lit(run_id).alias("id_created"))
     customers = pl.concat([kept.filter(pl.col("customer_id").is_not_null()), fresh])
     id_map = assignment.join(
         customers.select("cluster", "customer_id", "id_created"),

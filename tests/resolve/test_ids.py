@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import polars as pl
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from cdp.resolve.ids import assign_ids, new_customer_id
+from cdp.resolve.ids import assign_ids, fresh_ids, new_customer_id
 
 from .helpers import NOW, customer_of, pairs, records, run
 
@@ -131,3 +133,25 @@ def test_history_rows_of_a_run_killed_before_its_id_map_are_not_committed(tmp_pa
     assert read_history(paths).equals(history)
     paths.id_map.unlink()  # no run ever committed
     assert read_history(paths).height == 0
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    anchors=st.lists(
+        st.text(st.characters(exclude_categories=("Cs", "Cc")), min_size=1, max_size=12),
+        unique=True,
+        max_size=30,
+    ),
+    clash=st.integers(0, 40),
+)
+def test_fresh_ids_hash_each_anchor_and_salt_past_used_ids(anchors: list[str], clash: int) -> None:
+    """The DuckDB sha256 of every anchor is `new_customer_id`'s; an id already used
+    (here: one anchor's own hash) is salted as the one-by-one loop does."""
+    plain = [new_customer_id(a) for a in anchors]
+    assert fresh_ids(pl.Series(anchors, dtype=pl.String), set()).to_list() == plain
+    used = {plain[clash]} if clash < len(anchors) else {"cus_0000000000000000"}
+    expected = [
+        new_customer_id(a, 1) if clash < len(anchors) and i == clash else plain[i]
+        for i, a in enumerate(anchors)
+    ]
+    assert fresh_ids(pl.Series(anchors, dtype=pl.String), set(used)).to_list() == expected

@@ -91,6 +91,12 @@ class BlockingRule:
         return frozenset(KEY_COMPARISON[k] for k in self.on)
 
 
+#: Candidate pairs: record numbers, first rule, bit mask of every rule.
+PAIR_SCHEMA: pl.Schema = pl.Schema(
+    {"l": pl.Int32, "r": pl.Int32, "rule": pl.Int8, "rules": pl.Int64}
+)
+
+
 @dataclass
 class Blocked:
     """Candidate pairs (`l`, `r` record numbers, first `rule` index, `rules` bit mask)."""
@@ -217,30 +223,70 @@ def union_pairs(parts: list[pl.DataFrame], n_records: int) -> pl.DataFrame:
     """One row per distinct (l, r) of the rules' pairs (`parts[k]`: l, r, rule = k, each
     pair once per rule), sorted, with the first rule and the bit mask of every rule.
 
-    Each pair is one int64 (l * n + r): a stable sort of that single column, then run
-    starts, is several times cheaper than grouping on two columns and sorting after.
+    Each (pair, rule) is one int64, (l * n + r) * 64 + rule, unique by the contract: one
+    in-place (unstable, SIMD) sort of that column orders pairs and, within a pair, its
+    rules; run starts then give the first rule and the mask. Record numbers are int32.
+    At 1.1M records (20M rows) this is several times cheaper than a stable sort of the
+    pair key and its rule column; every big array but the outputs is reused in place
+    (fresh memory costs kernel time on a busy machine).
     """
-    schema = {"l": pl.Int64, "r": pl.Int64, "rule": pl.Int64, "rules": pl.Int64}
-    if not parts:
-        return pl.DataFrame(schema=schema)
     n = max(n_records, 1)
+    total = sum(p.height for p in parts)
+    if total == 0:
+        return pl.DataFrame(schema=PAIR_SCHEMA)
+    if n >= 1 << 28:  # (n * n) * 64 would overflow an int64
+        return _union_stable(parts, n)
+    buf = np.empty(total, dtype=np.int64)
+    pos = 0
+    for p in parts:
+        seg = buf[pos : pos + p.height]
+        np.multiply(p["l"].to_numpy(), n, out=seg, casting="unsafe")
+        seg += p["r"].to_numpy()
+        seg *= 64
+        seg += p["rule"].to_numpy()
+        pos += p.height
+    buf.sort()
+    pair = buf >> 6
+    rule = np.bitwise_and(buf, 63, out=buf)
+    starts = np.empty(total, dtype=bool)
+    starts[0] = True
+    np.not_equal(pair[1:], pair[:-1], out=starts[1:])
+    start = np.flatnonzero(starts)
+    del starts
+    first = pair[start]
+    del pair
+    first_rule = rule[start].astype(np.int8)
+    mask = np.bitwise_or.reduceat(np.left_shift(1, rule, out=rule), start)
+    left, right = np.divmod(first, n)
+    return pl.DataFrame(
+        {
+            "l": left.astype(np.int32),
+            "r": right.astype(np.int32),
+            "rule": first_rule,
+            "rules": mask,
+        },
+        schema=PAIR_SCHEMA,
+    )
+
+
+def _union_stable(parts: list[pl.DataFrame], n: int) -> pl.DataFrame:
+    """`union_pairs` for record counts whose packed key would overflow: a stable sort of
+    the pair key keeps the lowest rule first within a pair."""
     order = (
-        pl.concat(parts)
-        .select((pl.col("l").cast(pl.Int64) * n + pl.col("r")).alias("k"), "rule")
-        .sort("k", maintain_order=True)  # stable: the lowest rule first within a pair
+        pl.concat([p.select(pl.col("l", "r").cast(pl.Int64), "rule") for p in parts])
+        .select((pl.col("l") * n + pl.col("r")).alias("k"), "rule")
+        .sort("k", maintain_order=True)
     )
     k = order["k"].to_numpy()
     rule = order["rule"].to_numpy().astype(np.int64)
-    if len(k) == 0:
-        return pl.DataFrame(schema=schema)
     start = np.flatnonzero(np.concatenate(([True], k[1:] != k[:-1])))
     first = k[start]
     return pl.DataFrame(
         {
-            "l": first // n,
-            "r": first % n,
-            "rule": rule[start],
+            "l": (first // n).astype(np.int32),
+            "r": (first % n).astype(np.int32),
+            "rule": rule[start].astype(np.int8),
             "rules": np.bitwise_or.reduceat(np.left_shift(np.int64(1), rule), start),
         },
-        schema=schema,
+        schema=PAIR_SCHEMA,
     )
