@@ -489,7 +489,7 @@ class SourceRun:
             todo.append((len(reads), path, checked, part))
             reads.append(None)
         project = self.settings.project
-        results = read_group([t[3] for t in todo], read_lines, self.source, project)
+        results = read_group([t[3] for t in todo], read_lines, self.source, project) if todo else []
         for n, (i, path, outcome, (lines, rejects)) in enumerate(todo):
             read: Callable[[], ReadResult | None] = (
                 functools.partial(read_lines, lines, rejects, self.source, project)
