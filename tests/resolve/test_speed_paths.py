@@ -16,7 +16,8 @@ from cdp.resolve.discount import discount_shared
 from cdp.resolve.engine import contact_records, discount_contacts
 from cdp.resolve.fuzzy import FuzzySettings, find_matches, matcher
 from cdp.resolve.fuzzy.blocking import _union_stable, union_pairs
-from cdp.resolve.fuzzy.model import PatternTable, patterns
+from cdp.resolve.fuzzy.comparisons import COMPARISONS, compare
+from cdp.resolve.fuzzy.model import PatternTable, load_model, patterns, score
 from cdp.resolve.graph import EDGE_SCHEMA, build_graph
 from cdp.resolve.settings import IdentifierRules
 from tests.resolve.helpers import fuzzy_edge, records
@@ -158,3 +159,27 @@ def test_pattern_table_gives_each_rules_patterns(
         pats, counts = table.patterns(rule)
         want_pats, want_counts = patterns(levels.filter(pl.Series(sel, dtype=pl.Boolean)))
         assert np.array_equal(pats, want_pats) and np.array_equal(counts, want_counts)
+
+
+def test_term_frequencies_looked_up_per_record_score_as_per_pair(tmp_path: Path) -> None:
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "resolve_fuzzy"))
+    import synth_people
+
+    recs = synth_people.records(150, seed=5)
+    fast = FuzzySettings(u_sample_size=5_000)
+    find_matches(recs, settings=fast, model_path=tmp_path / "m.json", retrain=True)
+    model = load_model(tmp_path / "m.json")
+    prepared = matcher.prepare(recs)
+    rng = np.random.default_rng(3)
+    left = rng.integers(0, prepared.height, 2_000)
+    right = rng.integers(0, prepared.height, 2_000)
+    names = model.names
+    levels = compare(prepared, left, right, names)
+    tf_names = [(n, c) for n in names if (c := COMPARISONS[n].tf_column) and n in model.tf]
+    assert tf_names and (levels["first_name"] == 1).any()  # exact names get tf weights
+    per_pair = {n: prepared[c][left] for n, c in tf_names}
+    per_record = {n: model.tf[n].frequency(prepared[c])[left] for n, c in tf_names}
+    total, per = score(levels, model, per_pair)
+    total_2, per_2 = score(levels, model, {}, tf_frequencies=per_record)
+    assert np.array_equal(total, total_2)
+    assert per.keys() == per_2.keys() and all(np.array_equal(per[k], per_2[k]) for k in per)

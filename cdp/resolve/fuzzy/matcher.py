@@ -163,15 +163,19 @@ def _score_all(
     """Scored pairs over the threshold, in chunks of candidate pairs: per-comparison
     weights of 19M pairs in float64 are 150 MB a comparison; only the kept rows stay."""
     names = settings.comparisons
+    # term frequency of each record's value, looked up once (not once per pair)
+    tf_records = {
+        n: model.tf[n].frequency(recs[col])
+        for n in names
+        if model.tf_adjustment and n in model.tf and (col := COMPARISONS[n].tf_column) is not None
+    }
     parts = []
     for s in range(0, max(levels.height, 1), _SCORE_CHUNK):
         part = Blocked(blocked.pairs.slice(s, _SCORE_CHUNK), blocked.report)
         lv = levels.slice(s, _SCORE_CHUNK)
         l_idx = part.pairs["l"].to_numpy()
-        tf_values = {
-            n: recs[col][l_idx] for n in names if (col := COMPARISONS[n].tf_column) is not None
-        }
-        total, per = score(lv, model, tf_values)
+        tf_pairs = {n: freq[l_idx] for n, freq in tf_records.items()}
+        total, per = score(lv, model, {}, tf_frequencies=tf_pairs)
         prob = probability(total)
         keep = prob >= settings.threshold
         clock.lap("scoring")

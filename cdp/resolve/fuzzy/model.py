@@ -418,24 +418,34 @@ def m_from_labels(levels: pl.DataFrame, names: tuple[str, ...]) -> dict[str, np.
 
 
 def score(
-    levels: pl.DataFrame, model: MatchModel, tf_values: Mapping[str, pl.Series]
+    levels: pl.DataFrame,
+    model: MatchModel,
+    tf_values: Mapping[str, pl.Series],
+    *,
+    tf_frequencies: Mapping[str, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Total match weight and per-comparison weights (tf adjustment included) per pair,
     plus the household guard's weight under `GUARD` when the model has one.
 
-    `tf_values[name]` is the compared value (left side) of each tf-adjusted comparison.
+    `tf_values[name]` is the compared value (left side) of each tf-adjusted comparison;
+    or `tf_frequencies[name]` its term frequency already looked up per pair (the matcher
+    looks it up once per record instead of once per pair).
     """
     per: dict[str, np.ndarray] = {}
     total = np.full(levels.height, model.prior_weight)
+    looked_up = tf_frequencies or {}
     for c in model.comparisons:
         lv = levels[c.name].to_numpy().astype(np.int64)
         w = c.weights()[lv]
         tf = model.tf.get(c.name)
-        if model.tf_adjustment and tf is not None and c.name in tf_values:
+        if model.tf_adjustment and tf is not None and (c.name in tf_values or c.name in looked_up):
             exact = c.labels.index("exact")
             at = lv == exact
             if at.any():
-                freq = tf.frequency(tf_values[c.name].filter(pl.Series(at)))
+                if c.name in looked_up:
+                    freq = looked_up[c.name][at]
+                else:
+                    freq = tf.frequency(tf_values[c.name].filter(pl.Series(at)))
                 w = w.copy()
                 w[at] += tf_adjustment(freq, float(c.u[exact]))
         per[c.name] = w
