@@ -62,7 +62,7 @@ def _prepare(work: Path, records: int, seed: int) -> None:
     train_model(sample, fs, model)
 
 
-def _child(mode: str, work: Path, buckets: int, driver_memory: str) -> None:
+def _child(mode: str, work: Path, buckets: int, driver_memory: str, components: str) -> None:
     """One engine run; prints a JSON line with its counts and stage seconds."""
     from cdp.config import load_settings
     from cdp.engine.pipeline import EngineInputs, NormalizeOptions, run_engine
@@ -90,6 +90,7 @@ def _child(mode: str, work: Path, buckets: int, driver_memory: str) -> None:
         overrides=Overrides.none(),
         run_id="bench",
         buckets=buckets,
+        components=components,
     )  # fmt: skip
     runner: Runner
     t0 = time.perf_counter()
@@ -199,12 +200,13 @@ def main() -> None:
     p.add_argument("--work", type=Path, default=None)
     p.add_argument("--buckets", type=int, default=16)
     p.add_argument("--driver-memory", default="4g")
+    p.add_argument("--components", default="driver", choices=("driver", "spark"))
     p.add_argument("--seed", type=int, default=3)
     p.add_argument("--child", default="")
     a = p.parse_args()
     work = a.work or Path("data/out/bench_spark") / f"r{a.records}"
     if a.child:
-        _child(a.child, work, a.buckets, a.driver_memory)
+        _child(a.child, work, a.buckets, a.driver_memory, a.components)
         return
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     t0 = time.perf_counter()
@@ -213,7 +215,7 @@ def main() -> None:
     rows = []
     for mode in a.modes.split(","):
         opts = ["--work", str(work), "--buckets", str(a.buckets)]
-        opts += ["--driver-memory", a.driver_memory]
+        opts += ["--driver-memory", a.driver_memory, "--components", a.components]
         cmd = [sys.executable, "-m", "benchmarks.bench_spark", "--child", mode, *opts]
         row = {"engine": mode, "load_1m": round(os.getloadavg()[0], 1), **_measure(cmd)}
         rows.append(row)

@@ -13,7 +13,7 @@ Where each step runs on Spark (`SparkRunner`):
 | blocking keys, candidate pairs | `map_batches`, `group_apply(rule, block_key)` | |
 | union over rules | `group_apply(record_key_l)` | |
 | scoring (model trained on the driver) | join + `map_batches` | training on a sample |
-| connected components | large/small-star loop | |
+| connected components | large/small-star (`components="spark"`) | scipy (default) |
 | identifier graph, guards, ids | | `resolve_records(components=...)` |
 | golden records + provenance | `group_apply(customer_id)` | |
 """
@@ -80,6 +80,8 @@ class EngineInputs:
     run_id: str = ""
     changed_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
     buckets: int = 16
+    #: connected components on the runner ("spark") or in process on the driver ("driver")
+    components: str = "driver"
 
 
 @dataclass
@@ -217,7 +219,7 @@ def link_on(
         changed_at=inputs.changed_at,
         taken=inputs.taken,
         fuzzy_threshold=inputs.fuzzy.threshold,
-        components=partial(runner_components, runner),
+        components=partial(runner_components, runner) if inputs.components == "spark" else None,
     )
     clock.lap("resolve")
     customers = runner.from_arrow(

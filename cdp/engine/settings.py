@@ -7,6 +7,7 @@ Example (every key optional; used when `[project] engine = "spark"`)::
     remote = "sc://spark-connect:15002"   # Spark Connect instead of `master` (not both)
     buckets = 64                     # hash buckets for per-block and per-customer kernels
     sample_size = 200000             # records the match model is trained on (driver)
+    components = "driver"            # connected components: "driver" (scipy) or "spark"
     [spark.conf]                     # any Spark setting, passed through as text
     "spark.sql.shuffle.partitions" = "200"
     "spark.executor.memory" = "8g"
@@ -20,7 +21,12 @@ from types import MappingProxyType
 
 from cdp.config import Settings
 
-_KEYS = frozenset({"master", "remote", "buckets", "sample_size", "conf"})
+_KEYS = frozenset({"master", "remote", "buckets", "sample_size", "components", "conf"})
+#: Where connected components run. The identifier graph and the edges are built on the
+#: driver (see docs/scaleout.md, "Not distributed yet"), so "driver" (scipy, seconds at
+#: 1M records) is cheaper than shipping them to the large/small-star loop and back;
+#: "spark" is for when the edges no longer fit there.
+COMPONENTS: tuple[str, ...] = ("driver", "spark")
 _REMOTE_SCHEMES = ("sc://",)
 
 
@@ -30,6 +36,7 @@ class SparkSettings:
     remote: str = ""
     buckets: int = 64
     sample_size: int = 200_000
+    components: str = "driver"
     conf: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
 
@@ -52,9 +59,12 @@ def spark_settings(settings: Settings) -> SparkSettings:
     sample = r.get("sample_size", int, d.sample_size)
     if sample < 1000:
         raise r.error("sample_size", "expected at least 1000 records to train the model on")
+    components = r.get("components", str, d.components)
+    if components not in COMPONENTS:
+        raise r.error("components", f"expected one of: {', '.join(COMPONENTS)}")
     conf = {}
     for key, value in r.table("conf").items():
         if not isinstance(value, str | int | float | bool):
             raise r.error(f"conf.{key}", "expected a text, number or boolean value")
         conf[str(key)] = str(value).lower() if isinstance(value, bool) else str(value)
-    return SparkSettings(master, remote, buckets, sample, MappingProxyType(conf))
+    return SparkSettings(master, remote, buckets, sample, components, MappingProxyType(conf))

@@ -125,6 +125,7 @@ def engine_inputs(settings: Settings, *, run_id: str) -> EngineInputs:
         run_id=run_id,
         changed_at=dt.datetime.now(dt.UTC),
         buckets=ss.buckets,
+        components=ss.components,
     )
 
 

@@ -40,6 +40,7 @@ def test_defaults_are_embedded_and_local(write_config: Callable[..., Path]) -> N
     assert s.project.engine == "embedded"  # type: ignore[attr-defined]
     ss = spark_settings(s)  # type: ignore[arg-type]
     assert (ss.master, ss.remote, ss.buckets, dict(ss.conf)) == ("local[*]", "", 64, {})
+    assert ss.components == "driver"  # the edges are built there: no round trip to Spark
     assert isinstance(runner_for(s), EmbeddedRunner)  # type: ignore[arg-type]
     assert stages_for(s) == STAGES  # type: ignore[arg-type]
 
@@ -48,11 +49,11 @@ def test_spark_engine_replaces_normalize_and_resolve(write_config: Callable[...,
     s = _load(
         write_config,
         'engine = "spark"',
-        '[spark]\nremote = "sc://connect:15002"\nbuckets = 8\n'
+        '[spark]\nremote = "sc://connect:15002"\nbuckets = 8\ncomponents = "spark"\n'
         '[spark.conf]\n"spark.sql.shuffle.partitions" = 200\n"spark.sql.adaptive.enabled" = true',
     )
     ss = spark_settings(s)  # type: ignore[arg-type]
-    assert (ss.remote, ss.buckets) == ("sc://connect:15002", 8)
+    assert (ss.remote, ss.buckets, ss.components) == ("sc://connect:15002", 8, "spark")
     assert dict(ss.conf) == {
         "spark.sql.shuffle.partitions": "200",
         "spark.sql.adaptive.enabled": "true",
@@ -71,6 +72,7 @@ def test_spark_engine_replaces_normalize_and_resolve(write_config: Callable[...,
         ("", '[spark]\nmaster = " "', "spark.master"),
         ("", "[spark]\nbuckets = 0", "spark.buckets"),
         ("", "[spark]\nsample_size = 10", "spark.sample_size"),
+        ("", '[spark]\ncomponents = "graphx"', "spark.components"),
         ("", "[spark]\nexecutors = 3", "spark.executors"),
         ("", '[spark.conf]\n"spark.x" = [1]', "spark.conf.spark.x"),
     ],
