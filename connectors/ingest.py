@@ -70,6 +70,7 @@ __all__ = [
     "RecordFilter",
     "SourceRun",
     "glob_base",
+    "ingest_sources",
     "relative_path",
     "source_fingerprint",
     "write_parquet_atomic",
@@ -374,40 +375,9 @@ class SourceRun:
         return outcome
 
     def ingest_files(self, paths: Sequence[Path], *, workers: int = 2) -> Iterator[FileOutcome]:
-        """`ingest_file` for each path, in order, with up to `workers` files read ahead and
-        the loaded files committed in batches (one raw part each, see `commit`).
-
-        Reading (hashing, parsing: polars and DuckDB release the GIL) runs on worker
-        threads; de-duplication, writes and the manifest stay on the calling thread in
-        file order, so the lake is the same as with one file at a time. An outcome is
-        yielded once its file is staged; its `output` is set when its batch commits,
-        which happens at the latest before the last outcome is yielded.
-        """
-        last = len(paths) - 1
-        for i, read in enumerate(self._reads(paths, workers)):
-            outcome = self._stage(read)
-            if i == last or self._staged_rows >= BATCH_ROWS:
-                self.commit()
+        """`ingest_file` for each path, in order (`ingest_sources` for this one source)."""
+        for _, outcome in ingest_sources([(self, paths)], workers=workers):
             yield outcome
-
-    def _reads(self, paths: Sequence[Path], workers: int) -> Iterator[_Read]:
-        """`_read` of each path in order: groups of small files (`_groups`) read together,
-        up to `workers + 1` groups ahead on threads."""
-        groups = self._groups(paths)
-        if workers <= 1 or len(groups) <= 1:
-            for group in groups:
-                yield from self._read_group(group)
-            return
-        with ThreadPoolExecutor(workers, thread_name_prefix="cdp-read") as pool:
-            pending: deque[Future[list[_Read]]] = deque()
-            queue = iter(groups)
-            for ahead in itertools.islice(queue, workers + 1):
-                pending.append(pool.submit(self._read_group, ahead))
-            while pending:
-                done = pending.popleft().result()
-                if (following := next(queue, None)) is not None:
-                    pending.append(pool.submit(self._read_group, following))
-                yield from done
 
     def _groups(self, paths: Sequence[Path]) -> list[list[Path]]:
         """Consecutive paths in groups of up to GROUP_BYTES on disk and GROUP_FILES files
@@ -654,6 +624,51 @@ class SourceRun:
             schema=QUARANTINE_SCHEMA,
         )
         write_parquet_atomic(table, folder / name)
+
+
+def ingest_sources(
+    runs: Sequence[tuple[SourceRun, Sequence[Path]]], *, workers: int = 2
+) -> Iterator[tuple[SourceRun, FileOutcome]]:
+    """Ingest each run's paths, run after run, file by file in order; yields (run, outcome).
+
+    Reading (hashing, parsing: polars and DuckDB release the GIL) runs on `workers`
+    threads, up to `workers + 1` groups of files ahead (`SourceRun._groups`), also
+    across the end of one source into the next, so no core waits while a source's
+    last files finish. De-duplication, writes and the manifest stay on the calling
+    thread in file order, so the lake is the same as with one file at a time. Loaded
+    files are committed in batches (`SourceRun.commit`); an outcome is yielded once
+    its file is staged, its `output` set when its batch commits, at the latest before
+    the run's last outcome is yielded.
+    """
+    tasks = [(run, group) for run, paths in runs for group in run._groups(paths)]
+    remaining = {id(run): len(paths) for run, paths in runs}
+    for run, read in _read_ahead(tasks, workers):
+        remaining[id(run)] -= 1
+        outcome = run._stage(read)
+        if not remaining[id(run)] or run._staged_rows >= BATCH_ROWS:
+            run.commit()
+        yield run, outcome
+
+
+def _read_ahead(
+    tasks: Sequence[tuple[SourceRun, list[Path]]], workers: int
+) -> Iterator[tuple[SourceRun, _Read]]:
+    """Each task's `_read_group`, in order, up to `workers + 1` tasks ahead on threads."""
+    if workers <= 1 or len(tasks) <= 1:
+        for run, group in tasks:
+            yield from ((run, read) for read in run._read_group(group))
+        return
+    with ThreadPoolExecutor(workers, thread_name_prefix="cdp-read") as pool:
+        pending: deque[tuple[SourceRun, Future[list[_Read]]]] = deque()
+        queue = iter(tasks)
+        for run, group in itertools.islice(queue, workers + 1):
+            pending.append((run, pool.submit(run._read_group, group)))
+        while pending:
+            run, future = pending.popleft()
+            done = future.result()
+            if (following := next(queue, None)) is not None:
+                pending.append((following[0], pool.submit(following[0]._read_group, following[1])))
+            yield from ((run, read) for read in done)
 
 
 @dataclass

@@ -18,7 +18,7 @@ from cdp import progress
 from cdp.config import Settings
 from cdp.erasure import filter_suppressed, read_suppression
 from cdp.layout import Layout
-from connectors.ingest import FileOutcome, Manifest, RecordFilter, SourceRun
+from connectors.ingest import FileOutcome, Manifest, RecordFilter, SourceRun, ingest_sources
 from pipelines.reports import StageReport
 
 __all__ = ["ingest"]
@@ -45,14 +45,19 @@ def ingest(
     ingested_at = datetime.now(UTC).replace(microsecond=0)
     outcomes: list[FileOutcome] = []
     try:
-        for source in chosen:
-            run = SourceRun(settings, source, manifest, ingested_at, record_filter=record_filter)
-            files = run.files()
-            with progress.Progress(f"ingest {source.name}", total=len(files)) as bar:
-                for path, outcome in zip(files, run.ingest_files(files), strict=True):
+        runs = [
+            SourceRun(settings, source, manifest, ingested_at, record_filter=record_filter)
+            for source in chosen
+        ]
+        plan = [(run, run.files()) for run in runs]
+        results = ingest_sources(plan)  # reads ahead across sources; yields in plan order
+        for run, files in plan:
+            with progress.Progress(f"ingest {run.source.name}", total=len(files)) as bar:
+                for path in files:
+                    _, outcome = next(results)
                     outcomes.append(outcome)
                     bar.advance(note=f"{path.name}: {outcome.status}")
-            manifest.flush()
+        assert next(results, None) is None
     finally:
         manifest.flush()
     return _report(outcomes, time.perf_counter() - t0)

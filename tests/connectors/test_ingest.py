@@ -369,3 +369,26 @@ def test_orphan_rows_of_a_vanished_file_stay_and_are_not_loaded_twice(
     assert sorted(kept.get_column("record_id")) == ["m4a", "m4b"]
     ids = lake(out, "web").get_column("record_id")
     assert ids.len() == ids.n_unique() == 10
+
+
+def test_sources_read_ahead_across_each_other_as_if_run_one_by_one(tmp_path: Path) -> None:
+    """`ingest` reads the next source's files while the last of one finish: the lakes,
+    quarantine and manifest equal those of one `--source` run after the other."""
+    crm = {f"exports/crm/{i}.csv": f"id,mail\n{i},a{i}@x.es\n{i},dup\n" for i in range(3)}
+    files = FIVE_FILES | crm | {"exports/web/09.jsonl": "not json\n" + _pages("m0a", "z")}
+    together, apart = tmp_path / "together", tmp_path / "apart"
+    report = _run(write_config(together, WEB + CRM, files))
+    cfg = write_config(apart, WEB + CRM, files)
+    _run(cfg, sources=["web"])
+    _run(cfg, sources=["crm"])
+    for name in ("web", "crm"):
+        assert (
+            lake(together / "out", name)
+            .drop("_ingested_at")
+            .equals(lake(apart / "out", name).drop("_ingested_at"))
+        )
+    cols = ["source", "path", "rows_read", "loaded", "duplicates", "quarantined", "status"]
+    assert manifest(together / "out").select(cols).equals(manifest(apart / "out").select(cols))
+    order = [*sorted(FIVE_FILES), "exports/web/09.jsonl", *sorted(crm)]
+    assert [r["file"] for r in report.table] == order
+    assert report.metrics["duplicates"] == 4  # m0a again, and each crm file's second row
