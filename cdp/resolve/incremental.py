@@ -47,7 +47,11 @@ def empty_pairs() -> pl.DataFrame:
 
 def new_record_keys(records: pl.DataFrame, previous: pl.DataFrame | None) -> pl.Series:
     """Keys of records the previous run did not see (all of them on a first run)."""
-    keys = records.select(pl.col("record_key").unique().sort())
+    col = records["record_key"]
+    if col.flags["SORTED_ASC"] and col.null_count() == 0:  # sorted: drop repeats in place
+        keys = col.filter((col != col.shift(1)).fill_null(True)).set_sorted().to_frame()
+    else:
+        keys = records.select(pl.col("record_key").unique().sort())
     if previous is None:
         return keys["record_key"]
     return keys.join(previous.select("record_key"), on="record_key", how="anti")["record_key"]
