@@ -3,6 +3,8 @@ per session, shared by the crash, idempotence and concurrency tests."""
 
 from __future__ import annotations
 
+import fcntl
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,7 +36,20 @@ def landing(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def baseline(landing: Path, tmp_path_factory: pytest.TempPathFactory) -> Baseline:
-    config = copy_landing(landing, tmp_path_factory.mktemp("baseline") / "land")
-    result = cdp("run", config=config)
-    assert result.returncode == 0, result.stderr[-3000:]
+    """Built once per test session, also under pytest-xdist: the first worker that needs
+    it runs it in the folder the workers share, the others wait for it and read it
+    (tests only ever copy it: `Baseline.copy_to`)."""
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # the session's folder, above each worker's own
+    with (root / "baseline.lock").open("a") as lock:
+        fcntl.flock(lock.fileno(), fcntl.LOCK_EX)  # waits while another worker builds it
+        folder = root / "baseline"
+        config = folder / "land" / "cdp.toml"
+        if not (folder / "done").exists():
+            shutil.rmtree(folder, ignore_errors=True)
+            copy_landing(landing, config.parent)
+            result = cdp("run", config=config)
+            assert result.returncode == 0, result.stderr[-3000:]
+            (folder / "done").touch()
     return Baseline(config, capture(config))
