@@ -7,12 +7,13 @@ from pathlib import Path
 
 import polars as pl
 import pyarrow.parquet as pq
+import pytest
 
 from cdp.config import load_settings
 from cdp.layout import Layout
 from cdp.schema import IDENTITY_RECORD, RAW_RECORD
 from pipelines.cli import main
-from pipelines.normalize import normalize
+from pipelines.normalize import _latest_delivery, normalize
 from tests.normalize.test_records import raw_frame
 
 CONFIG = """
@@ -145,3 +146,45 @@ def test_cli_normalize_prints_quality_table(write_config, capsys) -> None:
     err = capsys.readouterr().err
     assert "normalize" in err and "blocked" in err and "email" in err
     assert "a@x.com" not in err  # no PII in logs
+
+
+def _delivered(rows: list[tuple[str, str, int]]) -> pl.DataFrame:
+    """(source, record_id, ingestion hour) rows, with a marker of each row's position."""
+    base = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    return pl.DataFrame(
+        {
+            "source": [s for s, _, _ in rows],
+            "record_id": [r for _, r, _ in rows],
+            "_ingested_at": [base + dt.timedelta(hours=h) for _, _, h in rows],
+            "pos": list(range(len(rows))),
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    ("rows", "kept"),
+    [
+        # In ingestion order, keys distinct: nothing to do (the shortcut).
+        ([("web", "1", 0), ("web", "2", 0), ("app", "1", 1)], [0, 1, 2]),
+        # Out of order: sorted by ingestion time, stably.
+        ([("web", "1", 2), ("app", "1", 1), ("web", "2", 1)], [1, 2, 0]),
+        # Delivered twice: the latest delivery wins, in its place in ingestion order.
+        ([("web", "1", 0), ("web", "2", 0), ("web", "1", 3), ("app", "9", 1)], [1, 3, 2]),
+        ([("web", "1", 5), ("web", "1", 3)], [0]),
+    ],
+)
+def test_latest_delivery(rows: list[tuple[str, str, int]], kept: list[int]) -> None:
+    raw = _delivered(rows)
+    full = raw.sort("_ingested_at", maintain_order=True).unique(
+        ["source", "record_id"], keep="last", maintain_order=True
+    )
+    out = _latest_delivery(raw)
+    assert out["pos"].to_list() == kept
+    assert out.equals(full)
+
+
+def test_latest_delivery_survives_equal_key_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Distinct keys whose hashes collided would only take the exact `unique` path."""
+    raw = _delivered([("web", "1", 0), ("web", "2", 0)])
+    monkeypatch.setattr(pl.Expr, "hash", lambda self, *a, **k: pl.lit(7, pl.UInt64))
+    assert _latest_delivery(raw)["pos"].to_list() == [0, 1]
