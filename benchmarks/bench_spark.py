@@ -34,6 +34,7 @@ def _prepare(work: Path, records: int, seed: int) -> None:
     """Landing folder, raw lake and model (skipped when `work` already has them)."""
     from cdp.config import load_settings
     from cdp.engine.pipeline import train_model
+    from cdp.engine.stage import normalize_options
     from cdp.normalize import normalize_records
     from cdp.resolve.fuzzy.model import load_model, spec_hash
     from cdp.resolve.fuzzy.settings import fuzzy_settings
@@ -52,12 +53,13 @@ def _prepare(work: Path, records: int, seed: int) -> None:
     if model.is_file() and load_model(model).spec_hash == wanted:
         return  # a model of other comparisons would not fit the workers' code: retrained
     raw, _ = read_raw(settings)
+    opts = normalize_options(settings)
     identity, _ = normalize_records(
-        raw, default_country=settings.project.default_country,
-        source_countries={s.name: settings.source_country(s) for s in settings.sources},
-        date_formats={s.name: str(s.options["date_format"]) for s in settings.sources
-                      if s.options.get("date_format")},
-    )  # fmt: skip
+        raw,
+        default_country=opts.default_country,
+        source_countries=opts.source_countries,
+        date_formats=opts.date_formats,
+    )
     sample = identity.sample(min(identity.height, 200_000), seed=seed).sort("record_key")
     train_model(sample, fs, model)
 
@@ -65,8 +67,9 @@ def _prepare(work: Path, records: int, seed: int) -> None:
 def _child(mode: str, work: Path, buckets: int, driver_memory: str, components: str) -> None:
     """One engine run; prints a JSON line with its counts and stage seconds."""
     from cdp.config import load_settings
-    from cdp.engine.pipeline import EngineInputs, NormalizeOptions, run_engine
+    from cdp.engine.pipeline import EngineInputs, run_engine
     from cdp.engine.runner import EmbeddedRunner, Runner
+    from cdp.engine.stage import normalize_options
     from cdp.layout import Layout
     from cdp.profiles.settings import profile_settings
     from cdp.resolve.fuzzy.settings import fuzzy_settings
@@ -77,12 +80,7 @@ def _child(mode: str, work: Path, buckets: int, driver_memory: str, components: 
     layout = Layout.of(settings)
     raw = sorted(f for s in settings.sources for f in layout.raw(s.name).glob("*.parquet"))
     inputs = EngineInputs(
-        normalize=NormalizeOptions(
-            default_country=settings.project.default_country,
-            source_countries={s.name: settings.source_country(s) for s in settings.sources},
-            date_formats={s.name: str(s.options["date_format"]) for s in settings.sources
-                          if s.options.get("date_format")},
-        ),
+        normalize=normalize_options(settings),
         fuzzy=fuzzy_settings(settings),
         resolve=resolve_settings(settings),
         profiles=profile_settings(settings),

@@ -8,13 +8,14 @@ engine run needs. The reference is the existing embedded code path (`find_matche
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import polars as pl
 
 from cdp.config import Settings, load_settings
-from cdp.engine.pipeline import EngineInputs, NormalizeOptions, train_model
+from cdp.engine.pipeline import EngineInputs, train_model
+from cdp.engine.stage import normalize_options
 from cdp.layout import Layout
 from cdp.normalize import normalize_records
 from cdp.profiles.golden import attach_customers, golden_records
@@ -59,16 +60,7 @@ def make_world(folder: Path, people: int, seed: int = 11, buckets: int = 8) -> W
     ingest(settings)
     layout = Layout.of(settings)
     raw_files = sorted(f for s in settings.sources for f in layout.raw(s.name).glob("*.parquet"))
-    opts = NormalizeOptions(
-        default_country=settings.project.default_country,
-        source_countries={s.name: settings.source_country(s) for s in settings.sources},
-        date_formats={
-            s.name: str(s.options["date_format"])
-            for s in settings.sources
-            if s.options.get("date_format")
-        },
-        today=TODAY,
-    )
+    opts = replace(normalize_options(settings), today=TODAY)
     raw, _ = read_raw(settings)
     identity, _ = normalize_records(
         raw,
