@@ -223,9 +223,13 @@ def on_values(values: pl.Series, compute: Callable[[pl.Expr], pl.Expr]) -> pl.Se
     evaluated once per distinct non-null value and mapped back by a hash lookup.
 
     For one column whose values recur (words of names, cities, tokens): a cheaper
-    relative of `on_distinct`, which groups whole rows.
+    relative of `on_distinct`, which groups whole rows. When they hardly recur (more than
+    one distinct value in four), the lookup would cost more than it saves: `compute` runs
+    on every value instead (the same result, as it maps null to null).
     """
     distinct = values.drop_nulls().unique()
+    if 4 * len(distinct) > len(values):
+        return pl.select(compute(pl.lit(values))).to_series()
     done = pl.select(compute(pl.lit(distinct))).to_series()
     return values.replace_strict(distinct, done, default=None, return_dtype=done.dtype)
 
