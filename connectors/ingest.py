@@ -730,11 +730,12 @@ def _read_manifest(path: Path) -> pa.Table:
 
 
 def _raw_parquet(table: pa.Table) -> bytes:
-    """A raw lake file's bytes: zstd Parquet, with no dictionary for `extras` (one distinct
-    JSON text per record: building a dictionary page for it only costs time)."""
+    """A raw lake file's bytes: zstd Parquet, with no dictionary and no min/max statistics
+    for `extras` (one distinct JSON text per record, never filtered on: both only cost
+    time)."""
     sink = pa.BufferOutputStream()
-    dictionary = [name for name in table.column_names if name != "extras"]
-    pq.write_table(table, sink, compression="zstd", use_dictionary=dictionary)
+    others = [name for name in table.column_names if name != "extras"]
+    pq.write_table(table, sink, compression="zstd", use_dictionary=others, write_statistics=others)
     data: bytes = sink.getvalue().to_pybytes()
     return data
 
