@@ -2,6 +2,7 @@
 
     .venv/bin/python -m benchmarks.bench_ingest --people 142000        # ~1M source records
     .venv/bin/python -m benchmarks.bench_ingest --people 20000 --keep  # quicker, keep the lake
+    .venv/bin/python -m benchmarks.bench_ingest --config path/to/cdp.toml  # any landing
 
 Input is a `cdp synth` landing folder (generated once per (people, seed) under
 `benchmarks/work/`). Every source is ingested in its own child process into a
@@ -90,6 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--people", type=int, default=142_000, help="synth people (~7 records each)")
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--keep", action="store_true", help="keep the ingested lakes")
+    p.add_argument("--config", type=Path, help="ingest this landing's cdp.toml instead of synth")
     p.add_argument("--child", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.child:
@@ -97,8 +99,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(_child(Path(spec["config"]), spec["sources"], Path(spec["data_dir"]))))
         return 0
 
-    landing = _landing(args.people, args.seed)
-    config = landing / "cdp.toml"
+    config = args.config.resolve() if args.config else _landing(args.people, args.seed) / "cdp.toml"
     from cdp.config import load_settings
 
     settings = load_settings(config)
@@ -130,7 +131,8 @@ def main(argv: list[str] | None = None) -> int:
         )
     from pipelines.reports import format_table
 
-    print(f"cdp ingest benchmark: people={args.people} seed={args.seed} cpus={os.cpu_count()}")
+    landing = f"config={config}" if args.config else f"people={args.people} seed={args.seed}"
+    print(f"cdp ingest benchmark: {landing} cpus={os.cpu_count()}")
     print(f"load average at start: {', '.join(f'{x:.1f}' for x in load_at_start)}")
     print(f"load average at end: {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
     print("cpu s = user+sys of the child, all threads; wall is noisy on a shared machine")
