@@ -141,21 +141,35 @@ def _type_known(nsn: pl.Expr, region: _Region) -> pl.Expr:
     return _matches(nsn, region.general) & pl.any_horizontal(pl.lit(False), *types)
 
 
-def _valid(nsn: pl.Expr, regions: tuple[_Region, ...]) -> pl.Expr:
-    """`is_valid_number` for NSNs of one calling code: the region is the first whose leading
-    digits match (or, without leading digits, whose types match); valid for that region."""
-    if len(regions) == 1:
-        return _type_known(nsn, regions[0])
-    out = pl.lit(False)
-    for region in reversed(regions):
+def _valid(frame: pl.DataFrame, regions: tuple[_Region, ...]) -> pl.DataFrame:
+    """`_i`, `_valid` for rows of `_nsn` (NSNs of one calling code): `is_valid_number`.
+
+    The number's region is the first, in `phonenumbers`' order, whose leading digits
+    match (or, without leading digits, whose types match), and the number is valid when
+    that region knows its type. Regions are tried in turn on the rows still undecided, so
+    a code shared by 25 regions (+1) costs little when the first one (US) decides.
+    """
+    nsn = pl.col("_nsn")
+    decided: list[pl.DataFrame] = []
+    pending = frame.select("_i", "_nsn")
+    for region in regions:
+        if pending.height == 0:
+            break
         known = _type_known(nsn, region)
-        chosen = (
-            known
-            if region.leading_digits is None
-            else nsn.str.contains(f"^(?:{region.leading_digits})")
-        )
-        out = pl.when(chosen).then(known).otherwise(out)
-    return out
+        if region.leading_digits is None:
+            pending = pending.with_columns(_known=known).with_columns(_chosen=pl.col("_known"))
+        else:
+            chosen = nsn.str.contains(f"^(?:{region.leading_digits})")
+            pending = pending.with_columns(_chosen=chosen)
+            # Only the chosen rows need the type rules of this region.
+            chosen_rows = pending.filter("_chosen").with_columns(_known=known)
+            decided.append(chosen_rows.select("_i", _valid="_known"))
+            pending = pending.filter(~pl.col("_chosen")).drop("_chosen")
+            continue
+        decided.append(pending.filter("_chosen").select("_i", _valid="_known"))
+        pending = pending.filter(~pl.col("_chosen")).drop("_chosen", "_known")
+    decided.append(pending.select("_i", _valid=pl.lit(False)))
+    return pl.concat(decided)
 
 
 def _general(x: pl.Expr, rules: _Parsing) -> pl.Expr:
@@ -199,8 +213,12 @@ def _finish(frame: pl.DataFrame, rules: _Parsing, regions: tuple[_Region, ...]) 
     fits = nsn0.str.len_bytes().is_between(_MIN_NSN, _MAX_NSN) & nsn.str.len_bytes().is_between(
         _MIN_NSN, _MAX_NSN
     )
-    valid = fits & _valid(nsn, regions)
-    phone = pl.when(valid).then(pl.concat_str([pl.lit("+" + rules.code), nsn]))
+    frame = frame.select("_i", "_nsn", _fits=fits)
+    valid = _valid(frame.filter("_fits"), regions)
+    frame = frame.join(valid, on="_i", how="left")
+    phone = pl.when(pl.col("_valid").fill_null(False)).then(
+        pl.concat_str([pl.lit("+" + rules.code), nsn])
+    )
     return frame.select("_i", phone.alias("phone"))
 
 
