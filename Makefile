@@ -18,10 +18,11 @@ run: $(STAMP)
 	$(VENV)/bin/cdp run
 
 # The default suite on $(TEST_WORKERS) pytest-xdist workers, one test module at a time per
-# worker (loadscope), so a module-scoped fixture (a pipeline run) is built once.
+# worker (loadscope), so a module-scoped fixture (a pipeline run) is built once; modules go
+# out in collection order, which tests/conftest.py starts with the long ones.
 TEST_WORKERS ?= 2
 test: $(STAMP)
-	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadscope
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder
 
 # The slow tests `make test` leaves out (kill -9 at every fault point, 10-day incremental run,
 # pipeline-level order independence): a few minutes on 2 cores.

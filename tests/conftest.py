@@ -68,13 +68,24 @@ def _cpu_seconds() -> float:
     return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
+#: Folders whose modules run whole pipelines (subprocess runs, Dagster jobs): collected
+#: first, so that `make test`'s workers (xdist loadscope, in collection order) start with
+#: the long modules and end on short ones instead of one worker finishing a long tail.
+RUN_FIRST = ("tests/e2e/", "tests/reliability/", "tests/orchestration/", "tests/spark/")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    items.sort(key=lambda item: not item.nodeid.startswith(RUN_FIRST))  # stable
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
-    """With $CDP_TEST_CPU set: append `<cpu seconds>\t<test id>` for each test (setup,
+    """With $CDP_TEST_CPU set: append `<cpu seconds>\t<test id>\t<xdist worker>` per test (setup,
     call and teardown; a session fixture counts in the first test that needs it)."""
     out = os.environ.get("CDP_TEST_CPU")
     start = _cpu_seconds() if out else 0.0
     yield
     if out:
         with open(out, "a", encoding="utf-8") as fh:
-            fh.write(f"{_cpu_seconds() - start:.2f}\t{item.nodeid}\n")
+            worker = os.environ.get("PYTEST_XDIST_WORKER", "-")
+            fh.write(f"{_cpu_seconds() - start:.2f}\t{item.nodeid}\t{worker}\n")
