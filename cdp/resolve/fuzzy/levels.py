@@ -39,7 +39,7 @@ def compare_distinct(
     name comparisons decide null and exact from codes and evaluate the rest once per
     distinct (first, last, first surname) pair, sharing one numbering; any other
     comparison takes the generic per-distinct-tuple path."""
-    left, right = np.asarray(left, dtype=np.int64), np.asarray(right, dtype=np.int64)
+    left, right = _index(left), _index(right)
     codes = Codes(records)
     out: dict[str, np.ndarray] = {}
     twins = [n for n in names if n in TWINS]
@@ -62,6 +62,12 @@ def compare_distinct(
     for cols, group in groups.items():
         out.update(_levels(records.select(cols), left, right, tuple(group)))
     return pl.DataFrame({n: out[n] for n in names}, schema={n: pl.Int8 for n in names})
+
+
+def _index(idx: np.ndarray) -> np.ndarray:
+    """Record numbers as an integer array; int32 stays int32 (no 8-byte copy of 19M)."""
+    arr = np.asarray(idx)
+    return arr if arr.dtype in (np.int32, np.int64) else arr.astype(np.int64)
 
 
 def _name_levels(
