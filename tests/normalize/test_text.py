@@ -115,7 +115,7 @@ _ODD_WORDS = ["ß", "ſ", "ı", "\u212a", "ﬁ", "ΣΑΣ", "σας", "ǆ", "x\u0
 _WORDS = st.sampled_from(_NAME_WORDS + _ODD_WORDS)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(
     st.lists(
         st.one_of(st.none(), st.text(), st.lists(_WORDS, max_size=6).map(" ".join)), max_size=30
