@@ -69,7 +69,8 @@ def make_landing(dest: Path, *, people: int = 20, seed: int = 11) -> Path:
         (app / f"events_2024010{i + 1}.jsonl").write_bytes(
             b"".join(p.read_bytes() for p in events[i::2])
         )
-    (web / "segment-logs-broken.jsonl.gz").write_bytes(gzip.compress(b'{"a": 1}\n')[:-9])
+    broken = gzip.compress(b'{"a": 1}\n', mtime=0)[:-9]  # same bytes on every call
+    (web / "segment-logs-broken.jsonl.gz").write_bytes(broken)
     shutil.rmtree(full)
     return dest / "cdp.toml"
 
