@@ -131,7 +131,7 @@ def test_ingest_in_groups_equals_ingest_file_by_file(
 ) -> None:
     """Same lake, manifest and quarantine with groups as with one file per call, bad files
     (empty, truncated gzip, a bad line) included: those are read alone inside a group."""
-    import connectors.ingest as ingest_module
+    import connectors.file_reads as file_reads_module
 
     files: dict[str, str | bytes] = {
         f"exports/web/{i}.jsonl": data for i, data in enumerate(SEGMENT_FILES)
@@ -143,7 +143,7 @@ def test_ingest_in_groups_equals_ingest_file_by_file(
     }
     seen = {}
     for group_files in (1, 32):
-        monkeypatch.setattr(ingest_module, "GROUP_FILES", group_files)
+        monkeypatch.setattr(file_reads_module, "GROUP_FILES", group_files)
         root = tmp_path / f"g{group_files}"
         report = ingest(load_settings(write_config(root, WEB, files)))
         m = manifest(root / "out").drop("ingested_at", "output").sort("path")
