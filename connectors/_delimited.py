@@ -140,11 +140,12 @@ def read_delimited(
         raw_names = _header(src, delimiter, quote, header_row)
         columns = _unique(raw_names)
         slots = [f"c{i}" for i in range(len(columns))]
-        clean = _parse_clean(src, slots, delimiter, quote)
+        stats = _file_stats(src, quote)
+        clean = _parse_clean(src, slots, delimiter, quote, multiline=stats.quoted_newline)
         data, errors = (
             (clean, []) if clean is not None else _parse_strict(src, slots, delimiter, quote, codec)
         )
-        newlines, ends_with_newline, has_nul = _file_stats(src)
+        newlines, ends_with_newline, has_nul = stats.newlines, stats.ends_with_newline, stats.nul
         records = 1 + data.height + len(errors)  # the header, then data records
         mapped: _Lines | None
         if newlines == records - (0 if ends_with_newline else 1):  # one line per record
@@ -181,11 +182,16 @@ def read_delimited(
     )
 
 
-def _parse_clean(path: Path, slots: list[str], delimiter: str, quote: str) -> pl.DataFrame | None:
+def _parse_clean(
+    path: Path, slots: list[str], delimiter: str, quote: str, *, multiline: bool = True
+) -> pl.DataFrame | None:
     """Fast path (Arrow's multi-threaded CSV reader) for a well-formed file, else None.
 
     Arrow cannot say which record was ragged once values may hold newlines, so any
-    irregularity sends the file to `_parse_strict`, which can.
+    irregularity sends the file to `_parse_strict`, which can. `multiline` False (no
+    newline inside quotes, `_may_hold_quoted_newline`) lets Arrow cut the file into
+    blocks at any newline and parse them in parallel; True makes it find record ends
+    with a serial quote-aware scan first.
     """
     irregular = 0
 
@@ -202,7 +208,7 @@ def _parse_clean(path: Path, slots: list[str], delimiter: str, quote: str) -> pl
                 delimiter=delimiter,
                 quote_char=quote,
                 double_quote=True,
-                newlines_in_values=True,
+                newlines_in_values=multiline,
                 invalid_row_handler=skip,
             ),
             convert_options=pacsv.ConvertOptions(
@@ -293,15 +299,60 @@ def _record_numbers(rows: int, rejected: list[int]) -> _Lines:
 _CHUNK = 16 * 1024 * 1024
 
 
-def _file_stats(path: Path) -> tuple[int, bool, bool]:
-    """Newline count, whether the file ends with one, and whether it holds a NUL byte."""
-    count, last, nul = 0, b"", False
+@dataclass
+class _FileStats:
+    newlines: int
+    ends_with_newline: bool
+    nul: bool  # a NUL byte somewhere
+    quoted_newline: bool  # a newline may sit inside a quoted value (True when unsure)
+
+
+def _file_stats(path: Path, quote: str = '"') -> _FileStats:
+    """Newline count, last byte, NUL bytes and quoted newlines, in one pass over the file.
+
+    A newline is inside quotes when an odd number of quote characters precede it (a
+    doubled `""` escape counts twice): found per chunk from the quote positions
+    (`searchsorted` of the newlines among them), the parity carried across chunks. A
+    chunk without the quote character costs only `bytes.count`. A stray quote inside
+    an unquoted value (`a"b`) makes the parity unreliable: `quoted_newline` is then
+    True, as for any doubt; it is False only when no newline is inside quotes.
+    """
+    count, last, nul, parity, quoted = 0, b"", False, 0, False
+    mark, code = quote.encode(), ord(quote)
     with path.open("rb") as fh:
         while chunk := fh.read(_CHUNK):
             count += chunk.count(b"\n")
             nul = nul or b"\x00" in chunk
             last = chunk[-1:]
-    return count, last == b"\n", nul
+            if quoted or (not parity and mark not in chunk):
+                continue
+            b = np.frombuffer(chunk, dtype=np.uint8)
+            quotes = np.flatnonzero(b == code)
+            newlines = np.flatnonzero(b == 10)
+            quoted = bool(((np.searchsorted(quotes, newlines) + parity) & 1).any())
+            quoted = quoted or _stray_quotes(b, quotes)
+            parity = (parity + len(quotes)) & 1
+    return _FileStats(count, last == b"\n", nul, quoted or bool(parity))
+
+
+def _stray_quotes(b: np.ndarray, quotes: np.ndarray) -> bool:
+    """Whether a quote sits between two value bytes (letters, digits, non-ASCII).
+
+    Field-edge quotes touch a delimiter, a line end or the chunk edge on one side; an
+    escape touches its twin. Any other quote is inside an unquoted value. The delimiter
+    is not known here, so any ASCII punctuation or space counts as an edge: a stray
+    quote between two letters or digits (`a"b`) is what this catches.
+    """
+    n = len(b)
+    before = np.where(quotes > 0, b[np.maximum(quotes - 1, 0)], 10)
+    after = np.where(quotes < n - 1, b[np.minimum(quotes + 1, n - 1)], 10)
+    return bool((_WORD[before] & _WORD[after]).any())
+
+
+#: Bytes that can only be part of a value's text (letters, digits, non-ASCII).
+_WORD = np.zeros(256, dtype=bool)
+_WORD[[*range(ord("0"), ord("9") + 1), *range(ord("A"), ord("Z") + 1)]] = True
+_WORD[[*range(ord("a"), ord("z") + 1), *range(128, 256)]] = True
 
 
 def _scan_records(path: Path, quote: str = '"') -> tuple[np.ndarray, np.ndarray] | None:
