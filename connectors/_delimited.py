@@ -141,7 +141,9 @@ def read_delimited(
         columns = _unique(raw_names)
         slots = [f"c{i}" for i in range(len(columns))]
         stats = _file_stats(src, quote)
-        clean = _parse_clean(src, slots, delimiter, quote, multiline=stats.quoted_newline)
+        # No quote character at all: no value can hold a newline, so Arrow may cut the
+        # file into blocks at any newline (a quote-aware cut costs what it saves).
+        clean = _parse_clean(src, slots, delimiter, quote, multiline=stats.quotes)
         data, errors = (
             (clean, []) if clean is not None else _parse_strict(src, slots, delimiter, quote, codec)
         )
@@ -188,10 +190,9 @@ def _parse_clean(
     """Fast path (Arrow's multi-threaded CSV reader) for a well-formed file, else None.
 
     Arrow cannot say which record was ragged once values may hold newlines, so any
-    irregularity sends the file to `_parse_strict`, which can. `multiline` False (no
-    newline inside quotes, `_may_hold_quoted_newline`) lets Arrow cut the file into
-    blocks at any newline and parse them in parallel; True makes it find record ends
-    with a serial quote-aware scan first.
+    irregularity sends the file to `_parse_strict`, which can. `multiline` False (the
+    file has no quote character) lets Arrow cut blocks at any newline without first
+    scanning the quotes serially.
     """
     irregular = 0
 
@@ -304,55 +305,20 @@ class _FileStats:
     newlines: int
     ends_with_newline: bool
     nul: bool  # a NUL byte somewhere
-    quoted_newline: bool  # a newline may sit inside a quoted value (True when unsure)
+    quotes: bool  # the quote character somewhere
 
 
 def _file_stats(path: Path, quote: str = '"') -> _FileStats:
-    """Newline count, last byte, NUL bytes and quoted newlines, in one pass over the file.
-
-    A newline is inside quotes when an odd number of quote characters precede it (a
-    doubled `""` escape counts twice): found per chunk from the quote positions
-    (`searchsorted` of the newlines among them), the parity carried across chunks. A
-    chunk without the quote character costs only `bytes.count`. A stray quote inside
-    an unquoted value (`a"b`) makes the parity unreliable: `quoted_newline` is then
-    True, as for any doubt; it is False only when no newline is inside quotes.
-    """
-    count, last, nul, parity, quoted = 0, b"", False, 0, False
-    mark, code = quote.encode(), ord(quote)
+    """Newline count, last byte, NUL bytes and quote characters, in one pass (bytes.count)."""
+    count, last, nul, quotes = 0, b"", False, False
+    mark = quote.encode()
     with path.open("rb") as fh:
         while chunk := fh.read(_CHUNK):
             count += chunk.count(b"\n")
             nul = nul or b"\x00" in chunk
+            quotes = quotes or mark in chunk
             last = chunk[-1:]
-            if quoted or (not parity and mark not in chunk):
-                continue
-            b = np.frombuffer(chunk, dtype=np.uint8)
-            quotes = np.flatnonzero(b == code)
-            newlines = np.flatnonzero(b == 10)
-            quoted = bool(((np.searchsorted(quotes, newlines) + parity) & 1).any())
-            quoted = quoted or _stray_quotes(b, quotes)
-            parity = (parity + len(quotes)) & 1
-    return _FileStats(count, last == b"\n", nul, quoted or bool(parity))
-
-
-def _stray_quotes(b: np.ndarray, quotes: np.ndarray) -> bool:
-    """Whether a quote sits between two value bytes (letters, digits, non-ASCII).
-
-    Field-edge quotes touch a delimiter, a line end or the chunk edge on one side; an
-    escape touches its twin. Any other quote is inside an unquoted value. The delimiter
-    is not known here, so any ASCII punctuation or space counts as an edge: a stray
-    quote between two letters or digits (`a"b`) is what this catches.
-    """
-    n = len(b)
-    before = np.where(quotes > 0, b[np.maximum(quotes - 1, 0)], 10)
-    after = np.where(quotes < n - 1, b[np.minimum(quotes + 1, n - 1)], 10)
-    return bool((_WORD[before] & _WORD[after]).any())
-
-
-#: Bytes that can only be part of a value's text (letters, digits, non-ASCII).
-_WORD = np.zeros(256, dtype=bool)
-_WORD[[*range(ord("0"), ord("9") + 1), *range(ord("A"), ord("Z") + 1)]] = True
-_WORD[[*range(ord("a"), ord("z") + 1), *range(128, 256)]] = True
+    return _FileStats(count, last == b"\n", nul, quotes)
 
 
 def _scan_records(path: Path, quote: str = '"') -> tuple[np.ndarray, np.ndarray] | None:
