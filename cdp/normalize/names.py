@@ -202,8 +202,11 @@ def _normalize_distinct(distinct: pl.DataFrame) -> pl.DataFrame:
         last_name=on_values(last, lambda e: tidy_case(e, lower_words=words)),
     )
     plain_full = tidy_case(pl.col("cn").str.replace_all(r"[\s,]+", " "), lower_words=words)
-    built = blank_to_null(
-        pl.concat_str(["first_name", "last_name"], separator=" ", ignore_nulls=True)
+    # Cased like a given full name, so that normalising the output again keeps it
+    # (a one-letter word "Y" inside a full name is the particle "y").
+    built = tidy_case(
+        blank_to_null(pl.concat_str(["first_name", "last_name"], separator=" ", ignore_nulls=True)),
+        lower_words=words,
     )
     has_comma = pl.col("cn").str.contains(",")
     out = out.with_columns(

@@ -124,3 +124,15 @@ def test_nickname_table_has_no_chains_or_duplicates() -> None:
     folded = fold_values([r["nickname"] for r in rows])
     assert len(folded) == len(set(folded))
     assert {r["language"] for r in rows} <= {"es", "en"}
+
+
+def test_full_name_built_from_parts_is_cased_like_a_given_one() -> None:
+    # "Y" inside a full name is the particle "y"; a built full name must read the same,
+    # or normalising the output again changes it (found by the idempotence property).
+    s = lambda v: pl.Series([v], dtype=pl.String)  # noqa: E731
+    out = normalize_names(s("A0Y"), s("A0Y"), s(None))
+    assert out["full_name"].to_list() == ["A y A Y"]
+    again = normalize_names(out["first_name"], out["last_name"], out["full_name"])
+    assert again.to_dicts() == out.to_dicts()
+    built = normalize_names(s("María"), s("García Y López"), s(None))
+    assert built["full_name"].to_list() == ["María García y López"]
