@@ -24,7 +24,9 @@ from cdp.config import Settings
 from cdp.layout import Layout
 from cdp.normalize import normalize_records, placeholders_version
 from cdp.normalize.identifiers import BLOCKABLE_COLUMNS
+from cdp.normalize.options import normalize_options
 from cdp.schema import IDENTITY_RECORD, RAW_RECORD
+from cdp.timing import Clock
 from pipelines.reports import StageReport
 
 __all__ = ["normalize", "read_raw", "write_parquet_atomic"]
@@ -96,21 +98,16 @@ def normalize(settings: Settings) -> StageReport:
         `<column>_blocked`, ... for the contact columns), wall and CPU seconds per phase
         (`timings`, `cpu_timings`) and the per-column quality table.
     """
-    from cdp.resolve.timing import Clock  # the resolve stage's phase clock, reused
-
     t0 = time.perf_counter()
     clock = Clock()
     raw, used = read_raw(settings)
     clock.lap("read")
+    options = normalize_options(settings)
     identity, quality = normalize_records(
         raw,
-        default_country=settings.project.default_country,
-        source_countries={s.name: settings.source_country(s) for s in settings.sources},
-        date_formats={
-            s.name: str(s.options["date_format"])
-            for s in settings.sources
-            if s.options.get("date_format")
-        },
+        default_country=options.default_country,
+        source_countries=options.source_countries,
+        date_formats=options.date_formats,
         lap=clock.lap,
     )
     target = Layout.of(settings).identity_records

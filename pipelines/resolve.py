@@ -28,7 +28,7 @@ from cdp.resolve.store import (
     write_parquet,
     write_text,
 )
-from cdp.resolve.timing import Clock
+from cdp.timing import Clock
 from pipelines.reports import StageReport
 
 __all__ = ["explain", "fuzzy_matcher", "resolve"]

@@ -23,7 +23,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -35,6 +35,7 @@ from cdp import progress
 from cdp.engine import kernels as k
 from cdp.engine.runner import EDGE_COLUMNS, Frame, Runner
 from cdp.normalize.identifiers import BLOCKABLE_COLUMNS
+from cdp.normalize.options import NormalizeOptions
 from cdp.profiles.settings import ProfileSettings
 from cdp.resolve.engine import Resolution, resolve_records
 from cdp.resolve.fuzzy.matcher import find_matches
@@ -52,16 +53,6 @@ RAW_COLUMNS: tuple[str, ...] = (
     "_ingested_at",
 )
 RAW_SCHEMA = pa.schema([RAW_RECORD.field(c) for c in RAW_COLUMNS])
-
-
-@dataclass(frozen=True)
-class NormalizeOptions:
-    """What `normalize_records` needs besides the rows (`today` fixed for every worker)."""
-
-    default_country: str
-    source_countries: Mapping[str, str] = field(default_factory=dict)
-    date_formats: Mapping[str, str] = field(default_factory=dict)
-    today: dt.date = field(default_factory=lambda: dt.datetime.now(dt.UTC).date())
 
 
 @dataclass(frozen=True)

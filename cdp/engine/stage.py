@@ -28,7 +28,6 @@ from cdp.config import Settings
 from cdp.engine.pipeline import (
     EngineInputs,
     EngineRun,
-    NormalizeOptions,
     link_on,
     normalize_on,
     run_engine,
@@ -39,6 +38,7 @@ from cdp.engine.settings import spark_settings
 from cdp.engine.spark import read_dataset
 from cdp.layout import Layout
 from cdp.normalize import to_identity_table
+from cdp.normalize.options import normalize_options
 from cdp.profiles.settings import profile_settings
 from cdp.resolve.engine import Resolution
 from cdp.resolve.fuzzy.model import ModelError, load_model, spec_hash
@@ -93,19 +93,6 @@ def _model_source(
         return train_model(part.sort("record_key"), fs, path)
 
     return train
-
-
-def normalize_options(settings: Settings) -> NormalizeOptions:
-    """Country and date-format defaults per source, `today` fixed for every worker."""
-    return NormalizeOptions(
-        default_country=settings.project.default_country,
-        source_countries={s.name: settings.source_country(s) for s in settings.sources},
-        date_formats={
-            s.name: str(s.options["date_format"])
-            for s in settings.sources
-            if s.options.get("date_format")
-        },
-    )
 
 
 def engine_inputs(settings: Settings, *, run_id: str) -> EngineInputs:

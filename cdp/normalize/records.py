@@ -32,7 +32,7 @@ from cdp.schema import IDENTIFIER_COLUMNS, IDENTITY_RECORD
 __all__ = ["QUALITY_SCHEMA", "Lap", "identity_schema", "normalize_records", "to_identity_table"]
 
 #: A phase clock's `lap(name)`: charges the time since its previous lap to phase `name`
-#: (`cdp.resolve.timing.Clock.lap`; repeated names add up).
+#: (`cdp.timing.Clock.lap`; repeated names add up).
 Lap = Callable[[str], None]
 
 

@@ -29,8 +29,8 @@ from cdp.resolve.overrides import (
     unmatched_lines,
 )
 from cdp.resolve.settings import IdentifierRules, ResolveSettings
-from cdp.resolve.timing import Clock
 from cdp.schema import CUSTOMER_RECORD
+from cdp.timing import Clock
 
 
 @dataclass

@@ -35,7 +35,7 @@ from rapidfuzz.distance import JaroWinkler
 
 from cdp.resolve.clustering import labelled
 from cdp.resolve.settings import ID_COLUMNS, IdentifierRules
-from cdp.resolve.timing import Clock
+from cdp.timing import Clock
 
 #: Internal edge table: what clustering, guards and evidence pass around.
 EDGE_SCHEMA: pl.Schema = pl.Schema(

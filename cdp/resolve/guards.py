@@ -23,7 +23,7 @@ import polars as pl
 
 from cdp.resolve.clustering import labelled, positions, sorted_nodes
 from cdp.resolve.frames import attach
-from cdp.resolve.timing import Clock
+from cdp.timing import Clock
 
 _PROFILE_COLUMNS = ("first_name_key", "last_name_key", "email_key", "phone", "birth_date")
 _SPARSE_TEST = ("first_name_key", "last_name_key", "email_key", "phone")

@@ -33,8 +33,8 @@ from cdp.resolve.fuzzy.model import (
 from cdp.resolve.fuzzy.sampling import estimate_u
 from cdp.resolve.fuzzy.settings import FuzzySettings
 from cdp.resolve.fuzzy.tf import TermFrequencies
-from cdp.resolve.timing import Clock
 from cdp.schema import SCORED_PAIR
+from cdp.timing import Clock
 
 #: A record takes part in fuzzy matching only if it holds one of these.
 PERSON_COLUMNS: tuple[str, ...] = (
