@@ -40,7 +40,7 @@ POINTS: dict[str, str] = {
     "atomic.write": "temp file being written next to the target",
     "atomic.fsync": "temp file flushed to disk",
     "atomic.rename": "temp file renamed onto the target (then the folder is fsync'd)",
-    # connectors/ingest.py
+    # connectors/manifest.py, connectors/quarantine.py
     "ingest.manifest": "ingest manifest saved (the ingest commit point)",
     "ingest.quarantine_copy": "copy of a wholly quarantined file kept for forensics",
     # cdp/resolve/store.py
