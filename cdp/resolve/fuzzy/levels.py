@@ -17,6 +17,8 @@ The levels are exactly `compare`'s (property-tested).
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import pandas as pd
 import polars as pl
@@ -42,19 +44,14 @@ def compare_distinct(
     left, right = _index(left), _index(right)
     codes = Codes(records)
     out: dict[str, np.ndarray] = {}
-    twins = [n for n in names if n in TWINS]
-    if twins:
-        parts: dict[str, list[np.ndarray]] = {n: [] for n in twins}
-        for s in range(0, len(left), _PAIR_CHUNK):
-            chunk = Pairs(codes, left[s : s + _PAIR_CHUNK], right[s : s + _PAIR_CHUNK])
-            for n in twins:
-                parts[n].append(TWINS[n](chunk))
-        out.update(
-            {n: np.concatenate(p) if p else np.zeros(0, dtype=np.int8) for n, p in parts.items()}
-        )
     named = tuple(n for n in names if n in _NAME_KEY)
-    if named:
-        out.update(_name_levels(records, codes, left, right, named))
+    # The name levels (rapidfuzz, polars) and the coded twins (numpy) are independent and
+    # release the GIL for most of their work: on two threads they overlap on two cores.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        by_name = pool.submit(_name_levels, records, codes, left, right, named) if named else None
+        out.update(_twin_levels(codes, left, right, [n for n in names if n in TWINS]))
+        if by_name is not None:
+            out.update(by_name.result())
     groups: dict[tuple[str, ...], list[str]] = {}
     for name in names:
         if name not in out:
@@ -62,6 +59,18 @@ def compare_distinct(
     for cols, group in groups.items():
         out.update(_levels(records.select(cols), left, right, tuple(group)))
     return pl.DataFrame({n: out[n] for n in names}, schema={n: pl.Int8 for n in names})
+
+
+def _twin_levels(
+    codes: Codes, left: np.ndarray, right: np.ndarray, twins: list[str]
+) -> dict[str, np.ndarray]:
+    """The vectorised comparisons (`coded.TWINS`), chunk by chunk of candidate pairs."""
+    parts: dict[str, list[np.ndarray]] = {n: [] for n in twins}
+    for s in range(0, len(left), _PAIR_CHUNK):
+        chunk = Pairs(codes, left[s : s + _PAIR_CHUNK], right[s : s + _PAIR_CHUNK])
+        for n in twins:
+            parts[n].append(TWINS[n](chunk))
+    return {n: np.concatenate(p) if p else np.zeros(0, dtype=np.int8) for n, p in parts.items()}
 
 
 def _index(idx: np.ndarray) -> np.ndarray:
