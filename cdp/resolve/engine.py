@@ -157,6 +157,19 @@ def _unique_keys(records: pl.DataFrame) -> pl.DataFrame:
     return records.unique(subset="record_key", keep="first", maintain_order=True)
 
 
+def _prepared(records: pl.DataFrame) -> pl.DataFrame:
+    return with_rid(_unique_keys(records.select(_needed(records))))
+
+
+def identity_graph(records: pl.DataFrame, settings: ResolveSettings) -> tuple[IdentityGraph, Clock]:
+    """The identifier graph `resolve_records` would build, with its own phase clock.
+
+    It does not depend on the fuzzy matcher's pairs, so a caller can build it on another
+    thread while the matcher runs and pass it in as `graph`."""
+    clock = Clock()
+    return build_graph(_prepared(records), settings.identifiers, clock=clock), clock
+
+
 #: `(keys, edges) -> record_key, cluster`: every key labelled by the smallest key of its
 #: component over `edges` (`record_key_a, record_key_b`, all naming known keys).
 Components = Callable[[pl.Series, pl.DataFrame], pl.DataFrame]
@@ -204,6 +217,7 @@ def resolve_records(
     taken: Iterable[str] = (),
     fuzzy_threshold: float = 0.99,
     components: Components | None = None,
+    graph: IdentityGraph | None = None,
 ) -> Resolution:
     """Link `records` (IDENTITY_RECORD) into customers with stable ids.
 
@@ -212,12 +226,15 @@ def resolve_records(
     matcher's `fuzzy_threshold` on a phone or email the graph found shared are refused
     (`cdp.resolve.discount`). `components` computes the connected components elsewhere
     (the Spark engine's large/small-star loop); None: in process, inside `apply_guards`.
+    `graph` is `identity_graph(records, settings)` when the caller built it already
+    (the stage builds it while the fuzzy matcher runs); None: built here.
     """
     rules = settings.identifiers
     clock = Clock()
-    records = with_rid(_unique_keys(records.select(_needed(records))))
+    records = _prepared(records)
     clock.lap("prepare")
-    graph = build_graph(records, rules, clock=clock)
+    if graph is None:
+        graph = build_graph(records, rules, clock=clock)
     matched = match_records(overrides, records)
     clock.lap("overrides")
     fuzzy, refused = discount_contacts(
