@@ -37,8 +37,6 @@ import json
 import os
 import shutil
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -48,6 +46,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from benchmarks.tools.measure import run_json_child
 from cdp.normalize import normalize_records
 from cdp.normalize.address import normalize_addresses
 from cdp.normalize.email import normalize_emails
@@ -237,23 +236,8 @@ def child(scratch: Path, config: Path, out: Path) -> None:
 def run_once(scratch: Path, config: Path) -> dict[str, Any]:
     """One child run of the stage on `scratch`; adds process wall, CPU and peak RSS."""
     out = scratch / "bench.json"
-    cmd = [sys.executable, "-m", "benchmarks.bench_normalize", "--child", str(scratch)]
-    cmd += ["--out", str(out), "--config", str(config)]
-    load = os.getloadavg()[0]
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=ROOT)
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - t0
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"normalize child failed (exit {os.waitstatus_to_exitcode(status)})")
-    row: dict[str, Any] = json.loads(out.read_text())
-    row.update(
-        process_wall=wall,
-        cpu=usage.ru_utime + usage.ru_stime,
-        rss_mib=usage.ru_maxrss / 1024,
-        load=load,
-    )
-    return row
+    args = ["--child", str(scratch), "--out", str(out), "--config", str(config)]
+    return run_json_child("benchmarks.bench_normalize", args, out, cwd=ROOT)
 
 
 def table(rows: list[dict[str, Any]]) -> str:

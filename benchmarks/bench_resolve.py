@@ -18,15 +18,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from benchmarks.tools.measure import run_json_child
 
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / "benchmarks" / "work"
@@ -76,22 +75,8 @@ def run_once(data: Path, config: Path, *, reuse_model: bool, keep: Path | None) 
             (scratch / "state").mkdir()
             shutil.copy2(model, scratch / "state")
         out = scratch / "bench.json"
-        cmd = [sys.executable, "-m", "benchmarks.bench_resolve", "--child", str(scratch)]
-        cmd += ["--out", str(out), "--config", str(config)]
-        load = os.getloadavg()[0]
-        t0 = time.perf_counter()
-        proc = subprocess.Popen(cmd, cwd=ROOT)
-        _, status, usage = os.wait4(proc.pid, 0)
-        wall = time.perf_counter() - t0
-        if os.waitstatus_to_exitcode(status) != 0:
-            raise SystemExit(f"resolve child failed (exit {os.waitstatus_to_exitcode(status)})")
-        row: dict[str, Any] = json.loads(out.read_text())
-        row.update(
-            process_wall=wall,
-            cpu=usage.ru_utime + usage.ru_stime,
-            rss_mib=usage.ru_maxrss / 1024,
-            load=load,
-        )
+        args = ["--child", str(scratch), "--out", str(out), "--config", str(config)]
+        row = run_json_child("benchmarks.bench_resolve", args, out, cwd=ROOT)
         if keep is not None:
             shutil.rmtree(keep, ignore_errors=True)
             shutil.copytree(scratch, keep)

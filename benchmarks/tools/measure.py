@@ -7,6 +7,7 @@ included), not of the harness.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -14,6 +15,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,3 +70,26 @@ def tail(path: Path, lines: int = 5) -> str:
     except OSError:
         return ""
     return " | ".join(text[-lines:])
+
+
+def run_json_child(module: str, args: list[str], out: Path, *, cwd: Path) -> dict[str, Any]:
+    """`python -m module args` in the foreground (its progress shows), then the JSON it
+    wrote to `out` plus its process wall seconds, CPU (user + sys, all threads), peak RSS
+    and the 1-minute load average before it started."""
+    load = os.getloadavg()[0]
+    t0 = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-m", module, *args], cwd=cwd)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - t0
+    code = os.waitstatus_to_exitcode(status)
+    proc.returncode = code  # Popen must not reap it again
+    if code != 0:
+        raise SystemExit(f"{module} child failed (exit {code})")
+    row: dict[str, Any] = json.loads(out.read_text())
+    row.update(
+        process_wall=wall,
+        cpu=usage.ru_utime + usage.ru_stime,
+        rss_mib=usage.ru_maxrss / 1024,
+        load=load,
+    )
+    return row
