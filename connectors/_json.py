@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import polars as pl
@@ -130,3 +130,23 @@ def query_frame(
     frame = pl.from_arrow(table)
     assert isinstance(frame, pl.DataFrame)
     return frame, rows_read, rejects
+
+
+def decode_lines(
+    lines: pa.Table,
+    rejects: list[Reject],
+    fast: Callable[[pa.Table], pl.DataFrame | None],
+    sql: str,
+    name: str,
+    *,
+    fast_only: bool = False,
+) -> tuple[pl.DataFrame, int, list[Reject]] | None:
+    """A JSON-lines connector's rows: `fast` (whole-table polars decode) when every line
+    decodes strictly, else the DuckDB query line by line, which names each bad line;
+    None when only the fast path was asked for and it declined."""
+    frame = fast(lines)
+    if frame is not None:
+        return frame, lines.num_rows + len(rejects), rejects
+    if fast_only:
+        return None
+    return query_frame(lines, rejects, sql, name)

@@ -50,7 +50,7 @@ from connectors._io import (
     read_parquet,
     text_lines,
 )
-from connectors._json import at, decode_objects, dtype_of, map_distinct, query_frame
+from connectors._json import at, decode_lines, decode_objects, dtype_of, map_distinct
 from connectors._parse import (
     bool_flag,
     finish_records,
@@ -284,14 +284,10 @@ def read_lines(
     fast_only: bool = False,
 ) -> ReadResult | None:
     """Records and rejects of `lines` (one file's, or several files' with encoded `_line`)."""
-    rows_read = lines.num_rows + len(rejects)
-    fast = _fast(lines)
-    if fast is None:  # not every line decodes strictly: DuckDB, line by line, names bad lines
-        if fast_only:
-            return None
-        df, rows_read, rejects = query_frame(lines, rejects, _SQL, "cdp_ga4")
-    else:
-        df = fast
+    decoded = decode_lines(lines, rejects, _fast, _SQL, "cdp_ga4", fast_only=fast_only)
+    if decoded is None:
+        return None
+    df, rows_read, rejects = decoded
     df, more = _validate(df)
     df = df.with_columns(pl.lit(source.name).alias("source"), *_CONSENT)
     return ReadResult(finish_records(df), rows_read, rejects + more)

@@ -30,7 +30,7 @@ import pyarrow as pa
 
 from cdp.config import ProjectSettings, SourceSettings
 from connectors._io import JSON_OBJECTS_CTE, read_bytes, text_lines
-from connectors._json import at, decode_objects, dtype_of, map_distinct, query_frame
+from connectors._json import at, decode_lines, decode_objects, dtype_of, map_distinct
 from connectors._parse import (
     finish_records,
     money,
@@ -337,14 +337,10 @@ def read_lines(
     fast_only: bool = False,
 ) -> ReadResult | None:
     """Records and rejects of `lines` (one file's, or several files' with encoded `_line`)."""
-    rows_read = lines.num_rows + len(rejects)
-    fast = _fast(lines)
-    if fast is None:  # not every line decodes strictly: DuckDB, line by line, names bad lines
-        if fast_only:
-            return None
-        df, rows_read, rejects = query_frame(lines, rejects, _SQL, "cdp_segment")
-    else:
-        df = fast
+    decoded = decode_lines(lines, rejects, _fast, _SQL, "cdp_segment", fast_only=fast_only)
+    if decoded is None:
+        return None
+    df, rows_read, rejects = decoded
     records, more = _validate(df)
     records = records.with_columns(
         pl.lit(source.name).alias("source"),
