@@ -16,22 +16,17 @@ from cdp.config import load_settings
 from cdp.report import build_report
 from cdp.report.charts import PNG_SIGNATURE
 from pipelines.cli import main
+from tests.configs import segment_config
 
-CONFIG = """
-[project]
-data_dir = "out"
-default_country = "ES"
-
-[[sources]]
-name = "web"
-connector = "segment"
-path = "landing/web/*.jsonl"
-
+CONFIG = segment_config(
+    "landing/web/*.jsonl",
+    extra="""
 [[sources]]
 name = "shop"
 connector = "shopify_orders"
 path = "landing/shop/*.csv"
-"""
+""",
+)
 
 # 7 records: customers C1 = web:1, web:2, shop:a ; C2 = shop:b ; C3 = web:3, shop:c, shop:d
 RECORDS = [

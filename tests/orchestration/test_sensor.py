@@ -12,21 +12,13 @@ from dagster_project.automation import new_export_files
 from dagster_project.resources import CdpConfig
 from pipelines.ingest import ingest
 from pipelines.landing import pending_files
+from tests.configs import segment_config
 
 SEGMENT_SAMPLE = (
     Path(__file__).resolve().parents[3] / "shared" / "samples" / "segment_s3_sample.jsonl"
 )
 
-CONFIG = """
-[project]
-data_dir = "out"
-default_country = "ES"
-
-[[sources]]
-name = "web"
-connector = "segment"
-path = "landing/web/*.jsonl"
-"""
+CONFIG = segment_config("landing/web/*.jsonl")
 
 
 def _evaluate(config: Path) -> dg.SensorResult:

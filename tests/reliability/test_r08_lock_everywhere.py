@@ -27,18 +27,10 @@ from dagster_project import build_definitions
 from pipelines import ingest, normalize, profiles, publish, resolve
 from pipelines.cli import READERS, WRITERS, build_parser, main
 from pipelines.reports import StageReport
+from tests.configs import segment_config
 from tests.reliability._harness import REPO
 
-CONFIG = """
-[project]
-data_dir = "out"
-default_country = "ES"
-
-[[sources]]
-name = "web"
-connector = "segment"
-path = "exports/web/*.jsonl"
-"""
+CONFIG = segment_config("exports/web/*.jsonl")
 BUSY = "another cdp run or stage is using this data folder"
 
 HOLDER = """
