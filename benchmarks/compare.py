@@ -23,14 +23,14 @@ import polars as pl
 from benchmarks.compare_febrl import write_febrl
 from benchmarks.tools.measure import Measured, run_measured, tail
 from cdp.evaluate import Evaluation, evaluate, load_truth
-from cdp.evaluate_errors import ErrorBreakdown, error_breakdown, linkable_truth
+from cdp.evaluate_errors import ErrorBreakdown, error_breakdown, evidence_floor, linkable_truth
 
 TOOLS: tuple[str, ...] = ("cdp", "splink", "recordlinkage")
 
 HEADER = (
     "| dataset | tool | records | candidate pairs | wall s | CPU s | peak RSS MiB | P | R "
-    "| linkable R | F1 | B³ F1 |",
-    "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    "| linkable R | F1 | B³ F1 | R max | F1 max |",
+    "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
 )
 
 
@@ -56,10 +56,19 @@ class Row:
         if self.status == "ok" and self.evaluation is not None:
             e = self.evaluation
             linkable = e.linkable.recall if e.linkable is not None else None
-            scores = [e.pairwise.precision, e.pairwise.recall, linkable, e.pairwise.f1, e.bcubed_f1]
+            c = e.ceiling
+            scores = [
+                e.pairwise.precision,
+                e.pairwise.recall,
+                linkable,
+                e.pairwise.f1,
+                e.bcubed_f1,
+                None if c is None else c.recall,
+                None if c is None else c.f1,
+            ]
             tail_cells = ["—" if s is None else f"{s:.4f}" for s in scores]
         else:
-            tail_cells = ["—"] * 5
+            tail_cells = ["—"] * 7
         wall = f"{self.wall_s:.1f}" if self.wall_s is not None else "—"
         if self.status == "timeout":
             wall = f"timeout (>{self.wall_s:.0f})"
@@ -120,12 +129,18 @@ def prepare_synth(people: int, seed: int, folder: Path, timeout_s: float) -> tup
     return config, truth
 
 
-def _score(row: Row, out: Path, truth: pl.DataFrame, linkable: pl.DataFrame | None = None) -> Row:
+def _score(
+    row: Row,
+    out: Path,
+    truth: pl.DataFrame,
+    linkable: pl.DataFrame | None = None,
+    floor: pl.DataFrame | None = None,
+) -> Row:
     meta = json.loads((out / "meta.json").read_text())
     pred = pl.read_parquet(out / "predicted.parquet")
     row.meta = meta
     row.candidate_pairs = meta.get("candidate_pairs")
-    row.evaluation = evaluate(pred, truth, linkable=linkable)
+    row.evaluation = evaluate(pred, truth, linkable=linkable, floor=floor)
     row.records = row.evaluation.records + row.evaluation.missing_from_truth
     return row
 
@@ -138,13 +153,14 @@ def run_tool(
     truth: pl.DataFrame,
     timeout_s: float,
     linkable: pl.DataFrame | None = None,
+    floor: pl.DataFrame | None = None,
 ) -> Row:
     m: Measured = run_measured(args, timeout_s=timeout_s, log=out / "log.txt")
     row = Row(dataset, tool, m.status, wall_s=m.wall_s, peak_rss_mib=m.peak_rss_mib, cpu_s=m.cpu_s)
     if m.status != "ok":
         row.note = f"{tool} {m.status} on {dataset}: {tail(m.log, 3)}"
         return row
-    return _score(row, out, truth, linkable)
+    return _score(row, out, truth, linkable, floor)
 
 
 def all_scored_pairs(
@@ -223,13 +239,17 @@ def run_dataset(
         timeout_s,
     )
     identity = data_dir / "lake" / "identity_records.parquet"
-    linkable = None
+    linkable = floor = None
     if identity.is_file():
         records = pl.read_parquet(identity)
         linkable = linkable_truth(truth, records)
+        floor = evidence_floor(truth, records)
         if cdp.evaluation is not None:
             cdp.evaluation = evaluate(
-                pl.read_parquet(work / "cdp" / "predicted.parquet"), truth, linkable=linkable
+                pl.read_parquet(work / "cdp" / "predicted.parquet"),
+                truth,
+                linkable=linkable,
+                floor=floor,
             )
         cdp_breakdown(cdp, data_dir, truth, records, config)
     if "cdp" in tools:
@@ -258,6 +278,7 @@ def run_dataset(
                 truth,
                 timeout_s,
                 linkable,
+                floor,
             )
         )
     return rows
@@ -361,17 +382,19 @@ def details(rows: list[Row]) -> list[str]:
     """Cluster-level figures behind each score (giant clusters, splits, unscored records)."""
     out = [
         "| dataset | tool | customers | over-merged | split persons | largest (records/persons) "
-        "| truth records not predicted |",
-        "|---|---|---:|---:|---:|---:|---:|",
+        "| truth records not predicted | over-merge floor |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         e = r.evaluation
         if e is None:
             continue
+        floor = e.ceiling.floor_over_merged if e.ceiling is not None else None
         out.append(
             f"| {r.dataset} | {r.tool} | {e.customers:,} | {e.over_merged_customers:,} "
             f"| {e.split_persons:,} | {e.largest_customer_size:,} / "
-            f"{e.largest_customer_persons:,} | {e.missing_from_predicted:,} |"
+            f"{e.largest_customer_persons:,} | {e.missing_from_predicted:,} "
+            f"| {'—' if floor is None else f'{floor:,}'} |"
         )
     return out if len(out) > 2 else []
 
@@ -463,6 +486,14 @@ def results_markdown(
             "identifier, email, phone or birth date, or both named, closed transitively); "
             "*R* counts every true pair, including records that carry nothing a matcher "
             "could use (an anonymous visit that never identifies). Same truth for all tools.",
+            "- *R max* is that ceiling as a recall (linkable true pairs / all true pairs) and "
+            "*F1 max* the F1 of a matcher that finds all of them at precision 1: no matcher "
+            "reaches more on these records. The *over-merge floor* (clusters table) counts the "
+            "customers holding two persons in the finest clustering that reaches R max and "
+            "gives records with identical evidence the same customer "
+            "(`cdp.evaluate_errors.evidence_floor`: e.g. the bare page views of two people on "
+            "one family tablet, one of whom logs in there): what any matcher reaching R max "
+            "over-merges.",
             "- *cdp errors by cause*: false-negative pairs classed `unlinkable` (no shared "
             "evidence), `cut:<reason>` (a direct link dropped by an identifier rule or "
             "limit), `guarded` (scored under the threshold with the household/namesake "

@@ -81,6 +81,33 @@ class PairScores:
 
 
 @dataclass(frozen=True, slots=True)
+class Ceiling:
+    """The best any matcher can do with the evidence in the records.
+
+    Recall cannot pass the share of true pairs some evidence joins (linkable pairs), so
+    F1 cannot pass its value at precision 1. The over-merge floor is what the finest
+    clustering reaching that recall must over-merge when records with identical evidence
+    go together (`cdp.evaluate_errors.evidence_floor`); None when not asked for.
+    """
+
+    true_pairs: int
+    linkable_pairs: int
+    floor_over_merged: int | None = None  # customers holding two persons' records
+    floor_false_pairs: int | None = None  # cross-person pairs those customers claim
+
+    @property
+    def recall(self) -> float:
+        return _ratio(self.linkable_pairs, self.true_pairs)
+
+    @property
+    def f1(self) -> float:
+        return _f1(1.0, self.recall)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "recall": self.recall, "f1": self.f1}
+
+
+@dataclass(frozen=True, slots=True)
 class SourcePairScores:
     """Pairwise figures for pairs whose records come from `source_l` and `source_r`."""
 
@@ -109,6 +136,8 @@ class Evaluation:
     #: pairwise figures against linkable truth (`cdp.evaluate_errors.linkable_truth`):
     #: recall over the pairs some evidence could join; None when not asked for
     linkable: PairScores | None = None
+    #: recall and F1 ceilings and the over-merge floor (with `linkable`); None otherwise
+    ceiling: Ceiling | None = None
 
     @property
     def bcubed_f1(self) -> float:
@@ -134,6 +163,7 @@ class Evaluation:
         }
         out["pairwise"] = self.pairwise.to_dict()
         out["linkable"] = self.linkable.to_dict() if self.linkable is not None else None
+        out["ceiling"] = self.ceiling.to_dict() if self.ceiling is not None else None
         out["by_source_pair"] = [
             {"source_l": s.source_l, "source_r": s.source_r, **s.scores.to_dict()}
             for s in self.by_source_pair
@@ -158,6 +188,7 @@ class Evaluation:
                 if self.linkable is not None
                 else []
             ),
+            *self._ceiling_rows(),
             ("predicted pairs", p.predicted_pairs),
             ("true pairs", p.true_pairs),
             ("true positive pairs", p.true_positives),
@@ -172,6 +203,19 @@ class Evaluation:
             ("missing from truth", self.missing_from_truth),
         ]
         return [{"metric": k, "value": v} for k, v in rows]
+
+    def _ceiling_rows(self) -> list[tuple[str, Any]]:
+        c = self.ceiling
+        if c is None:
+            return []
+        rows: list[tuple[str, Any]] = [
+            ("recall ceiling", round(c.recall, 6)),
+            ("F1 ceiling (P = 1)", round(c.f1, 6)),
+        ]
+        if c.floor_over_merged is not None:
+            rows.append(("over-merge floor (customers)", c.floor_over_merged))
+            rows.append(("over-merge floor (cross-person pairs)", c.floor_false_pairs))
+        return rows
 
     def source_pair_rows(self) -> list[dict[str, Any]]:
         return [
@@ -241,12 +285,18 @@ def _checked(df: pl.DataFrame, cols: tuple[str, ...], origin: str) -> pl.DataFra
 
 
 def evaluate(
-    predicted: pl.DataFrame, truth: pl.DataFrame, *, linkable: pl.DataFrame | None = None
+    predicted: pl.DataFrame,
+    truth: pl.DataFrame,
+    *,
+    linkable: pl.DataFrame | None = None,
+    floor: pl.DataFrame | None = None,
 ) -> Evaluation:
     """Score `predicted` (record_key or source+record_id, customer_id) against `truth`
     (source, record_id, person_id); with `linkable` (the same truth with persons split
     into evidence components, `cdp.evaluate_errors.linkable_truth`) also the linkable
-    figures (`Evaluation.linkable`)."""
+    figures (`Evaluation.linkable`) and the ceilings (`Evaluation.ceiling`), and with
+    `floor` (`cdp.evaluate_errors.evidence_floor`, a predicted mapping) the over-merge
+    floor among them."""
     pred = as_predicted(predicted)
     missing = [c for c in TRUTH_COLUMNS if c not in truth.columns]
     if missing:
@@ -269,6 +319,7 @@ def evaluate(
         predicted_pairs=_sum_int(cust, _pairs(pl.col("n_c"))),
         true_pairs=_sum_int(pers, _pairs(pl.col("n_p"))),
     )
+    link = None if linkable is None else _linkable_scores(pred, linkable)
     full = cells.join(cust, on="customer_id").join(pers, on="person_id")
     sq = pl.col("n").cast(pl.Float64) ** 2
     if n:
@@ -299,8 +350,28 @@ def evaluate(
         missing_from_predicted=missing_pred,
         missing_from_truth=missing_truth,
         by_source_pair=_by_source_pair(both),
-        linkable=None if linkable is None else _linkable_scores(pred, linkable),
+        linkable=link,
+        ceiling=None if link is None else _ceiling(scores, link, floor, tru),
     )
+
+
+def _ceiling(
+    scores: PairScores, link: PairScores, floor: pl.DataFrame | None, tru: pl.DataFrame
+) -> Ceiling:
+    if floor is None:
+        return Ceiling(scores.true_pairs, link.true_pairs)
+    cells = (
+        as_predicted(floor, origin="floor")
+        .join(tru, on=["source", "record_id"], how="inner")
+        .group_by("customer_id", "person_id")
+        .agg(pl.len().cast(pl.Int64).alias("n"))
+    )
+    cust = cells.group_by("customer_id").agg(
+        pl.col("n").sum().alias("n_c"), pl.len().alias("persons")
+    )
+    false_pairs = _sum_int(cust, _pairs(pl.col("n_c"))) - _sum_int(cells, _pairs(pl.col("n")))
+    over = cust.filter(pl.col("persons") > 1).height
+    return Ceiling(scores.true_pairs, link.true_pairs, over, false_pairs)
 
 
 def _linkable_scores(pred: pl.DataFrame, linkable: pl.DataFrame) -> PairScores:

@@ -11,6 +11,14 @@ the transitive closure. Recall against it (*linkable recall*) is the share of wh
 could be found that was found; raw and linkable figures are reported side by side,
 the truth itself is never changed.
 
+The *over-merge floor* (`evidence_floor`) is the other side of that ceiling: the
+finest clustering that joins every linkable true pair *and* treats records whose
+evidence is identical alike (a matcher sees nothing else, so it cannot put one in a
+customer and leave its twin out). Records of two persons that carry the same evidence
+(two people's bare page views on one family tablet, one of whom logs in there) are
+then in one customer: any matcher that reaches the recall ceiling over-merges them.
+Its over-merged customers and cross-person pairs are the least such a matcher claims.
+
 The breakdown explains the remaining errors from the resolution's own outputs:
 
 * false positives: links used (`match_evidence`) whose two records belong to different
@@ -49,6 +57,8 @@ SHARED_VALUE_COLUMNS: tuple[str, ...] = (
 )
 #: Name columns: records that both carry one are comparable by a fuzzy matcher.
 NAME_COLUMNS: tuple[str, ...] = ("first_name_key", "last_name_key")
+#: Columns that never join records alone but tell them apart (a matcher compares them).
+TELLING_COLUMNS: tuple[str, ...] = ("street_key", "street_number", "postal_code", "city_key")
 
 FN_CLASSES: tuple[str, ...] = (
     "unlinkable",
@@ -75,13 +85,61 @@ def linkable_truth(truth: pl.DataFrame, records: pl.DataFrame) -> pl.DataFrame:
     `records` are identity records (record_key plus any of the evidence columns). Truth
     records absent from `records` (quarantined at ingest) stay alone.
     """
+    keyed, rec, cols = _truth_records(truth, records)
+    comp = components(keyed["record_key"], _linkable_edges(rec, cols))
+    return keyed.join(comp, on="record_key", how="left").select(
+        "source",
+        "record_id",
+        (pl.col("person_id") + "~" + pl.col("cluster")).alias("person_id"),
+    )
+
+
+def evidence_floor(truth: pl.DataFrame, records: pl.DataFrame) -> pl.DataFrame:
+    """The finest clustering that reaches the recall ceiling and gives records with
+    identical evidence the same customer, as (source, record_id, customer_id).
+
+    Identical evidence: the same values (nulls included) in every column of
+    SHARED_VALUE_COLUMNS, NAME_COLUMNS and TELLING_COLUMNS present, and at least one
+    joining value (a record with none is joined to nothing). Scored with
+    `cdp.evaluate.evaluate(..., floor=...)` it gives the over-merge floor.
+    """
+    keyed, rec, cols = _truth_records(truth, records)
+    edges = [_linkable_edges(rec, cols)]
+    joining = [c for c in SHARED_VALUE_COLUMNS if c in cols]
+    if joining:
+        telling = [c for c in (*cols, *TELLING_COLUMNS) if c in rec.columns]
+        signed = rec.filter(pl.any_horizontal(pl.col(c).is_not_null() for c in joining))
+        signed = signed.with_columns(
+            pl.struct([pl.col(c).cast(pl.String) for c in dict.fromkeys(telling)])
+            .hash(seed=11)
+            .alias("_evidence")
+        )
+        edges.append(_star(signed, ["_evidence"]))
+    comp = components(keyed["record_key"], pl.concat(edges))
+    return keyed.join(comp, on="record_key", how="left").select(
+        "source", "record_id", pl.col("cluster").alias("customer_id")
+    )
+
+
+def _truth_records(
+    truth: pl.DataFrame, records: pl.DataFrame
+) -> tuple[pl.DataFrame, pl.DataFrame, list[str]]:
+    """Keyed truth, the same joined to the records' evidence columns, and those columns."""
     if "record_key" not in records.columns:
         raise EvaluationError("identity records: column 'record_key' is missing")
     keyed = _keyed_truth(truth)
     cols = [c for c in (*SHARED_VALUE_COLUMNS, *NAME_COLUMNS) if c in records.columns]
+    extra = [c for c in TELLING_COLUMNS if c in records.columns]
     rec = keyed.join(
-        records.select("record_key", *cols).unique("record_key"), on="record_key", how="left"
+        records.select("record_key", *cols, *extra).unique("record_key"),
+        on="record_key",
+        how="left",
     )
+    return keyed, rec, cols
+
+
+def _linkable_edges(rec: pl.DataFrame, cols: list[str]) -> pl.DataFrame:
+    """Edges joining records of one person that share a value or both carry a name."""
     stars = []
     for c in SHARED_VALUE_COLUMNS:
         if c in cols:
@@ -91,13 +149,7 @@ def linkable_truth(truth: pl.DataFrame, records: pl.DataFrame) -> pl.DataFrame:
         named = rec.filter(pl.any_horizontal(pl.col(c).is_not_null() for c in names))
         stars.append(_star(named, ["person_id"]))
     empty = pl.DataFrame(schema={"record_key_a": pl.String, "record_key_b": pl.String})
-    edges = pl.concat([empty, *stars]) if stars else empty
-    comp = components(keyed["record_key"], edges)
-    return keyed.join(comp, on="record_key", how="left").select(
-        "source",
-        "record_id",
-        (pl.col("person_id") + "~" + pl.col("cluster")).alias("person_id"),
-    )
+    return pl.concat([empty, *stars])
 
 
 def _star(df: pl.DataFrame, by: list[str]) -> pl.DataFrame:
@@ -249,7 +301,9 @@ __all__ = [
     "FN_CLASSES",
     "NAME_COLUMNS",
     "SHARED_VALUE_COLUMNS",
+    "TELLING_COLUMNS",
     "ErrorBreakdown",
     "error_breakdown",
+    "evidence_floor",
     "linkable_truth",
 ]

@@ -15,6 +15,7 @@ from benchmarks.compare import Row, parse_size, results_markdown, size_label, sp
 from benchmarks.compare_febrl import write_febrl
 from benchmarks.tools.measure import run_measured
 from cdp.evaluate import evaluate, load_truth
+from cdp.evaluate_errors import evidence_floor, linkable_truth
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -136,9 +137,11 @@ def test_results_table_marks_unfinished_runs() -> None:
     lines = table([done, slow]).splitlines()
     # linkable R is "—" unless the evaluation was given linkable truth
     assert lines[2] == (
-        "| d | cdp | 2 | 1 | 1.2 | 2.5 | 100 | 1.0000 | 1.0000 | — | 1.0000 | 1.0000 |"
+        "| d | cdp | 2 | 1 | 1.2 | 2.5 | 100 | 1.0000 | 1.0000 | — | 1.0000 | 1.0000 | — | — |"
     )
-    assert lines[3] == "| d | splink | — | — | timeout (>1800) | — | 2,048 | — | — | — | — | — |"
+    assert lines[3] == (
+        "| d | splink | — | — | timeout (>1800) | — | 2,048 | — | — | — | — | — | — | — |"
+    )
 
 
 def test_results_markdown_has_machine_table_details_and_load_warning() -> None:
@@ -151,7 +154,7 @@ def test_results_markdown_has_machine_table_details_and_load_warning() -> None:
     assert "**Loaded machine:**" in text
     assert "| d | splink | 2 | 1 | 3.0 | — | 50 |" in text
     # 2 customers, none over-merged, the person split, 1 truth record never predicted
-    assert "| d | splink | 2 | 0 | 1 | 1 / 1 | 1 |" in text
+    assert "| d | splink | 2 | 0 | 1 | 1 / 1 | 1 | — |" in text
     idle = {**busy, "load": "0.50, 0.40, 0.30"}
     assert "Loaded machine" not in results_markdown([row], command="x", before=idle, after=idle)
 
@@ -171,3 +174,25 @@ def test_speed_table_compares_resolve_stage_with_splink_matching() -> None:
 
 
 IDLE = {"cores": "2", "ram": "8.0 GiB", "cpu": "Test CPU", "load": "0.50, 0.40, 0.30"}
+
+
+def test_table_shows_the_ceilings_and_the_over_merge_floor() -> None:
+    # p: a1 and a2 share a cookie, a3 shares nothing; q: b1 has a1's evidence exactly
+    truth = pl.DataFrame(
+        {"source": ["a"] * 4, "record_id": ["1", "2", "3", "4"], "person_id": ["p", "p", "p", "q"]}
+    )
+    records = pl.DataFrame(
+        {"record_key": ["a:1", "a:2", "a:3", "a:4"], "anonymous_id": ["c", "c", None, "c"]}
+    )
+    pred = pl.DataFrame({"record_key": ["a:1", "a:2", "a:3", "a:4"], "customer_id": list("xxyz")})
+    ev = evaluate(
+        pred,
+        truth,
+        linkable=linkable_truth(truth, records),
+        floor=evidence_floor(truth, records),
+    )
+    row = Row("d", "cdp", "ok", 4, 0, 1.0, 10.0, ev)
+    # 3 true pairs, 1 linkable: R max 1/3, F1 max 0.5; a4 goes with a1, a2: floor 1
+    assert row.markdown().endswith("| 0.3333 | 0.5000 |")
+    text = results_markdown([row], command="x", before=IDLE, after=IDLE)
+    assert "| d | cdp | 3 | 0 | 1 | 2 / 1 | 0 | 1 |" in text

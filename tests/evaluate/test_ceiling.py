@@ -1,0 +1,111 @@
+"""The recall / F1 ceiling and the over-merge floor on hand-made cases."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cdp.evaluate import Ceiling, evaluate
+from cdp.evaluate_errors import evidence_floor, linkable_truth
+
+# A family tablet (anonymous id "tab"): P1 logs in on it (t1 carries user u1) and browses
+# (t2, a bare page view); P2 only ever browses on it (q1, q2: bare page views, the same
+# evidence as t2); P2 also has an email-only record elsewhere (q3) that nothing joins.
+# P3 browses on the tablet too, but its page view carries a name (r1): not like t2.
+# P4's two records share a phone (s1, s2); P5 has one record and nothing to share (z1).
+ROWS = [
+    ("t1", "P1", {"user_id": "u1", "anonymous_id": "tab"}),
+    ("t2", "P1", {"anonymous_id": "tab"}),
+    ("q1", "P2", {"anonymous_id": "tab"}),
+    ("q2", "P2", {"anonymous_id": "tab"}),
+    ("q3", "P2", {"email_key": "q@x.es"}),
+    ("r1", "P3", {"anonymous_id": "tab", "first_name_key": "rosa"}),
+    ("s1", "P4", {"phone": "+34600000001"}),
+    ("s2", "P4", {"phone": "+34600000001", "street_key": "mayor 1"}),
+    ("z1", "P5", {}),
+]
+COLS = ("user_id", "anonymous_id", "email_key", "phone", "first_name_key", "street_key")
+TRUTH = pl.DataFrame(
+    {"source": ["s"] * len(ROWS), "record_id": [r for r, _, _ in ROWS],
+     "person_id": [p for _, p, _ in ROWS]}
+)  # fmt: skip
+RECORDS = pl.DataFrame(
+    {"record_key": [f"s:{r}" for r, _, _ in ROWS]}
+    | {c: [v.get(c) for _, _, v in ROWS] for c in COLS},
+    schema={"record_key": pl.String} | {c: pl.String for c in COLS},
+)
+
+
+def predicted(mapping: dict[str, str]) -> pl.DataFrame:
+    return pl.DataFrame(
+        {"record_key": [f"s:{r}" for r in mapping], "customer_id": list(mapping.values())}
+    )
+
+
+def test_floor_joins_records_with_identical_evidence_and_what_reaching_the_ceiling_needs() -> None:
+    floor = evidence_floor(TRUTH, RECORDS)
+    cust = dict(zip(floor["record_id"], floor["customer_id"], strict=True))
+    # t1-t2 is linkable (anonymous id), t2 = q1 = q2 by evidence: one customer of P1 and P2
+    assert cust["t1"] == cust["t2"] == cust["q1"] == cust["q2"]
+    # q3 shares nothing with q1/q2; r1 carries a name, so it is not t2's twin
+    assert len({cust["q3"], cust["r1"], cust["t1"]}) == 3
+    assert cust["s1"] == cust["s2"] != cust["z1"]
+    # a record with no evidence at all is never joined (all-null evidence is not "identical")
+    assert list(floor["customer_id"]).count(cust["z1"]) == 1
+
+
+def test_ceiling_and_floor_figures() -> None:
+    link = linkable_truth(TRUTH, RECORDS)
+    pred = predicted({r: f"C{i}" for i, (r, _, _) in enumerate(ROWS)})  # all apart
+    ev = evaluate(pred, TRUTH, linkable=link, floor=evidence_floor(TRUTH, RECORDS))
+    # true pairs: P1 1, P2 3, P4 1 = 5; linkable: t1-t2, q1-q2, s1-s2 = 3
+    assert ev.ceiling == Ceiling(
+        true_pairs=5, linkable_pairs=3, floor_over_merged=1, floor_false_pairs=4
+    )
+    assert ev.ceiling.recall == pytest.approx(0.6)
+    assert ev.ceiling.f1 == pytest.approx(2 * 0.6 / 1.6)
+    d = ev.to_dict()["ceiling"]
+    assert d["recall"] == pytest.approx(0.6) and d["floor_over_merged"] == 1
+    rows = {r["metric"]: r["value"] for r in ev.summary_rows()}
+    assert rows["recall ceiling"] == 0.6
+    assert rows["over-merge floor (customers)"] == 1
+    # without the floor the ceilings are still there; without linkable truth nothing is
+    no_floor = evaluate(pred, TRUTH, linkable=link).ceiling
+    assert no_floor == Ceiling(5, 3) and no_floor.floor_over_merged is None
+    assert evaluate(pred, TRUTH).ceiling is None
+    assert "recall ceiling" not in {r["metric"] for r in evaluate(pred, TRUTH).summary_rows()}
+
+
+def test_floor_is_zero_when_evidence_tells_everyone_apart() -> None:
+    records = RECORDS.with_columns(
+        pl.when(pl.col("record_key").is_in(["s:q1", "s:q2"]))
+        .then(pl.lit("maria"))
+        .otherwise(pl.col("first_name_key"))
+        .alias("first_name_key")
+    )
+    ev = evaluate(
+        predicted({"t1": "A"}),
+        TRUTH,
+        linkable=linkable_truth(TRUTH, records),
+        floor=evidence_floor(TRUTH, records),
+    )
+    assert ev.ceiling is not None
+    assert (ev.ceiling.floor_over_merged, ev.ceiling.floor_false_pairs) == (0, 0)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.integers(0, 3), min_size=len(ROWS), max_size=len(ROWS)))
+def test_floor_clustering_reaches_the_ceiling_and_the_ceiling_is_the_datas(
+    customers: list[int],
+) -> None:
+    link = linkable_truth(TRUTH, RECORDS)
+    floor = evidence_floor(TRUTH, RECORDS)
+    best = evaluate(floor, TRUTH, linkable=link)
+    assert best.linkable is not None and best.linkable.recall == 1.0
+    assert best.ceiling is not None and best.pairwise.recall >= best.ceiling.recall
+    pred = predicted({r: f"C{c}" for (r, _, _), c in zip(ROWS, customers, strict=True)})
+    ev = evaluate(pred, TRUTH, linkable=link, floor=floor)
+    # the ceiling and the floor describe the records, not the prediction
+    assert ev.ceiling == Ceiling(5, 3, 1, 4)
