@@ -218,10 +218,13 @@ def score_pair_batch(pairs: pa.Table, *, model_json: str, settings: FuzzySetting
     r_idx = l_idx + n
     names = settings.comparisons
     levels = compare(recs, l_idx, r_idx, names)
-    tf_values = {
-        name: recs[col][l_idx] for name in names if (col := COMPARISONS[name].tf_column) is not None
-    }
-    total, per = score(levels, model, tf_values)
+    tf_cols = {n: col for n in names if (col := COMPARISONS[n].tf_column) is not None}
+    total, per = score(
+        levels,
+        model,
+        {n: recs[col][l_idx] for n, col in tf_cols.items()},
+        tf_values_r={n: recs[col][r_idx] for n, col in tf_cols.items()},
+    )
     prob = probability(total)
     keep = prob >= settings.threshold
     blocked = Blocked(

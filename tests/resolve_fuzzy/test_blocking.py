@@ -5,7 +5,7 @@ from __future__ import annotations
 import polars as pl
 from conftest import frame
 
-from cdp.resolve.fuzzy.blocking import BlockingRule, block, phonetic
+from cdp.resolve.fuzzy.blocking import BlockingRule, block, name_pair, phonetic, sorted_chars
 from cdp.resolve.fuzzy.matcher import prepare
 
 RULES = (
@@ -84,3 +84,57 @@ def test_phonetic_code_merges_spanish_spellings() -> None:
     assert codes[7] == codes[8]
     assert codes[9] != codes[10]
     assert codes[11] is None
+
+
+def _pairs(out) -> set[tuple[int, int]]:  # type: ignore[no-untyped-def]
+    return set(zip(out.pairs["l"].to_list(), out.pairs["r"].to_list(), strict=True))
+
+
+def test_name_pair_blocks_swapped_names_with_their_original() -> None:
+    recs = prepare(
+        frame(
+            {"record_id": "a", "first_name_key": "adam", "last_name_key": "vaszocz"},
+            {"record_id": "b", "first_name_key": "vaszocz", "last_name_key": "adam"},
+            {"record_id": "c", "first_name_key": "adam", "last_name_key": "vaszocz"},
+            {"record_id": "d", "first_name_key": "adam", "last_name_key": "smith"},
+            {"record_id": "e", "first_name_key": "adam"},  # no surname: no key
+        )
+    )
+    rule = BlockingRule("full_name", ("name_pair",))
+    assert _pairs(block(recs, (rule,), max_block_size=100)) == {(0, 1), (0, 2), (1, 2)}
+    assert rule.comparisons() == frozenset({"first_name", "last_name"})
+    keys = pl.select(
+        name_pair(
+            pl.lit(pl.Series(["ana", "garcia", ""])), pl.lit(pl.Series(["garcia", "ana", "x"]))
+        )
+    ).to_series()
+    assert keys.to_list() == ["ana|garcia", "ana|garcia", None]
+
+
+def test_street_prefix_and_sorted_postcode_survive_a_space_typo_and_a_transposition() -> None:
+    recs = prepare(
+        frame(
+            {"record_id": "a", "first_name_key": "a", "street_key": "ashburton circuit",
+             "postal_code": "4213"},
+            {"record_id": "b", "first_name_key": "b", "street_key": "ashbur ton circuit",
+             "postal_code": "4231"},
+            {"record_id": "c", "first_name_key": "c", "street_key": "ashburton circuit",
+             "postal_code": "4215"},  # another postcode: another block
+            {"record_id": "d", "first_name_key": "d", "street_key": "ashford road",
+             "postal_code": "4213"},  # another street (ashfor / ashbur)
+        )
+    )  # fmt: skip
+    rule = BlockingRule("street_prefix_postcode", ("street_prefix", "postcode_sorted"))
+    assert _pairs(block(recs, (rule,), max_block_size=100)) == {(0, 1)}
+    codes = pl.select(sorted_chars(pl.lit(pl.Series(["4213", "4231", "N1 4HA"])))).to_series()
+    assert codes.to_list() == ["1234", "1234", " 14AHN"]
+
+
+def test_default_rules_use_only_known_keys_and_full_name_is_order_free() -> None:
+    from cdp.resolve.fuzzy.blocking import BLOCK_KEYS
+    from cdp.resolve.fuzzy.settings import DEFAULT_BLOCKING
+
+    assert all(k in BLOCK_KEYS for rule in DEFAULT_BLOCKING for k in rule.on)
+    names = {rule.name: rule.on for rule in DEFAULT_BLOCKING}
+    assert names["full_name"] == ("name_pair",)
+    assert names["street_prefix_postcode"] == ("street_prefix", "postcode_sorted")

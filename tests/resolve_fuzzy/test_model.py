@@ -16,6 +16,7 @@ from cdp.resolve.fuzzy.model import (
     em,
     load_model,
     patterns,
+    score,
     spec_hash,
 )
 from cdp.resolve.fuzzy.tf import TermFrequencies, tf_adjustment
@@ -174,3 +175,37 @@ def test_a_model_is_outgrown_once_records_reach_the_growth_factor(trained, tmp_p
     assert model_outgrown(path, 2 * n, 2.0)
     assert not model_outgrown(path, 10 * n, 0.0)  # 0: never
     assert not model_outgrown(tmp_path / "missing.json", 10 * n, 2.0)
+
+
+def _swap_model() -> MatchModel:
+    labels = COMPARISONS["first_name"].labels
+    m = np.full(len(labels), 0.01)
+    u = np.full(len(labels), 0.01)
+    m[labels.index("exact")], u[labels.index("exact")] = 0.8, 0.01  # log2(80) = 6.32
+    m[labels.index("swapped")], u[labels.index("swapped")] = 0.05, 1e-6  # 15.6 uncapped
+    comps = [ComparisonParams("first_name", labels, m, u)]
+    tf = {"first_name": TermFrequencies("first_name_key", 100, {"maria": 20})}
+    return MatchModel(comps, 1e-3, "x", tf_adjustment=True, tf=tf)
+
+
+def test_swapped_name_is_never_stronger_than_the_same_name_in_place() -> None:
+    model = _swap_model()
+    w = model.comparisons[0].weights()
+    labels = COMPARISONS["first_name"].labels
+    assert w[labels.index("swapped")] == pytest.approx(np.log2(80))
+    assert w[labels.index("exact")] == pytest.approx(np.log2(80))
+
+
+def test_swapped_name_gets_the_commoner_sides_term_frequency() -> None:
+    # maria garcia / garcia maria: the left first name is the surname 'garcia' (rare as a
+    # first name); the right one, 'maria', is common, and that is the frequency that counts
+    model = _swap_model()
+    labels = COMPARISONS["first_name"].labels
+    levels = pl.DataFrame({"first_name": [labels.index("swapped")]}, schema={"first_name": pl.Int8})
+    left = {"first_name": pl.Series(["garcia"])}
+    right = {"first_name": pl.Series(["maria"])}
+    _, per = score(levels, model, left, tf_values_r=right)
+    expected = np.log2(80) + np.log2(0.01 / 0.2)  # tf('maria') = 20 / 100
+    assert per["first_name"][0] == pytest.approx(expected)
+    _, one_side = score(levels, model, left)  # left only: rare 'garcia' would strengthen it
+    assert one_side["first_name"][0] > per["first_name"][0]

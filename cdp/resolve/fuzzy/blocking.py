@@ -18,16 +18,20 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-#: Block keys a rule may use: derived keys (source column, function) plus record columns.
-_DERIVED: dict[str, tuple[str, Callable[[pl.Expr], pl.Expr]]] = {
-    "surname_prefix": ("last_name_first_key", lambda c: c.str.slice(0, 3)),
-    "surname_initial": ("last_name_first_key", lambda c: c.str.slice(0, 1)),
-    "first_initial": ("first_name_key", lambda c: c.str.slice(0, 1)),
-    "surname_sound": ("last_name_first_key", lambda c: phonetic(c)),
-    "first_name_sound": ("first_name_key", lambda c: phonetic(c)),
-    "birth_year": ("birth_date", lambda c: c.dt.year()),
-    "phone_last7": ("phone", lambda c: c.str.slice(-7)),
-    "email_local": ("email_key", lambda c: c.str.extract(r"^([^@]+)@", 1)),
+#: Block keys a rule may use: derived keys (source columns, function of their exprs) plus
+#: record columns. Derived keys are computed once per distinct source value (tuple).
+_DERIVED: dict[str, tuple[tuple[str, ...], Callable[..., pl.Expr]]] = {
+    "surname_prefix": (("last_name_first_key",), lambda c: c.str.slice(0, 3)),
+    "surname_initial": (("last_name_first_key",), lambda c: c.str.slice(0, 1)),
+    "first_initial": (("first_name_key",), lambda c: c.str.slice(0, 1)),
+    "surname_sound": (("last_name_first_key",), lambda c: phonetic(c)),
+    "first_name_sound": (("first_name_key",), lambda c: phonetic(c)),
+    "birth_year": (("birth_date",), lambda c: c.dt.year()),
+    "phone_last7": (("phone",), lambda c: c.str.slice(-7)),
+    "email_local": (("email_key",), lambda c: c.str.extract(r"^([^@]+)@", 1)),
+    "name_pair": (("first_name_key", "last_name_key"), lambda f, s: name_pair(f, s)),
+    "postcode_sorted": (("postal_code",), lambda c: sorted_chars(c)),
+    "street_prefix": (("street_key",), lambda c: c.str.replace_all(" ", "").str.slice(0, 6)),
 }
 _COLUMNS = (
     "first_name_key",
@@ -48,7 +52,10 @@ _COLUMNS = (
 BLOCK_KEYS: tuple[str, ...] = _COLUMNS + tuple(_DERIVED)
 
 #: Which comparison each key feeds; EM excludes a rule's comparisons from its session.
-KEY_COMPARISON: dict[str, str] = {
+KEY_COMPARISON: dict[str, str | tuple[str, ...]] = {
+    "name_pair": ("first_name", "last_name"),
+    "postcode_sorted": "address",
+    "street_prefix": "address",
     "first_name_key": "first_name",
     "first_name_sound": "first_name",
     "last_name_key": "last_name",
@@ -88,7 +95,11 @@ class BlockingRule:
     max_block_size: int | None = None
 
     def comparisons(self) -> frozenset[str]:
-        return frozenset(KEY_COMPARISON[k] for k in self.on)
+        out: set[str] = set()
+        for k in self.on:
+            c = KEY_COMPARISON[k]
+            out.update((c,) if isinstance(c, str) else c)
+        return frozenset(out)
 
 
 #: Candidate pairs: record numbers, first rule, bit mask of every rule.
@@ -134,6 +145,21 @@ def phonetic(name: pl.Expr) -> pl.Expr:
     return pl.when(s.str.len_chars() > 0).then(s).otherwise(None)
 
 
+def name_pair(first: pl.Expr, surname: pl.Expr) -> pl.Expr:
+    """First name and surname in either order ('ana|garcia' for ana garcia and for the
+    swapped garcia ana): equal keys are the same full name, or the same one swapped."""
+    lo = pl.when(first <= surname).then(first).otherwise(surname)
+    hi = pl.when(first <= surname).then(surname).otherwise(first)
+    blank = (first == "") | (surname == "")  # as a rule on the two columns skips blanks
+    return pl.when(blank).then(None).otherwise(lo + "|" + hi)
+
+
+def sorted_chars(value: pl.Expr) -> pl.Expr:
+    """The characters of a value in sorted order: a postcode with two digits transposed
+    (4213 / 4231), the commonest postcode typo, keeps its key."""
+    return value.str.split("").list.sort().list.join("")
+
+
 def block_keys(records: pl.DataFrame, rules: tuple[BlockingRule, ...]) -> pl.DataFrame:
     """`_i` plus every key the rules use; derived keys are computed once per distinct
     source value (the phonetic code is a chain of regexes; surnames repeat a lot)."""
@@ -142,8 +168,15 @@ def block_keys(records: pl.DataFrame, rules: tuple[BlockingRule, ...]) -> pl.Dat
     for k in keys:
         if k in _DERIVED:
             src, fn = _DERIVED[k]
-            values = records.select(pl.col(src).unique()).with_columns(fn(pl.col(src)).alias(k))
-            derived = records.select(src).join(values, on=src, how="left", maintain_order="left")
+            values = (
+                records.select(src)
+                .unique()
+                .drop_nulls()
+                .with_columns(fn(*[pl.col(c) for c in src]).alias(k))
+            )
+            derived = records.select(src).join(
+                values, on=list(src), how="left", maintain_order="left"
+            )
             out = out.with_columns(derived[k])
     return out
 

@@ -70,10 +70,13 @@ def explain_pair(
     """Explain the score of records `a` and `b` (identity-record mappings) under `model`."""
     frame = _frame([a, b])
     levels = compare(frame, np.array([0]), np.array([1]), model.names)
-    tf_values = {
-        n: frame[col][[0]] for n in model.names if (col := COMPARISONS[n].tf_column) is not None
-    }
-    total, per = score(levels, model, tf_values)
+    cols = {n: col for n in model.names if (col := COMPARISONS[n].tf_column) is not None}
+    total, per = score(
+        levels,
+        model,
+        {n: frame[col][[0]] for n, col in cols.items()},
+        tf_values_r={n: frame[col][[1]] for n, col in cols.items()},
+    )
     rows = []
     for c in model.comparisons:
         lv = int(levels[c.name][0])

@@ -30,6 +30,8 @@ from cdp.resolve.fuzzy.guard import GUARD, GUARD_VERSION, guard_conflict
 from cdp.resolve.fuzzy.tf import TermFrequencies, tf_adjustment
 
 MODEL_FORMAT = 1
+#: Levels whose weight is capped by another level's (and term-frequency adjusted like it).
+_CAPPED_BY = {"swapped": "exact"}
 _M_FLOOR = 1e-12
 _PSEUDO_PAIRS = 1.0
 
@@ -48,9 +50,15 @@ class ComparisonParams:
     u: np.ndarray
 
     def weights(self) -> np.ndarray:
-        """log2(m/u) per level; 0 at the null level."""
+        """log2(m/u) per level; 0 at the null level. A level that is the exact value
+        typed elsewhere (`swapped` names) is never stronger evidence than `exact`: its u
+        from random pairs is tiny (a pair of common names swapped is still common names)."""
         w = np.log2(np.maximum(self.m, _M_FLOOR) / np.maximum(self.u, _M_FLOOR))
         w[0] = 0.0
+        for label, cap in _CAPPED_BY.items():
+            if label in self.labels and cap in self.labels:
+                i, j = self.labels.index(label), self.labels.index(cap)
+                w[i] = min(w[i], w[j])
         return np.asarray(w, dtype=np.float64)
 
 
@@ -422,14 +430,18 @@ def score(
     model: MatchModel,
     tf_values: Mapping[str, pl.Series],
     *,
+    tf_values_r: Mapping[str, pl.Series] | None = None,
     tf_frequencies: Mapping[str, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Total match weight and per-comparison weights (tf adjustment included) per pair,
     plus the household guard's weight under `GUARD` when the model has one.
 
-    `tf_values[name]` is the compared value (left side) of each tf-adjusted comparison;
-    or `tf_frequencies[name]` its term frequency already looked up per pair (the matcher
-    looks it up once per record instead of once per pair).
+    `tf_values[name]` is the compared value (left side) of each tf-adjusted comparison,
+    `tf_values_r[name]` the right side's; or `tf_frequencies[name]` the term frequency
+    already looked up per pair (the matcher looks it up once per record instead of once
+    per pair). With both sides the commoner one counts: equal at `exact`, and at
+    `swapped` the left first name is the right surname, whose first-name frequency says
+    nothing about how common the name is.
     """
     per: dict[str, np.ndarray] = {}
     total = np.full(levels.height, model.prior_weight)
@@ -440,12 +452,17 @@ def score(
         tf = model.tf.get(c.name)
         if model.tf_adjustment and tf is not None and (c.name in tf_values or c.name in looked_up):
             exact = c.labels.index("exact")
-            at = lv == exact
+            # a swapped name is the same name in the other field: as rare or common
+            tf_levels = [exact, *(c.labels.index(x) for x in _CAPPED_BY if x in c.labels)]
+            at = np.isin(lv, tf_levels)
             if at.any():
                 if c.name in looked_up:
                     freq = looked_up[c.name][at]
                 else:
-                    freq = tf.frequency(tf_values[c.name].filter(pl.Series(at)))
+                    sel = pl.Series(at)
+                    freq = tf.frequency(tf_values[c.name].filter(sel))
+                    if tf_values_r is not None and c.name in tf_values_r:
+                        freq = np.fmax(freq, tf.frequency(tf_values_r[c.name].filter(sel)))
                 w = w.copy()
                 w[at] += tf_adjustment(freq, float(c.u[exact]))
         per[c.name] = w

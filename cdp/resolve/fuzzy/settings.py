@@ -37,7 +37,8 @@ DEFAULT_BLOCKING: tuple[BlockingRule, ...] = (
     BlockingRule("user_id", ("user_id",)),
     BlockingRule("external_id", ("external_customer_id",)),
     BlockingRule("card", ("card_fingerprint",)),
-    BlockingRule("full_name", ("first_name_key", "last_name_key")),
+    # first name and surname, in either order (a swapped pair blocks with its original)
+    BlockingRule("full_name", ("name_pair",)),
     # a birth date alone makes ~n²/50,000 pairs (29M at 1M records): narrower rules carry
     # it at scale, the broad ones only keep their small blocks (rule-level caps)
     BlockingRule("birth_date", ("birth_date",), max_block_size=12),
@@ -49,6 +50,8 @@ DEFAULT_BLOCKING: tuple[BlockingRule, ...] = (
     BlockingRule("first_name_street", ("first_name_key", "street_key")),
     BlockingRule("first_sound_postcode", ("first_name_sound", "postal_code")),
     BlockingRule("street_number_postcode", ("street_number", "postal_code")),
+    # street typed with a typo or a space past its 6th letter, postcode digits transposed
+    BlockingRule("street_prefix_postcode", ("street_prefix", "postcode_sorted")),
 )
 
 #: Expert m probabilities EM keeps fixed (none by default; the household guard covers
