@@ -8,8 +8,9 @@ connected components as the full clique in O(n) edges.
 
 A value is **junk** when it carries more distinct first names than a person has
 (`max_names`), and **shared** when it carries two first names that are clearly
-different people (a household phone, a couple's email, twins), birth dates more than
-`birth_gap_years` apart (a mother and daughter with one name and one landline), or
+different people (a household phone, a couple's email, twins; first names that look
+alike, oliver / olivia, count as two when the surnames clearly differ too), birth
+dates more than `birth_gap_years` apart (a mother and daughter with one name and one landline), or
 several user ids (a shared tablet's anonymous id). Junk and shared values link nothing; their edges
 are kept as dropped links with the reason, so the decision is auditable.
 
@@ -263,13 +264,49 @@ def _name_conflicts(
             | pl.col("_last_r").str.contains(pl.col("_name"), literal=True)
         )
     )
-    contained = contained | swapped.fill_null(False)
+    swapped = swapped.fill_null(False)
+    surnames = _surnames_differ(pairs, rules)
+    # two different first names are two people when they are not alike (JW, one inside the
+    # other) or when, alike as they may be (oliver / olivia, liv / olivia), the surnames
+    # clearly differ too: a couple or a parent and child on one phone, not a typo
+    first_differ = (pl.col("_sim") < rules.name_similarity) & ~contained
     return (
-        pairs.with_columns(pl.Series("_sim", sim))
-        .with_columns(((pl.col("_sim") < rules.name_similarity) & ~contained).alias("_conflict"))
+        pairs.with_columns(pl.Series("_sim", sim), pl.Series("_surnames", surnames))
+        .with_columns(((first_differ | pl.col("_surnames")) & ~swapped).alias("_conflict"))
         .group_by("id_type", "id_value")
         .agg(pl.col("_conflict").any())
     )
+
+
+def _surnames_differ(pairs: pl.DataFrame, rules: IdentifierRules) -> np.ndarray:
+    """Per pair of `_last` / `_last_r`: both given and clearly different surnames.
+
+    The first surnames are compared (Jaro-Winkler below `name_similarity`), and a
+    surname found inside the other last name is never a difference: "sanchez" /
+    "sanchez iglesias" (one surname left out), "jimenez lopez" / "garcia jimenez"
+    (a parent's surname passed on), "gil ruiz" / "ruiz gil" (the order swapped).
+    """
+    first = pl.col("_last").str.split(" ").list.first()
+    first_r = pl.col("_last_r").str.split(" ").list.first()
+    tokens = pairs.select(
+        first.fill_null("").alias("a"),
+        first_r.fill_null("").alias("b"),
+        (
+            pl.col("_last").is_not_null()
+            & pl.col("_last_r").is_not_null()
+            & ~pl.col("_last").str.contains(first_r, literal=True)
+            & ~pl.col("_last_r").str.contains(first, literal=True)
+        )
+        .fill_null(False)
+        .alias("apart"),
+    )
+    sim = process.cpdist(
+        tokens["a"].to_list(),
+        tokens["b"].to_list(),
+        scorer=JaroWinkler.normalized_similarity,
+        workers=1,
+    )
+    return np.asarray(tokens["apart"].to_numpy() & (sim < rules.name_similarity))
 
 
 def star_edges(

@@ -290,3 +290,36 @@ def test_first_and_last_name_swapped_in_one_record_is_one_person() -> None:
         frozenset({"b:1"}),
         frozenset({"b:2"}),
     }
+
+
+def test_a_couple_with_alike_first_names_on_one_phone_stays_separate() -> None:
+    """oliver / olivia are Jaro-Winkler alike; with surnames that clearly differ too they
+    are two people (a couple on the household phone), not a typo. A nickname with the
+    same surname, a surname left out, and a parent's surname passed on stay one person."""
+    recs = records(
+        {"key": "shop:1", "first_name_key": "oliver", "last_name_key": "wilson",
+         "phone": "+447731099262"},
+        {"key": "shop:2", "first_name_key": "olivia", "last_name_key": "smith",
+         "phone": "+447731099262"},
+        {"key": "shop:3", "first_name_key": "liv", "last_name_key": "wilson",
+         "phone": "+447996496919"},
+        {"key": "lead:3", "first_name_key": "olivia", "last_name_key": "wilson",
+         "phone": "+447996496919"},
+        {"key": "shop:4", "first_name_key": "mariana", "last_name_key": "sanchez",
+         "phone": "+34683501719"},
+        {"key": "lead:4", "first_name_key": "mariano", "last_name_key": "sanchez iglesias",
+         "phone": "+34683501719"},
+        {"key": "shop:5", "first_name_key": "camila", "last_name_key": "jimenez lopez",
+         "phone": "+573230975079"},
+        {"key": "lead:5", "first_name_key": "cami", "last_name_key": "garcia jimenez",
+         "phone": "+573230975079"},
+    )  # fmt: skip
+    res = run(recs)
+    assert partition(res) == {
+        frozenset({"shop:1"}),
+        frozenset({"shop:2"}),
+        frozenset({"shop:3", "lead:3"}),
+        frozenset({"shop:4", "lead:4"}),
+        frozenset({"shop:5", "lead:5"}),
+    }
+    assert res.dropped["reason"].to_list() == ["shared:phone"]
