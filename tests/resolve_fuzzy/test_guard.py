@@ -140,3 +140,26 @@ def test_guard_is_row_wise_and_a_lone_first_name_difference_never_fires(
         phone=pl.lit(0, pl.Int8),
     )
     assert not np.any(guard_conflict(quiet))
+
+
+def test_two_name_built_mailboxes_at_one_address_are_namesakes() -> None:
+    """juan.garcia@gmail / juangarcia@hotmail at one address: father and son of one name
+    (or namesakes in one town). A phone, birth date, card or identifier of their own
+    agreeing makes it one person again; an exact email is one mailbox, not a namesake."""
+    home = {**NAME, "address": "exact"}
+    got = namesake(
+        levels(
+            {**home, "email": "local_part"},
+            {**home, "email": "fuzzy_local", "phone": "else"},
+            {**NAME, "address": "postcode", "email": "fuzzy_local"},
+            {**home, "email": "local_part", "phone": "exact"},
+            {**home, "email": "fuzzy_local", "birth_date": "exact"},
+            {**home, "email": "local_part", "devices": "card"},
+            {**home, "email": "local_part", "ids": "exact"},
+            {**home, "email": "exact"},
+            {**home, "email": "else"},  # two unrelated mailboxes: the weights decide
+            {**home},  # no email either side: the address is evidence beyond the names
+        )
+    )
+    assert got.tolist() == [True, True, True, False, False, False, False, False, False, False]
+    assert guard_conflict(levels({**home, "email": "local_part"})).tolist() == [True]

@@ -44,7 +44,11 @@ repeats the name evidence instead of adding to it. A pair whose names agree and
 whose only other agreement, if any, is such a local part (no phone, birth date,
 address, card, device, identifier or exact email) gets the same penalty. On 10k
 generated people every names + local-part link was between two persons, and 57 of
-713 name-only links.
+713 name-only links. The same holds at one address: two *different* mailboxes built
+from one name (juan.garcia@gmail.com, juangarcia@hotmail.com) with nothing personal
+agreeing (phone, birth date, card or device, identifier) are a father and son of one
+name, or namesakes in one town, as often as one person with two mailboxes: on 10k
+generated people 18 such links were used, every one between two persons.
 
 The guard is one more term in the match weight, shown in `weights` and by
 `explain_pair`. It also holds guarded patterns out of the match class while EM trains.
@@ -62,7 +66,7 @@ from cdp.resolve.fuzzy.comparisons import COMPARISONS
 GUARD = "guard"
 LABELS = ("none", "conflict")
 #: Bump when the guard's rule changes: stored models (EM ran with it) are retrained.
-GUARD_VERSION = 2
+GUARD_VERSION = 3
 #: Levels saying the records describe different identities (who the person is).
 _IDENTITY_DIFFERS: Mapping[str, tuple[str, ...]] = {
     "first_name": ("else", "other_gender"),
@@ -81,6 +85,8 @@ _NAME_DIFFERS: Mapping[str, tuple[str, ...]] = {
 }
 #: Comparisons whose agreement is personal: a household does not share it.
 _PERSONAL_AGREEMENT = ("email", "birth_date", "devices", "ids")
+#: Agreements a namesake at the same address does not share (the email is compared apart).
+_OWN_AGREEMENT = ("phone", "birth_date", "devices", "ids")
 #: Email levels that only repeat the name evidence when both names agree.
 _NAME_LIKE_EMAIL = ("local_part", "fuzzy_local")
 #: Comparisons whose agreement (any level but null/else) is evidence beyond the names.
@@ -124,16 +130,21 @@ def household_conflict(levels: pl.DataFrame) -> np.ndarray:
 
 def namesake(levels: pl.DataFrame) -> np.ndarray:
     """Pairs agreeing on both names with no other agreement than, at most, a name-like
-    email local part (see the module docstring)."""
+    email local part; or with two name-built mailboxes and nothing personal agreeing
+    (see the module docstring)."""
     needed = {"first_name", "last_name", "email"}
     if not needed <= set(levels.columns):
         return np.zeros(levels.height, dtype=bool)
     names = _agrees(levels, "first_name") & _agrees(levels, "last_name")
-    email = np.isin(levels["email"].to_numpy(), [0, *_codes("email", _NAME_LIKE_EMAIL)])
+    name_like = np.isin(levels["email"].to_numpy(), _codes("email", _NAME_LIKE_EMAIL))
+    email = name_like | (levels["email"].to_numpy() == 0)
     other = np.zeros(levels.height, dtype=bool)
     for name in _OTHER_EVIDENCE:
         other |= _agrees(levels, name)
-    return np.asarray(names & email & ~other)
+    personal = np.zeros(levels.height, dtype=bool)
+    for name in _OWN_AGREEMENT:
+        personal |= _agrees(levels, name)
+    return np.asarray(names & ((email & ~other) | (name_like & ~personal)))
 
 
 def guard_conflict(levels: pl.DataFrame) -> np.ndarray:
