@@ -15,6 +15,7 @@ from cdp.resolve.fuzzy.model import (
     ModelError,
     em,
     load_model,
+    matches_removed,
     patterns,
     score,
     spec_hash,
@@ -209,3 +210,20 @@ def test_swapped_name_gets_the_commoner_sides_term_frequency() -> None:
     assert per["first_name"][0] == pytest.approx(expected)
     _, one_side = score(levels, model, left)  # left only: rare 'garcia' would strengthen it
     assert one_side["first_name"][0] > per["first_name"][0]
+
+
+def test_birth_date_u_has_the_random_pairs_matches_taken_out() -> None:
+    # levels: null, exact, day_month_swapped, one_digit, within_year, else
+    u_obs = np.array([1.0, 6e-4, 1e-5, 1e-3, 0.02, 0.97839])
+    m = np.array([1.0, 0.9, 0.001, 0.01, 0.01, 0.079])
+    address = np.array([1.0, 1e-4, 2e-4, 1e-3, 1e-3, 0.9977])
+    out = matches_removed({"birth_date": u_obs, "address": address}, {"birth_date": m}, 5e-4)
+    # exact: (6e-4 - 5e-4 * 0.9) / (1 - 5e-4) = 1.5008e-4 before renormalising
+    raw = np.maximum((u_obs - 5e-4 * m) / (1 - 5e-4), u_obs / 16)
+    expected = raw[1:] / raw[1:].sum()
+    np.testing.assert_allclose(out["birth_date"][1:], expected)
+    assert out["birth_date"][1] == pytest.approx(1.5008e-4, rel=1e-3)
+    assert out["address"] is address  # households share it: left as observed
+    # the matches explain more than the observed agreement: floored at 1/16 of it
+    floored = matches_removed({"birth_date": u_obs}, {"birth_date": m}, 1e-3)
+    assert floored["birth_date"][1] == pytest.approx(6e-4 / 16, rel=1e-3)

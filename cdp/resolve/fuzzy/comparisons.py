@@ -17,7 +17,7 @@ from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA, JaroWinkler, Levenshtein
 
 #: Bump when a level definition changes: stored models are retrained (spec hash).
-COMPARISONS_VERSION = 6
+COMPARISONS_VERSION = 7
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,6 +24,7 @@ from cdp.resolve.fuzzy.model import (
     ModelError,
     load_model,
     m_from_labels,
+    matches_removed,
     prior_from_pairs,
     probability,
     score,
@@ -231,9 +232,15 @@ def _train(
         prior = prior_from_pairs(
             levels, names, m, u, n_records=recs.height, guard_weight=settings.guard_weight
         )
+        u_true = matches_removed(u, m, prior)
+        if u_true is not u:
+            u = u_true
+            prior = prior_from_pairs(
+                levels, names, m, u, n_records=recs.height, guard_weight=settings.guard_weight
+            )
         info["labelled_matches"] = len(matches[0])
     else:
-        m, prior, em_info = train(
+        m, u, prior, em_info = train(
             levels,
             full.pairs["rules"].to_numpy(),
             [rule.comparisons() for rule in settings.blocking],

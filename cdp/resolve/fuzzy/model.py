@@ -33,6 +33,9 @@ MODEL_FORMAT = 1
 #: Levels whose weight is capped by another level's (and term-frequency adjusted like it).
 _CAPPED_BY = {"swapped": "exact"}
 _M_FLOOR = 1e-12
+#: Comparisons whose u is corrected for the matches among random pairs (`matches_removed`).
+UNMIXED_U: tuple[str, ...] = ("birth_date",)
+_UNMIXED_FLOOR = 16.0
 _PSEUDO_PAIRS = 1.0
 
 
@@ -287,8 +290,9 @@ def train(
     tol: float,
     n_records: int,
     guard_weight: float = 0.0,
-) -> tuple[dict[str, np.ndarray], float, dict[str, Any]]:
-    """m by per-rule EM sessions, then the prior over all candidate pairs.
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], float, dict[str, Any]]:
+    """m by per-rule EM sessions, then the prior over all candidate pairs; returns m, u
+    (`matches_removed`: corrected where the random pairs' matches inflate it), prior.
 
     The pairs are counted once by (level pattern, rules mask); each session's patterns
     and the prior's come from that small table, not from a pass over all pairs."""
@@ -315,11 +319,39 @@ def train(
     }
     pats, counts = table.patterns(None)
     prior = _prior(pats, counts, levels.height, names, m, u, n_records, guard_weight)
-    return (
-        m,
-        prior,
-        {"em_sessions": sessions, "em_iterations": sum(s["iterations"] for s in sessions)},
-    )
+    u_true = matches_removed(u, m, prior)
+    if u_true is not u:
+        prior = _prior(pats, counts, levels.height, names, m, u_true, n_records, guard_weight)
+    info = {"em_sessions": sessions, "em_iterations": sum(s["iterations"] for s in sessions)}
+    return m, u_true, prior, info
+
+
+def matches_removed(
+    u: dict[str, np.ndarray], m: Mapping[str, np.ndarray], prior: float
+) -> dict[str, np.ndarray]:
+    """u of the `UNMIXED_U` comparisons with the matches among random pairs taken out.
+
+    Random pairs are a mixture, prior * m + (1 - prior) * u: where a person has several
+    records (FEBRL3 has 2.5, a CDP several sources) the matches are most of the random
+    pairs agreeing on a birth date, and the observed u caps its weight near log2(1/prior)
+    however rare a date is. Solved for u, floored at 1/`_UNMIXED_FLOOR` of the observed
+    value (at most 4 bits stronger). Only for personal attributes that non-matches do
+    not share by household: an address or a surname shared by a family agrees among
+    non-matches together with the other household fields, and the inflated u is what
+    keeps a family apart (measured: over-merged +5 on synth-10k with it for every field).
+    Returns `u` itself when nothing changes.
+    """
+    names = [n for n in UNMIXED_U if n in u and n in m]
+    if not names or not 0.0 < prior < 1.0:
+        return u
+    out = dict(u)
+    for n in names:
+        raw = np.asarray(u[n], dtype=np.float64)
+        fixed = np.maximum((raw - prior * np.asarray(m[n])) / (1.0 - prior), raw / _UNMIXED_FLOOR)
+        fixed[0] = 1.0
+        fixed[1:] /= fixed[1:].sum()
+        out[n] = fixed
+    return out
 
 
 class PatternTable:
