@@ -40,12 +40,24 @@ def labelled(nodes: pl.Series, a: np.ndarray, b: np.ndarray) -> pl.DataFrame:
     if n == 0:
         return pl.DataFrame(schema={"record_key": pl.String(), "cluster": pl.String()})
     known = (a >= 0) & (b >= 0)
-    a, b = a[known], b[known]
+    # nodes are sorted, so a component's smallest position is its smallest key
+    return pl.DataFrame(
+        {"record_key": nodes, "cluster": nodes.gather(roots(n, a[known], b[known]))}
+    )
+
+
+def roots(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """For nodes 0..n-1 over edges `a[i] -- b[i]` (all in range): the smallest node of each
+    node's component (int64). Positions stand for sorted keys, so this is the label
+    `components` gives, without touching a string."""
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
     graph = coo_matrix((np.ones(len(a), dtype=np.int8), (a, b)), shape=(n, n)).tocsr()
-    _, labels = connected_components(graph, directed=False)
-    # nodes are sorted, so a label's first node is the component's smallest key
-    _, first = np.unique(labels, return_index=True)  # labels are 0..k-1
-    return pl.DataFrame({"record_key": nodes, "cluster": nodes.gather(first[labels])})
+    k, labels = connected_components(graph, directed=False)
+    first = np.full(k, n, dtype=np.int64)
+    np.minimum.at(first, labels, np.arange(n, dtype=np.int64))  # O(n), no sort
+    out: np.ndarray = first[labels]
+    return out
 
 
 def positions(nodes: pl.Series, values: pl.Series) -> np.ndarray:
@@ -60,3 +72,14 @@ def positions(nodes: pl.Series, values: pl.Series) -> np.ndarray:
         index, on="_v", how="left", maintain_order="left"
     )["_p"]
     return found.cast(pl.Int64).fill_null(-1).to_numpy()
+
+
+def positions_of(nodes: pl.Series, *columns: pl.Series) -> list[np.ndarray]:
+    """`positions(nodes, c)` for each column, with one hash join for all of them: the
+    index of a million keys is built once, not once per column."""
+    lengths = [c.len() for c in columns]
+    if not columns:
+        return []
+    found = positions(nodes, pl.concat([c.cast(pl.String).rename("_v") for c in columns]))
+    cuts = np.cumsum([0, *lengths])
+    return [found[cuts[i] : cuts[i + 1]] for i in range(len(columns))]

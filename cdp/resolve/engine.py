@@ -10,17 +10,25 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import partial
 from typing import Any
 
+import numpy as np
 import polars as pl
 
+from cdp.errors import CdpError
+from cdp.resolve.clustering import positions_of
 from cdp.resolve.discount import CONTACTS, discount_shared, threshold_weight
 from cdp.resolve.evidence import dropped_links, match_evidence
 from cdp.resolve.frames import attach
-from cdp.resolve.graph import EDGE_SCHEMA, IdentityGraph, build_graph, with_rid
-from cdp.resolve.guards import GuardResult, apply_guards, find_violations, profiles
-from cdp.resolve.ids import assign_ids
+from cdp.resolve.graph import (
+    EDGE_SCHEMA,
+    IdentityGraph,
+    build_graph,
+    fuzzy_identity_conflicts,
+    with_rid,
+)
+from cdp.resolve.guards import apply_guards, profiles
+from cdp.resolve.ids import assign_cluster_ids
 from cdp.resolve.overrides import (
     Overrides,
     cannot_link_labels,
@@ -175,34 +183,29 @@ def identity_graph(records: pl.DataFrame, settings: ResolveSettings) -> tuple[Id
 Components = Callable[[pl.Series, pl.DataFrame], pl.DataFrame]
 
 
-def _guard_outside(
-    components: Components, keys: pl.Series, edges: pl.DataFrame, guard: partial[GuardResult]
-) -> GuardResult:
-    """`guard` (`apply_guards` with its rule arguments bound) with the components from
-    `components`: the repair runs only on the members of the few components that break a
-    rule, which gives the same result since a repair never crosses components."""
-    known = keys.implode()
-    edges = edges.filter(pl.col("record_key_a").is_in(known) & pl.col("record_key_b").is_in(known))
-    assignment = components(keys, edges.select("record_key_a", "record_key_b")).sort("record_key")
-    kw = guard.keywords
-    violations = find_violations(
-        assignment, kw["limited"], kw["labels"], kw["profile"], kw["limits"], kw["max_size"]
+def _outside(components: Components, keys: pl.Series, edges: pl.DataFrame) -> np.ndarray:
+    """The cluster label of each record number, from `components` (keys in, keys out)."""
+    ends = edges.select(
+        keys.gather(edges["rid_a"]).alias("record_key_a"),
+        keys.gather(edges["rid_b"]).alias("record_key_b"),
     )
-    kw["clock"].lap("clustering")
-    if violations.height == 0:
-        no_drop = edges.clear().with_columns(pl.lit(None, dtype=pl.String).alias("reason"))
-        return GuardResult(assignment, edges, no_drop, violations)
-    members = assignment.join(violations.select("cluster").unique(), on="cluster", how="semi")
-    inside = pl.col("record_key_a").is_in(members["record_key"].implode())
-    repaired = guard(members["record_key"], edges.filter(inside))
-    return GuardResult(
-        assignment=pl.concat(
-            [assignment.join(members, on="record_key", how="anti"), repaired.assignment]
-        ).sort("record_key"),
-        used=pl.concat([edges.filter(~inside), repaired.used]),
-        dropped=repaired.dropped,
-        violations=violations,
+    found = components(keys, ends)
+    if not (found.height == keys.len() and found["record_key"].equals(keys)):
+        found = attach(keys.to_frame("record_key"), found, "cluster")
+    (cluster,) = positions_of(keys, found["cluster"])
+    if (cluster < 0).any():
+        raise CdpError("connected components: a record has no component label")
+    return cluster
+
+
+def _numbered(edges: pl.DataFrame, a: np.ndarray, b: np.ndarray) -> pl.DataFrame:
+    """Edges with their ends as record numbers (`rid_a`, `rid_b`) in place of the keys;
+    edges naming an unknown record (a pair cached for a deleted one) are left out."""
+    out = edges.select(
+        pl.Series("rid_a", a), pl.Series("rid_b", b), pl.exclude("record_key_a", "record_key_b")
     )
+    known = (a >= 0) & (b >= 0)
+    return out if known.all() else out.filter(pl.Series(known))
 
 
 def resolve_records(
@@ -228,10 +231,14 @@ def resolve_records(
     (the Spark engine's large/small-star loop); None: in process, inside `apply_guards`.
     `graph` is `identity_graph(records, settings)` when the caller built it already
     (the stage builds it while the fuzzy matcher runs); None: built here.
+
+    Records are numbered by their position in key order; clustering, guards, ids and
+    evidence work on those numbers and gather the keys back only for the outputs.
     """
     rules = settings.identifiers
     clock = Clock()
     records = _prepared(records)
+    keys = records["record_key"]
     clock.lap("prepare")
     if graph is None:
         graph = build_graph(records, rules, clock=clock)
@@ -240,36 +247,68 @@ def resolve_records(
     fuzzy, refused = discount_contacts(
         fuzzy_edges(pairs, rules), records, graph, threshold=fuzzy_threshold
     )
+    fuzzy, two_people = fuzzy_identity_conflicts(fuzzy, graph, rules)
+    refused = pl.concat([refused, two_people.select(refused.columns)])
     edges = pl.concat([must_link_edges(matched), graph.edges, fuzzy])
-    clock.lap("fuzzy_discount")
     limited, limits = limited_values(graph.ids, rules)
-    guard = partial(
-        apply_guards,
+    labels = cannot_link_labels(matched)
+    # one hash lookup of every key column against the records' keys
+    a, b, lim, lab, ev_a, ev_b = positions_of(
+        keys,
+        edges["record_key_a"],
+        edges["record_key_b"],
+        limited["record_key"],
+        labels["record_key"],
+        graph.evidence_only["record_key_a"],
+        graph.evidence_only["record_key_b"],
+    )
+    edges = _numbered(edges, a, b)
+    limited = limited.select(pl.Series("_rid", lim), "id_type", "id_value")
+    labels = labels.select(pl.Series("_rid", lab), "pair", "side")
+    evidence_only = graph.evidence_only.with_columns(
+        pl.Series("rid_a", ev_a), pl.Series("rid_b", ev_b)
+    )
+    clock.lap("fuzzy_discount")
+    cluster = None if components is None else _outside(components, keys, edges)
+    guarded = apply_guards(
+        keys.len(),
+        edges,
         limited=limited,
-        labels=cannot_link_labels(matched),
-        profile=profiles(records),
+        labels=labels,
+        profile=profiles(records)["profile"],
         limits=limits,
         max_size=settings.max_cluster_size,
         hold_oversize=settings.oversize == "hold",
         clock=clock,
+        cluster=cluster,
     )
-    if components is None:
-        guarded = guard(records["record_key"], edges)
-    else:
-        guarded = _guard_outside(components, records["record_key"], edges, guard)
-    ids = assign_ids(
-        guarded.assignment, previous, run_id=run_id, changed_at=changed_at, taken=taken
+    ids = assign_cluster_ids(
+        keys, guarded.cluster, previous, run_id=run_id, changed_at=changed_at, taken=taken
     )
     clock.lap("id_assignment")
     # records and the id map are both sorted by key: attached by position
     customer_records = attach(
         records.select("record_key", "source", "record_id"), ids.id_map, "customer_id"
     ).select([f.name for f in CUSTOMER_RECORD])
-    evidence = match_evidence(guarded.used, ids.id_map)
+    evidence = match_evidence(guarded.used, keys, guarded.cluster, ids.customers)
+    refused_by_guards = guarded.dropped.select(
+        keys.gather(guarded.dropped["rid_a"]).alias("record_key_a"),
+        keys.gather(guarded.dropped["rid_b"]).alias("record_key_b"),
+        pl.exclude("rid_a", "rid_b"),
+    )
     dropped = dropped_links(
-        pl.concat([graph.dropped, refused.select(graph.dropped.columns), guarded.dropped]),
-        graph.evidence_only,
-        ids.id_map,
+        pl.concat(
+            [
+                graph.dropped,
+                refused.select(graph.dropped.columns),
+                refused_by_guards.select(graph.dropped.columns),
+            ]
+        ),
+        evidence_only,
+        guarded.cluster,
+    )
+    violations = guarded.violations.with_columns(
+        keys.gather(guarded.violations["cluster"]).alias("cluster")
     )
     out = Resolution(
         customer_records=customer_records,
@@ -278,18 +317,18 @@ def resolve_records(
         changes=ids.changes,
         id_map=ids.id_map,
         graph=graph,
-        violations=guarded.violations,
+        violations=violations,
         unmatched_override_lines=unmatched_lines(overrides, matched),
     )
     clock.lap("evidence")
-    out.metrics = _metrics(out, settings)
+    out.metrics = _metrics(out, ids.customers, settings)
     clock.lap("metrics")
     out.timings, out.cpu_timings = clock.laps, clock.cpu
     return out
 
 
-def _metrics(r: Resolution, settings: ResolveSettings) -> dict[str, Any]:
-    sizes = r.customer_records.group_by("customer_id").len()
+def _metrics(r: Resolution, customers: pl.DataFrame, settings: ResolveSettings) -> dict[str, Any]:
+    """Counts for the stage report; `customers` has one row per customer with its `records`."""
     rule = r.evidence["rule"]
     oversize = r.violations.filter(pl.col("reason") == "size").height
     status = r.graph.values["status"]
@@ -297,12 +336,12 @@ def _metrics(r: Resolution, settings: ResolveSettings) -> dict[str, Any]:
     changes = dict(zip(kinds["kind"].to_list(), kinds["count"].to_list(), strict=True))
     return {
         "records": r.customer_records.height,
-        "customers": sizes.height,
+        "customers": customers.height,
         "deterministic_links": int(rule.str.starts_with("identifier:").sum()),
         "fuzzy_links": int((rule == "fuzzy").sum()),
         "must_links": int((rule == "must_link").sum()),
         "dropped_links": r.dropped.height,
-        "largest_customer": int(sizes.select(pl.col("len").max()).item() or 0),
+        "largest_customer": int(customers["records"].max() or 0),  # type: ignore[arg-type]
         "oversize_clusters": oversize,
         "held_back_clusters": oversize if settings.oversize == "hold" else 0,
         "split_clusters": r.violations["cluster"].n_unique() if r.violations.height else 0,

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 
+import numpy as np
 import polars as pl
 import pyarrow as pa
 
@@ -34,23 +35,44 @@ DROPPED_LINK: pa.Schema = pa.schema(
 )
 
 
-def match_evidence(used: pl.DataFrame, id_map: pl.DataFrame) -> pl.DataFrame:
-    """MATCH_EVIDENCE rows for the links used, tagged with the customer they built."""
-    cust = id_map.select(pl.col("record_key").alias("record_key_a"), "customer_id")
-    out = used.join(cust, on="record_key_a").select([f.name for f in MATCH_EVIDENCE])
-    return out.sort("customer_id", "record_key_a", "record_key_b", "rule")
+def match_evidence(
+    used: pl.DataFrame, keys: pl.Series, cluster: np.ndarray, customers: pl.DataFrame
+) -> pl.DataFrame:
+    """MATCH_EVIDENCE rows for the links used, tagged with the customer they built, in
+    customer id, key and rule order.
+
+    `used` holds record numbers (`rid_a`, `rid_b`: positions in the sorted `keys`),
+    `cluster` each record's cluster label and `customers` the `cluster, customer_id` of
+    each. Sorted on integers (a customer id's rank, record numbers, a rule's rank), which
+    is the order of the strings, and the strings are gathered once, at the end."""
+    ranked = customers.select("cluster", "customer_id").sort("customer_id")
+    rank_of = np.zeros(keys.len(), dtype=np.int64)
+    rank_of[ranked["cluster"].to_numpy()] = np.arange(ranked.height)
+    rules = sorted(used["rule"].unique().to_list())
+    by = used.with_columns(
+        pl.Series("_c", rank_of[cluster[used["rid_a"].to_numpy()]]),
+        pl.col("rule")
+        .replace_strict(rules, list(range(len(rules))), return_dtype=pl.Int32)
+        .alias("_r"),
+    ).sort("_c", "rid_a", "rid_b", "_r")
+    return by.select(
+        keys.gather(by["rid_a"]).alias("record_key_a"),
+        keys.gather(by["rid_b"]).alias("record_key_b"),
+        ranked["customer_id"].gather(by["_c"]).alias("customer_id"),
+        *[f.name for f in MATCH_EVIDENCE][3:],
+    )
 
 
 def dropped_links(
-    dropped: pl.DataFrame, evidence_only: pl.DataFrame, id_map: pl.DataFrame
+    dropped: pl.DataFrame, evidence_only: pl.DataFrame, cluster: np.ndarray
 ) -> pl.DataFrame:
-    """DROPPED_LINK rows: refused links, plus evidence-only links across customers."""
-    cust = id_map.select("record_key", "customer_id")
-    across = (
-        evidence_only.join(cust.rename({"record_key": "record_key_a"}), on="record_key_a")
-        .join(cust.rename({"record_key": "record_key_b"}), on="record_key_b", suffix="_b")
-        .filter(pl.col("customer_id") != pl.col("customer_id_b"))
-        .with_columns(("evidence_only:" + pl.col("id_type")).alias("reason"))
+    """DROPPED_LINK rows: refused links, plus evidence-only links across customers.
+
+    `evidence_only` carries the record numbers of its ends (`rid_a`, `rid_b`) next to
+    the keys; `cluster` labels each record number with its customer's cluster."""
+    ends = [evidence_only[c].to_numpy() for c in ("rid_a", "rid_b")]
+    across = evidence_only.filter(pl.Series(cluster[ends[0]] != cluster[ends[1]])).with_columns(
+        ("evidence_only:" + pl.col("id_type")).alias("reason")
     )
     cols = [f.name for f in DROPPED_LINK]
     return pl.concat([dropped.select(cols), across.select(cols)]).sort(

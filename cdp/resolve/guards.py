@@ -19,22 +19,28 @@ from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+import numpy as np
 import polars as pl
 
-from cdp.resolve.clustering import labelled, positions, sorted_nodes
-from cdp.resolve.frames import attach
+from cdp.resolve.clustering import roots
 from cdp.timing import Clock
 
 _PROFILE_COLUMNS = ("first_name_key", "last_name_key", "email_key", "phone", "birth_date")
 _SPARSE_TEST = ("first_name_key", "last_name_key", "email_key", "phone")
 
+#: Edges as the guards take them: `rid_a`, `rid_b` (record numbers: positions of the
+#: records sorted by key) instead of the two record keys, then the other EDGE_SCHEMA
+#: columns. Integer ends make components, joins and sorts cheap at 1M records; the keys
+#: are gathered back only for the output.
+RID_ENDS: tuple[str, str] = ("rid_a", "rid_b")
+
 
 @dataclass(frozen=True, slots=True)
 class GuardResult:
-    assignment: pl.DataFrame  # record_key, cluster
-    used: pl.DataFrame  # edges kept (EDGE_SCHEMA)
-    dropped: pl.DataFrame  # edges refused (EDGE_SCHEMA + reason)
-    violations: pl.DataFrame  # cluster (before repair), reason, records
+    cluster: np.ndarray  # per record number: the smallest record number of its customer
+    used: pl.DataFrame  # edges kept (rid_a, rid_b + EDGE_SCHEMA without the keys)
+    dropped: pl.DataFrame  # edges refused (same + reason)
+    violations: pl.DataFrame  # cluster (record number, before repair), reason, records
 
 
 def profiles(records: pl.DataFrame) -> pl.DataFrame:
@@ -57,32 +63,34 @@ def profiles(records: pl.DataFrame) -> pl.DataFrame:
 
 
 def find_violations(
-    assignment: pl.DataFrame,
+    cluster: np.ndarray,
     limited: pl.DataFrame,
     labels: pl.DataFrame,
-    profile: pl.DataFrame,
+    profile: pl.Series,
     limits: Mapping[str, int],
     max_size: int,
 ) -> pl.DataFrame:
     """`cluster, reason, records` for each component breaking a rule (reason: limit:<type>,
-    cannot_link, size)."""
+    cannot_link, size). `cluster` labels each record number; `limited` is `_rid, id_type,
+    id_value`, `labels` `_rid, pair, side`, `profile` one value per record number."""
+    cl = pl.Series("cluster", cluster, dtype=pl.Int64)
     limit_of = pl.col("id_type").replace_strict(dict(limits), default=None, return_dtype=pl.Int64)
     by_limit = (
-        assignment.join(limited, on="record_key")
+        limited.select(cl.gather(limited["_rid"]), "id_type", "id_value")
         .group_by("cluster", "id_type")
         .agg(pl.col("id_value").n_unique().alias("_n"))
         .filter(pl.col("_n") > limit_of)
         .select("cluster", ("limit:" + pl.col("id_type").str.replace("@.*", "")).alias("reason"))
     )
     by_cannot = (
-        assignment.join(labels, on="record_key")
+        labels.select(cl.gather(labels["_rid"]), "pair", "side")
         .group_by("cluster", "pair")
         .agg(pl.col("side").n_unique().alias("_n"))
         .filter(pl.col("_n") > 1)
         .select("cluster", pl.lit("cannot_link").alias("reason"))
     )
     by_size = (
-        attach(assignment, profile, "profile")
+        pl.DataFrame([cl, profile.alias("profile")])
         .drop_nulls("profile")
         .group_by("cluster")
         .agg(pl.col("profile").n_unique().alias("_n"))
@@ -91,88 +99,89 @@ def find_violations(
     )
     found = pl.concat([by_limit, by_cannot, by_size]).unique()
     sizes = (
-        assignment.join(found.select("cluster").unique(), on="cluster", how="semi")
-        .group_by("cluster")
-        .agg(pl.len().cast(pl.Int64).alias("records"))
+        cl.filter(cl.is_in(found["cluster"].implode()))
+        .value_counts(name="records")
+        .with_columns(pl.col("records").cast(pl.Int64))
     )
     return found.join(sizes, on="cluster").sort("cluster", "reason")
 
 
 def apply_guards(
-    keys: pl.Series,
+    n: int,
     edges: pl.DataFrame,
     *,
     limited: pl.DataFrame,
     labels: pl.DataFrame,
-    profile: pl.DataFrame,
+    profile: pl.Series,
     limits: Mapping[str, int],
     max_size: int,
     hold_oversize: bool = False,
     clock: Clock | None = None,
+    cluster: np.ndarray | None = None,
 ) -> GuardResult:
-    """Cluster `keys` over `edges` so that no customer breaks a rule.
+    """Cluster records 0..n-1 over `edges` (`rid_a`, `rid_b`, rule, ..., rank; every end
+    in range) so that no customer breaks a rule.
 
-    `limited` is `record_key, id_type, id_value` for limited types; `labels` the
-    cannot-link `record_key, pair, side`; `profile` from `profiles()`.
+    `limited` is `_rid, id_type, id_value` for limited types; `labels` the cannot-link
+    `_rid, pair, side`; `profile` from `profiles()`, one per record. `cluster` is the
+    components when computed elsewhere (labels as `roots` gives them); None: here.
     """
     clock = clock or Clock()
-    nodes = sorted_nodes(keys)
-    a = positions(nodes, edges["record_key_a"])
-    b = positions(nodes, edges["record_key_b"])
-    known = (a >= 0) & (b >= 0)
-    if not known.all():
-        edges = edges.filter(pl.Series(known))  # drop links to unknown records
-    assignment = labelled(nodes, a, b)
+    if cluster is None:
+        cluster = roots(n, edges["rid_a"].to_numpy(), edges["rid_b"].to_numpy())
     clock.lap("clustering")
-    violations = find_violations(assignment, limited, labels, profile, limits, max_size)
+    violations = find_violations(cluster, limited, labels, profile, limits, max_size)
     no_drop = edges.clear().with_columns(pl.lit(None, dtype=pl.String).alias("reason"))
     if violations.height == 0:
         clock.lap("cluster_guards")
-        return GuardResult(assignment, edges, no_drop, violations)
-    bad = violations.select("cluster").unique()
-    oversize = violations.filter(pl.col("reason") == "size").select("cluster")
-    members = assignment.join(bad, on="cluster", how="semi")
-    # tag each edge with its component if that component breaks a rule (both ends share it)
-    tag = members.select(
-        pl.col("record_key").alias("record_key_a"),
-        pl.col("cluster").is_in(oversize["cluster"].implode()).alias("_oversize"),
-    )
-    tagged = edges.join(tag, on="record_key_a", how="left", maintain_order="left")
-    is_bad = pl.col("_oversize").is_not_null()
-    is_held = is_bad & pl.col("_oversize") & (pl.col("rule") != "must_link")
+        return GuardResult(cluster, edges, no_drop, violations)
+    cl = pl.Series("cluster", cluster, dtype=pl.Int64)
+    bad = violations["cluster"].unique().implode()
+    oversize = violations.filter(pl.col("reason") == "size")["cluster"].implode()
+    # each edge's component (both ends share it): does it break a rule, is it oversized?
+    home = cl.gather(edges["rid_a"])
+    tagged = edges.with_columns(home.is_in(bad).alias("_bad"), home.is_in(oversize).alias("_over"))
+    is_held = pl.col("_bad") & pl.col("_over") & (pl.col("rule") != "must_link")
     if not hold_oversize:
         is_held = pl.lit(False)
-    good_edges = tagged.filter(~is_bad).drop("_oversize")
-    held = tagged.filter(is_held).drop("_oversize")
-    in_bad = tagged.filter(is_bad & ~is_held).drop("_oversize")
+    good_edges = tagged.filter(~pl.col("_bad")).drop("_bad", "_over")
+    held = tagged.filter(is_held).drop("_bad", "_over")
+    in_bad = tagged.filter(pl.col("_bad") & ~is_held).drop("_bad", "_over")
+    # record numbers follow the keys, so this is the strongest-first order on keys
     ordered = in_bad.sort(
         "rank",
         pl.col("match_weight").fill_null(0.0),
-        "record_key_a",
-        "record_key_b",
+        "rid_a",
+        "rid_b",
         "rule",
         descending=[False, True, False, False, False],
     )
-    member_keys = members["record_key"].to_list()
-    split, accepted, reasons = _union_find(
-        member_keys,
-        ordered.select("record_key_a", "record_key_b", "rank").rows(),
-        _grouped(limited.join(members, on="record_key", how="semi"), ("id_type", "id_value")),
-        _grouped(labels.join(members, on="record_key", how="semi"), ("pair", "side")),
-        dict(profile.join(members, on="record_key", how="semi").drop_nulls("profile").rows()),
+    members = np.flatnonzero(cl.is_in(bad).to_numpy())  # ascending record numbers
+    local = {
+        "a": np.searchsorted(members, ordered["rid_a"].to_numpy()),
+        "b": np.searchsorted(members, ordered["rid_b"].to_numpy()),
+    }
+    in_members = pl.col("_rid").is_in(pl.Series(members).implode())
+    member_profile = pl.DataFrame({"_rid": members, "profile": profile.gather(members)})
+    root, accepted, reasons = _union_find(
+        len(members),
+        local["a"].tolist(),
+        local["b"].tolist(),
+        ordered["rank"].to_list(),
+        _grouped(limited.filter(in_members), members, ("id_type", "id_value")),
+        _grouped(labels.filter(in_members), members, ("pair", "side")),
+        _grouped(member_profile.drop_nulls("profile"), members, ("profile",)),
         limits,
         max_size,
     )
     ordered = ordered.with_columns(
         pl.Series("_ok", accepted, dtype=pl.Boolean), pl.Series("reason", reasons, dtype=pl.String)
     )
-    repaired = pl.DataFrame(
-        {"record_key": member_keys, "_root": split},
-        schema={"record_key": pl.String, "_root": pl.Int64},
-    ).select("record_key", pl.col("record_key").min().over("_root").alias("cluster"))
-    assignment = pl.concat([assignment.join(bad, on="cluster", how="anti"), repaired]).sort(
-        "record_key"
-    )
+    # each repaired customer is labelled by its smallest record number
+    smallest = np.full(len(members), cluster.shape[0], dtype=np.int64)
+    np.minimum.at(smallest, root, members)
+    cluster = cluster.copy()
+    cluster[members] = smallest[root]
     used = pl.concat([good_edges, ordered.filter("_ok").drop("_ok", "reason")])
     dropped = pl.concat(
         [
@@ -181,40 +190,47 @@ def apply_guards(
         ]
     )
     clock.lap("cluster_guards")
-    return GuardResult(assignment, used, dropped, violations)
+    return GuardResult(cluster, used, dropped, violations)
 
 
-def _grouped(frame: pl.DataFrame, cols: tuple[str, str]) -> dict[str, list[tuple[object, object]]]:
-    out: dict[str, list[tuple[object, object]]] = defaultdict(list)
-    for key, x, y in frame.select("record_key", *cols).rows():
-        out[key].append((x, y))
+def _grouped(
+    frame: pl.DataFrame, members: np.ndarray, cols: tuple[str, ...]
+) -> dict[int, list[tuple[object, ...]]]:
+    """Rows of `frame` (`_rid`, *cols) by the local number of their member (its position)."""
+    out: dict[int, list[tuple[object, ...]]] = defaultdict(list)
+    local = np.searchsorted(members, frame["_rid"].to_numpy()).tolist()
+    for i, row in zip(local, frame.select(cols).rows(), strict=True):
+        out[i].append(row)
     return out
 
 
 def _union_find(
-    keys: list[str],
-    edges: list[tuple[str, str, int]],
-    limited: Mapping[str, list[tuple[object, object]]],
-    labels: Mapping[str, list[tuple[object, object]]],
-    profile: Mapping[str, int],
+    size: int,
+    a: list[int],
+    b: list[int],
+    ranks: list[int],
+    limited: Mapping[int, list[tuple[object, ...]]],
+    labels: Mapping[int, list[tuple[object, ...]]],
+    profile: Mapping[int, list[tuple[object, ...]]],
     limits: Mapping[str, int],
     max_size: int,
-) -> tuple[list[int], list[bool], list[str | None]]:
-    """Greedy strongest-first union-find over the few violating components.
+) -> tuple[np.ndarray, list[bool], list[str | None]]:
+    """Greedy strongest-first union-find over the few violating components' members
+    (numbered 0..size-1); edges `a[i] -- b[i]` come in order.
 
-    Returns the root index of each key, and per edge whether it was kept and why not.
+    Returns the root of each member, and per edge whether it was kept and why not.
     """
-    index = {k: i for i, k in enumerate(keys)}
-    parent = list(range(len(keys)))
-    vals: list[dict[object, set[object]]] = [defaultdict(set) for _ in keys]
-    labs: list[set[tuple[object, object]]] = [set() for _ in keys]
-    profs: list[set[int]] = [set() for _ in keys]
-    for k, i in index.items():
-        for t, v in limited.get(k, ()):
+    parent = list(range(size))
+    vals: list[dict[object, set[object]]] = [defaultdict(set) for _ in range(size)]
+    labs: list[set[tuple[object, ...]]] = [set() for _ in range(size)]
+    profs: list[set[object]] = [set() for _ in range(size)]
+    for i, rows in limited.items():
+        for t, v in rows:
             vals[i][t].add(v)
-        labs[i].update(labels.get(k, ()))
-        if k in profile:
-            profs[i].add(profile[k])
+    for i, rows in labels.items():
+        labs[i].update(rows)
+    for i, rows in profile.items():
+        profs[i].update(p for (p,) in rows)
 
     def find(i: int) -> int:
         while parent[i] != i:
@@ -224,8 +240,8 @@ def _union_find(
 
     accepted: list[bool] = []
     reasons: list[str | None] = []
-    for a, b, rank in edges:
-        ra, rb = find(index[a]), find(index[b])
+    for x, y, rank in zip(a, b, ranks, strict=True):
+        ra, rb = find(x), find(y)
         if ra == rb:
             accepted.append(True)
             reasons.append(None)
@@ -244,16 +260,16 @@ def _union_find(
             vals[ra][t] |= vs
         labs[ra] |= labs[rb]
         profs[ra] |= profs[rb]
-    return [find(i) for i in range(len(keys))], accepted, reasons
+    return np.array([find(i) for i in range(size)], dtype=np.int64), accepted, reasons
 
 
 def _refusal(
     va: Mapping[object, set[object]],
     vb: Mapping[object, set[object]],
-    la: set[tuple[object, object]],
-    lb: set[tuple[object, object]],
-    pa: set[int],
-    pb: set[int],
+    la: set[tuple[object, ...]],
+    lb: set[tuple[object, ...]],
+    pa: set[object],
+    pb: set[object],
     rank: int,
     limits: Mapping[str, int],
     max_size: int,

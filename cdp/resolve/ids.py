@@ -24,8 +24,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import duckdb
+import numpy as np
 import polars as pl
 
+from cdp.errors import CdpError
+from cdp.resolve.clustering import positions_of
 from cdp.resolve.frames import attach
 from cdp.schema import CUSTOMER_ID_CHANGE
 
@@ -42,7 +45,7 @@ ID_MAP_SCHEMA: pl.Schema = pl.Schema(
 class IdAssignment:
     id_map: pl.DataFrame  # ID_MAP_SCHEMA, one row per current record
     changes: pl.DataFrame  # CUSTOMER_ID_CHANGE rows of this run
-    customers: pl.DataFrame  # cluster, customer_id
+    customers: pl.DataFrame  # cluster, records, customer_id, id_created (one row per customer)
 
 
 def new_customer_id(anchor: str, attempt: int = 0) -> str:
@@ -51,7 +54,7 @@ def new_customer_id(anchor: str, attempt: int = 0) -> str:
     return "cus_" + hashlib.sha256(payload.encode("utf-8")).hexdigest()[:16]
 
 
-def fresh_ids(anchors: pl.Series, used: set[str]) -> pl.Series:
+def fresh_ids(anchors: pl.Series, used: set[str] | pl.Series) -> pl.Series:
     """`new_customer_id(anchor)` for each anchor, none of them in `used` nor repeated.
 
     Hashed in one DuckDB query (sha256 per row, all cores); the salting loop runs only
@@ -65,17 +68,18 @@ def fresh_ids(anchors: pl.Series, used: set[str]) -> pl.Series:
             "SELECT 'cus_' || left(sha256(anchor), 16) AS cid FROM anchors ORDER BY i"
         ).to_arrow_table()
     cids = pl.Series("customer_id", hashed.column("cid"), dtype=pl.String)
-    taken = pl.Series(list(used), dtype=pl.String)
+    taken = used if isinstance(used, pl.Series) else pl.Series(list(used), dtype=pl.String)
     if not (cids.is_in(taken.implode()).any() or cids.is_duplicated().any()):
         return cids
+    seen = set(taken.to_list())
     out = []
     for anchor in anchors.to_list():  # once per new customer, and only on a hash clash
         attempt = 0
         cid = new_customer_id(anchor)
-        while cid in used:  # only when an old id was hashed from the same key
+        while cid in seen:  # only when an old id was hashed from the same key
             attempt += 1
             cid = new_customer_id(anchor, attempt)
-        used.add(cid)
+        seen.add(cid)
         out.append(cid)
     return pl.Series("customer_id", out, dtype=pl.String)
 
@@ -96,22 +100,59 @@ def assign_ids(
     changed_at: datetime,
     taken: Iterable[str] = (),
 ) -> IdAssignment:
-    """Give each cluster (`record_key, cluster`) a stable customer id.
+    """Give each cluster (`record_key, cluster`: every cluster labelled by its smallest
+    member key) a stable customer id; see `assign_cluster_ids`."""
+    assignment = assignment.sort("record_key")
+    keys = assignment["record_key"]
+    (cluster,) = positions_of(keys, assignment["cluster"])
+    if (cluster < 0).any():
+        raise CdpError("assign_ids: a cluster label is not one of its records' keys")
+    return assign_cluster_ids(
+        keys, cluster, previous, run_id=run_id, changed_at=changed_at, taken=taken
+    )
 
-    `previous` is the last id map (or None on the first run); `taken` lists ids used
-    before (e.g. retired ones from the change history) that a new customer must not reuse.
+
+def assign_cluster_ids(
+    keys: pl.Series,
+    cluster: np.ndarray,
+    previous: pl.DataFrame | None,
+    *,
+    run_id: str,
+    changed_at: datetime,
+    taken: Iterable[str] = (),
+) -> IdAssignment:
+    """Give each cluster a stable customer id.
+
+    `keys` are the record keys, sorted and unique; `cluster[i]` is the position in `keys`
+    of the smallest key of record i's cluster (`clustering.roots`), so every group-by and
+    join here is on integers. `previous` is the last id map (or None on the first run);
+    `taken` lists ids used before (e.g. retired ones from the change history) that a new
+    customer must not reuse. Ties between clusters go to the smaller label, the smaller key.
     """
     prev = (previous if previous is not None else empty_id_map()).select(
         "record_key",
         pl.col("customer_id").alias("old_id"),
         pl.col("id_created").alias("old_created"),
     )
-    flows = (
-        attach(assignment, prev, "old_id", "old_created", how="inner")
-        .drop_nulls("old_id")
-        .group_by("cluster", "old_id")
-        .agg(pl.len().cast(pl.Int64).alias("n"), pl.col("old_created").min())
-    )
+    cl = pl.Series("cluster", cluster, dtype=pl.Int64)
+    if prev.height == 0:
+        old = pl.DataFrame(schema={"old_id": pl.String(), "old_created": pl.String()})
+        flows = pl.DataFrame(
+            schema={
+                "cluster": pl.Int64(),
+                "old_id": pl.String(),
+                "n": pl.Int64(),
+                "old_created": pl.String(),
+            }
+        )
+    else:
+        old = attach(keys.to_frame("record_key"), prev, "old_id", "old_created")
+        flows = (
+            pl.DataFrame([cl, old["old_id"], old["old_created"]])
+            .drop_nulls("old_id")
+            .group_by("cluster", "old_id")
+            .agg(pl.len().cast(pl.Int64).alias("n"), pl.col("old_created").min())
+        )
     # each previous id's home: the cluster with most of its records (ties: smaller label)
     home = flows.group_by("old_id").agg(
         pl.col("cluster").sort_by("n", "cluster", descending=[True, False]).first().alias("_home")
@@ -127,25 +168,35 @@ def assign_ids(
             pl.col("old_created").sort_by(by, descending=desc).first().alias("id_created"),
         )
     )
-    clusters = assignment.group_by("cluster").agg(pl.len().cast(pl.Int64).alias("records"))
+    clusters = cl.value_counts(name="records").with_columns(pl.col("records").cast(pl.Int64))
     kept = clusters.join(survivors, on="cluster", how="left")
     fresh = kept.filter(pl.col("customer_id").is_null())
-    used = set(prev["old_id"].unique().to_list()) | set(taken)
-    new_ids = fresh_ids(fresh["cluster"], used)
+    used = pl.concat([prev["old_id"].unique(), pl.Series(list(taken), dtype=pl.String)])
+    new_ids = fresh_ids(keys.gather(fresh["cluster"]), used)
     fresh = fresh.with_columns(new_ids.alias("customer_id"), pl.lit(run_id).alias("id_created"))
     customers = pl.concat([kept.filter(pl.col("customer_id").is_not_null()), fresh])
-    id_map = assignment.join(
-        customers.select("cluster", "customer_id", "id_created"),
-        on="cluster",
-        maintain_order="left",
-    ).select("record_key", "customer_id", "id_created")
-    if not id_map["record_key"].is_sorted():
-        id_map = id_map.sort("record_key")
-    flows = flows.join(home, on="old_id")
-    changes = _changes(flows, prev, customers, fresh, run_id=run_id, changed_at=changed_at)
-    return IdAssignment(
-        id_map.cast(ID_MAP_SCHEMA), changes, customers.select("cluster", "customer_id")
+    # each record's customer row, by array lookup from its cluster label
+    row_of = np.zeros(keys.len(), dtype=np.int64)
+    row_of[customers["cluster"].to_numpy()] = np.arange(customers.height)
+    rows = pl.Series(row_of[cluster])
+    id_map = pl.DataFrame(
+        [
+            keys.alias("record_key"),
+            customers["customer_id"].gather(rows),
+            customers["id_created"].gather(rows),
+        ]
     )
+    matched = old["old_id"].len() - old["old_id"].null_count()
+    flows = flows.join(home, on="old_id")
+    changes = _changes(
+        flows,
+        prev if matched < prev.height else prev.clear(),  # no record gone: nothing retired
+        customers,
+        fresh,
+        run_id=run_id,
+        changed_at=changed_at,
+    )
+    return IdAssignment(id_map.cast(ID_MAP_SCHEMA), changes, customers)
 
 
 def _changes(
