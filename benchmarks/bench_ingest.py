@@ -20,6 +20,7 @@ import json
 import os
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -71,7 +72,7 @@ def _child(config: Path, sources: list[str], data_dir: Path) -> dict[str, object
     }
 
 
-def _run_child(config: Path, sources: list[str], data_dir: Path) -> dict[str, object]:
+def _run_child(config: Path, sources: list[str], data_dir: Path) -> dict[str, float]:
     cmd = [
         sys.executable,
         "-m",
@@ -83,7 +84,7 @@ def _run_child(config: Path, sources: list[str], data_dir: Path) -> dict[str, ob
     if out.returncode != 0:
         sys.stderr.write(out.stderr[-4000:])
         raise SystemExit(f"ingest child for {sources} failed with exit status {out.returncode}")
-    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+    return {k: float(v) for k, v in json.loads(out.stdout.strip().splitlines()[-1]).items()}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -92,6 +93,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--keep", action="store_true", help="keep the ingested lakes")
     p.add_argument("--config", type=Path, help="ingest this landing's cdp.toml instead of synth")
+    p.add_argument("--all-only", action="store_true", help="only the run of all sources together")
+    p.add_argument("--repeat", type=int, default=1, help="runs of each row (median wall/cpu shown)")
     p.add_argument("--child", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.child:
@@ -103,30 +106,37 @@ def main(argv: list[str] | None = None) -> int:
     from cdp.config import load_settings
 
     settings = load_settings(config)
-    runs: list[tuple[str, str, list[str]]] = [
-        (s.name, s.connector, [s.name]) for s in settings.sources
-    ]
+    runs: list[tuple[str, str, list[str]]] = (
+        [] if args.all_only else [(s.name, s.connector, [s.name]) for s in settings.sources]
+    )
     runs.append(("ALL", "(one run)", [s.name for s in settings.sources]))
     rows = []
     load_at_start = os.getloadavg()
     for label, connector, sources in runs:
         data_dir = WORK / f"ingest-out-{label.lower()}"
-        r = _run_child(config, sources, data_dir)
+        repeats = [_run_child(config, sources, data_dir) for _ in range(max(1, args.repeat))]
         if not args.keep:
             shutil.rmtree(data_dir, ignore_errors=True)
-        wall = float(r["wall_s"])  # type: ignore[arg-type]
+        r = dict(repeats[0])
+        for key in ("wall_s", "cpu_s", "peak_rss_mib"):
+            r[key] = statistics.median(x[key] for x in repeats)
+        if len(repeats) > 1:
+            walls = " / ".join(f"{x['wall_s']:.2f}" for x in repeats)
+            cpus = " / ".join(f"{x['cpu_s']:.2f}" for x in repeats)
+            print(f"{label}: wall {walls} s; cpu {cpus} s", file=sys.stderr)
+        wall, cpu = r["wall_s"], r["cpu_s"]
         rows.append(
             {
                 "source": label,
                 "connector": connector,
-                "files": r["files"],
-                "rows read": r["rows_read"],
-                "loaded": r["loaded"],
+                "files": int(r["files"]),
+                "rows read": int(r["rows_read"]),
+                "loaded": int(r["loaded"]),
                 "wall s": round(wall, 2),
-                "cpu s": round(float(r["cpu_s"]), 2),  # type: ignore[arg-type]
-                "rows/s (wall)": int(int(r["rows_read"]) / wall) if wall else 0,  # type: ignore[call-overload]
-                "rows/cpu-s": int(int(r["rows_read"]) / cpu) if (cpu := float(r["cpu_s"])) else 0,  # type: ignore[arg-type, call-overload]
-                "peak RSS MiB": int(float(r["peak_rss_mib"])),  # type: ignore[arg-type]
+                "cpu s": round(cpu, 2),
+                "rows/s (wall)": int(r["rows_read"] / wall) if wall else 0,
+                "rows/cpu-s": int(r["rows_read"] / cpu) if cpu else 0,
+                "peak RSS MiB": int(r["peak_rss_mib"]),
             }
         )
     from pipelines.reports import format_table
