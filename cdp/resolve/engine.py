@@ -20,13 +20,7 @@ from cdp.resolve.clustering import positions_of
 from cdp.resolve.discount import CONTACTS, discount_shared, threshold_weight
 from cdp.resolve.evidence import dropped_links, match_evidence
 from cdp.resolve.frames import attach
-from cdp.resolve.graph import (
-    EDGE_SCHEMA,
-    IdentityGraph,
-    build_graph,
-    fuzzy_identity_conflicts,
-    with_rid,
-)
+from cdp.resolve.graph import EDGE_SCHEMA, IdentityGraph, build_graph, with_rid
 from cdp.resolve.guards import apply_guards, profiles
 from cdp.resolve.ids import assign_cluster_ids
 from cdp.resolve.overrides import (
@@ -247,8 +241,6 @@ def resolve_records(
     fuzzy, refused = discount_contacts(
         fuzzy_edges(pairs, rules), records, graph, threshold=fuzzy_threshold
     )
-    fuzzy, two_people = fuzzy_identity_conflicts(fuzzy, graph, rules)
-    refused = pl.concat([refused, two_people.select(refused.columns)])
     edges = pl.concat([must_link_edges(matched), graph.edges, fuzzy])
     limited, limits = limited_values(graph.ids, rules)
     labels = cannot_link_labels(matched)
