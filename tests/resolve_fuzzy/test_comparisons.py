@@ -123,6 +123,10 @@ D = dt.date
         (D(1980, 3, 7), D(1980, 7, 3), "day_month_swapped"),
         (D(1980, 3, 7), D(1980, 3, 9), "one_digit"),
         (D(1980, 3, 7), D(1986, 3, 7), "one_digit"),
+        (D(1979, 9, 13), D(1997, 9, 13), "transposed"),
+        (D(1943, 12, 27), D(1934, 12, 27), "transposed"),
+        (D(1980, 3, 7), D(1980, 5, 9), "within_year"),  # two digits, not neighbours swapped
+        (D(1943, 12, 27), D(1934, 12, 28), "else"),  # swapped, and one more
         (D(1980, 3, 7), D(1980, 11, 30), "within_year"),
         (D(1980, 3, 7), D(1975, 1, 20), "else"),
     ],
@@ -150,6 +154,21 @@ def _addr(
             _addr("calle mayor", "3", "28001", "madrid"),
             _addr("calle mayr", "3", "28001", "madrid"),
             "street",
+        ),
+        (
+            _addr("calle mayor", "3", "28001", "madrid"),
+            _addr("calle mayor", "30", "28001", "madrid"),
+            "street_area",
+        ),
+        (
+            _addr("calle mayor", "3", "28001", "madrid"),
+            _addr("calle mayr", None, "28010", "madrid"),
+            "street_area",
+        ),
+        (
+            _addr("calle mayor", "3", "28001", "madrid"),
+            _addr("calle mayor", "5", "08001", "barcelona"),
+            "else",
         ),
         (
             _addr("calle mayor", "3", "28001", "madrid"),

@@ -26,17 +26,17 @@ from cdp.resolve.fuzzy.tf import TermFrequencies, tf_adjustment
 def test_em_recovers_known_m_with_u_fixed() -> None:
     rng = np.random.default_rng(3)
     names = ("first_name", "birth_date", "phone")
-    # levels: first_name 1..9, birth_date 1..5, phone 1..3 (0 = null)
+    # levels: first_name 1..9, birth_date 1..6, phone 1..3 (0 = null)
     m_true = {
         "first_name": np.array([1, 0.80, 0.01, 0.01, 0.005, 0.10, 0.01, 0.04, 0.005, 0.02]),
-        "birth_date": np.array([1, 0.85, 0.03, 0.05, 0.02, 0.05]),
+        "birth_date": np.array([1, 0.85, 0.03, 0.05, 0.01, 0.02, 0.04]),
         "phone": np.array([1, 0.70, 0.05, 0.25]),
     }
     u = {
         "first_name": np.array(
             [1, 0.01, 0.0005, 0.0005, 0.0005, 0.004, 0.0005, 0.0145, 0.0005, 0.969]
         ),
-        "birth_date": np.array([1, 0.0005, 0.0005, 0.004, 0.0200, 0.975]),
+        "birth_date": np.array([1, 0.0005, 0.0005, 0.004, 0.0005, 0.0200, 0.9745]),
         "phone": np.array([1, 0.0004, 0.0006, 0.999]),
     }
     n_match, n_non = 20_000, 60_000
@@ -132,13 +132,14 @@ def test_recordlinkage_ecm_cross_check_agrees_on_clear_pairs() -> None:
     rng = np.random.default_rng(5)
     n_match, n_non = 400, 1600
     other = COMPARISONS["first_name"].labels.index("else")
+    dob_else = COMPARISONS["birth_date"].labels.index("else")
     levels = pl.DataFrame(
         {
             "first_name": np.concatenate(
                 [np.full(n_match, 1), rng.choice([1, other], n_non, p=[0.02, 0.98])]
             ),
             "phone": np.concatenate([rng.choice([1, 3], n_match, p=[0.8, 0.2]), np.full(n_non, 3)]),
-            "birth_date": np.concatenate([np.full(n_match, 1), rng.choice([0, 5], n_non)]),
+            "birth_date": np.concatenate([np.full(n_match, 1), rng.choice([0, dob_else], n_non)]),
         }
     ).cast(pl.Int8)
     feats = ecm_features(levels)
@@ -213,9 +214,9 @@ def test_swapped_name_gets_the_commoner_sides_term_frequency() -> None:
 
 
 def test_birth_date_u_has_the_random_pairs_matches_taken_out() -> None:
-    # levels: null, exact, day_month_swapped, one_digit, within_year, else
-    u_obs = np.array([1.0, 6e-4, 1e-5, 1e-3, 0.02, 0.97839])
-    m = np.array([1.0, 0.9, 0.001, 0.01, 0.01, 0.079])
+    # levels: null, exact, day_month_swapped, one_digit, transposed, within_year, else
+    u_obs = np.array([1.0, 6e-4, 1e-5, 1e-3, 1e-5, 0.02, 0.97838])
+    m = np.array([1.0, 0.9, 0.001, 0.01, 0.001, 0.01, 0.078])
     address = np.array([1.0, 1e-4, 2e-4, 1e-3, 1e-3, 0.9977])
     out = matches_removed({"birth_date": u_obs, "address": address}, {"birth_date": m}, 5e-4)
     # exact: (6e-4 - 5e-4 * 0.9) / (1 - 5e-4) = 1.5008e-4 before renormalising

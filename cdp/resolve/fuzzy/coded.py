@@ -155,24 +155,32 @@ def email(p: Pairs) -> np.ndarray:
 
 
 def address(p: Pairs) -> np.ndarray:
-    """null, exact, street, postcode, city, else (as `comparisons._address`)."""
+    """null, exact, street, street_area, postcode, city, else (as `comparisons._address`)."""
     parts = ("street_key", "postal_code", "city_key")
     left = [p.sides(c)[0] < 0 for c in parts]
     right = [p.sides(c)[1] < 0 for c in parts]
     null = (left[0] & left[1] & left[2]) | (right[0] & right[1] & right[2])
     street, number = p.eq("street_key"), p.eq("street_number")
-    exact = street & number & (p.eq("postal_code") | p.either_null("postal_code"))
-    # JW of two equal strings is 1: only different streets with equal numbers are scored
-    jw = p.score("street_key", JaroWinkler.normalized_similarity, number & ~street & ~null)
-    near = number & (street | (jw >= 0.9))
-    return _select(5, [null, exact, near, p.eq("postal_code"), p.eq("city_key")], p.n)
+    postcode, city = p.eq("postal_code"), p.eq("city_key")
+    exact = street & number & (postcode | p.either_null("postal_code"))
+    # JW of two equal strings is 1: only different streets that an equal number or area
+    # could lift are scored
+    jw = p.score(
+        "street_key",
+        JaroWinkler.normalized_similarity,
+        (number | postcode | city) & ~street & ~null,
+    )
+    same_street = street | (jw >= 0.9)
+    near = number & same_street
+    area = same_street & (postcode | city)
+    return _select(6, [null, exact, near, area, postcode, city], p.n)
 
 
 def birth_date(p: Pairs) -> np.ndarray:
-    """null, exact, day_month_swapped, one_digit, within_year, else (as
+    """null, exact, day_month_swapped, one_digit, transposed, within_year, else (as
     `comparisons._birth_date`); date parts and digits looked up per distinct date."""
     a, b = p.sides("birth_date")
-    out = _select(5, [p.either_null("birth_date"), p.eq("birth_date")], p.n)
+    out = _select(6, [p.either_null("birth_date"), p.eq("birth_date")], p.n)
     rows = np.flatnonzero((a >= 0) & (b >= 0) & (a != b))
     if len(rows) == 0:
         return out
@@ -188,9 +196,16 @@ def birth_date(p: Pairs) -> np.ndarray:
     text = derive_columns(dates.to_frame("birth_date"), ("birth_date",))["birth_digits"]
     digits = np.array(text.to_list(), dtype="S8").view(np.uint8).reshape(-1, 8)
     x, y = a[rows], b[rows]
-    sub = np.full(len(rows), 5, dtype=np.int8)  # levels after null and exact
-    sub[np.abs(day_no[x] - day_no[y]) <= 365] = 4
-    sub[(digits[x] != digits[y]).sum(axis=1) <= 1] = 3
+    sub = np.full(len(rows), 6, dtype=np.int8)  # levels after null and exact
+    sub[np.abs(day_no[x] - day_no[y]) <= 365] = 5
+    dx, dy = digits[x], digits[y]
+    differ = dx != dy
+    n_differ = differ.sum(axis=1)
+    adjacent = np.zeros(len(rows), dtype=bool)
+    for i in range(7):  # two neighbouring digits swapped (1979 / 1997)
+        adjacent |= differ[:, i] & (dx[:, i] == dy[:, i + 1]) & (dx[:, i + 1] == dy[:, i])
+    sub[(n_differ == 2) & adjacent] = 4
+    sub[n_differ <= 1] = 3
     sub[(year[x] == year[y]) & (month[x] == day[y]) & (day[x] == month[y])] = 2
     out[rows] = sub
     return out

@@ -91,15 +91,25 @@ COMPARISONS: dict[str, Comparison] = {
         ),
         Comparison(
             "birth_date",
-            ("null", "exact", "day_month_swapped", "one_digit", "within_year", "else"),
+            (
+                "null",
+                "exact",
+                "day_month_swapped",
+                "one_digit",
+                "transposed",
+                "within_year",
+                "else",
+            ),
             ("birth_date",),
-            description="exact; day and month swapped; one digit differs; within 365 days",
+            description="exact; day and month swapped; one digit differs; two adjacent "
+            "digits swapped (1979/1997); within 365 days",
         ),
         Comparison(
             "address",
-            ("null", "exact", "street", "postcode", "city", "else"),
+            ("null", "exact", "street", "street_area", "postcode", "city", "else"),
             ("street_key", "street_number", "postal_code", "city_key"),
-            description="street + number; fuzzy street + number; postcode; city",
+            description="street + number; fuzzy street + number; (fuzzy) street in the same "
+            "postcode or city, the number missing or mistyped; postcode; city",
         ),
         Comparison(
             "devices",
@@ -361,7 +371,15 @@ def _birth_date(s: _Scores) -> list[pl.Expr]:
         *[(sa.str.slice(i, 1) != sb.str.slice(i, 1)).cast(pl.Int8) for i in range(8)]
     )
     days = (a - b).dt.total_days().abs()
-    return [_either_null("birth_date"), a == b, swapped, differing <= 1, days <= 365]
+    ch = [(sa.str.slice(i, 1), sb.str.slice(i, 1)) for i in range(8)]
+    adjacent = pl.any_horizontal(
+        *[
+            (ch[i][0] == ch[i + 1][1]) & (ch[i + 1][0] == ch[i][1]) & (ch[i][0] != ch[i][1])
+            for i in range(7)
+        ]
+    )
+    transposed = (differing == 2) & adjacent
+    return [_either_null("birth_date"), a == b, swapped, differing <= 1, transposed, days <= 365]
 
 
 def _address(s: _Scores) -> list[pl.Expr]:
@@ -374,10 +392,13 @@ def _address(s: _Scores) -> list[pl.Expr]:
     none_r = pl.all_horizontal(
         *[pl.col(f"{c}_r").is_null() for c in ("street_key", "postal_code", "city_key")]
     )
+    same_street = (_eq("street_key") | (pl.lit(jw) >= 0.9)).fill_null(False)
+    same_area = (_eq("postal_code").fill_null(False)) | (_eq("city_key").fill_null(False))
     return [
         none_l | none_r,
         (street & no_pc_conflict).fill_null(False),
         ((pl.lit(jw) >= 0.9) & _eq("street_number")).fill_null(False),
+        same_street & same_area,
         _eq("postal_code").fill_null(False),
         _eq("city_key").fill_null(False),
     ]
