@@ -74,6 +74,9 @@ class IdentityGraph:
     dropped: pl.DataFrame  # EDGE_SCHEMA + reason (junk / shared values)
     evidence_only: pl.DataFrame  # EDGE_SCHEMA, evidence-only types (never clustered)
     blocked: pl.DataFrame  # id_type, blocked (count of placeholder values removed)
+    #: record_key, _id, _name, _last: the records of identities that carry a first name
+    #: (card holders' names left out) on at least two records (`fuzzy_identity_conflicts`)
+    named: pl.DataFrame | None = None
 
 
 def empty_edges() -> pl.DataFrame:
@@ -217,7 +220,10 @@ def _column(records: pl.DataFrame, name: str) -> pl.Expr:
 
 
 def _name_conflicts(
-    rows: pl.DataFrame, rules: IdentifierRules, owner: str | None = None
+    rows: pl.DataFrame,
+    rules: IdentifierRules,
+    owner: str | None = None,
+    combine: str = "any",
 ) -> pl.DataFrame:
     """Values whose first names include two clearly different people.
 
@@ -225,6 +231,8 @@ def _name_conflicts(
     names are compatible when Jaro-Winkler-similar, when one contains the other ("J" / "Jose",
     "Maria" / "Maria Jose"), or when first and last name are swapped in one record.
     With `owner` (a column of `rows`), only names of two different owners are compared.
+    `combine="any"`: one conflicting pair of names makes the value conflicted; "all": every
+    pair must conflict (one compatible pair clears it).
     """
     cols = ["id_type", "id_value", "_name", "_last", *([owner] if owner else [])]
     distinct = rows.drop_nulls("_name").select(cols).unique()
@@ -274,7 +282,7 @@ def _name_conflicts(
         pairs.with_columns(pl.Series("_sim", sim), pl.Series("_surnames", surnames))
         .with_columns(((first_differ | pl.col("_surnames")) & ~swapped).alias("_conflict"))
         .group_by("id_type", "id_value")
-        .agg(pl.col("_conflict").any())
+        .agg(pl.col("_conflict").all() if combine == "all" else pl.col("_conflict").any())
     )
 
 
@@ -353,7 +361,10 @@ def build_graph(
     rows = classify(
         all_ids.filter(~pl.col("blocked")).drop("blocked"), rules, records["record_key"]
     )
-    rows = _shared_sessions(rows, rules, records["record_key"])
+    session = [t for t in SESSION_TYPES if t in rules.priority]
+    identity = _identities(rows, records["record_key"], session)
+    rows = _shared_sessions(rows, rules, identity, session)
+    named = _named_identities(rows, identity)
     clock.lap("identifier_guards")
     values = rows.filter(pl.col("record_key") == pl.col("_anchor")).select(
         "id_type", "id_value", "n_records", "n_names", "n_user_ids", "status"
@@ -367,10 +378,89 @@ def build_graph(
     evidence = star_edges(rows.filter(status == "evidence"), rules, "evidence:")
     ids = rows.select(list(ID_SCHEMA))
     clock.lap("graph_edges")
-    return IdentityGraph(ids, values, edges, dropped, evidence, blocked)
+    return IdentityGraph(ids, values, edges, dropped, evidence, blocked, named)
 
 
-def _shared_sessions(rows: pl.DataFrame, rules: IdentifierRules, keys: pl.Series) -> pl.DataFrame:
+def _identities(rows: pl.DataFrame, keys: pl.Series, session: list[str]) -> pl.Series:
+    """Per record (`_rid` order) its identity: the component of the linking identifiers
+    other than session ids (user id, email, phone, ...); null for a record carrying none."""
+    if rows.height == 0:
+        return pl.Series("_id", [None] * keys.len(), dtype=pl.String)
+    linking = rows.filter((pl.col("status") == "link") & ~pl.col("id_type").is_in(session))
+    star = linking.filter(pl.col("_rid") != pl.col("_anchor_rid"))
+    labels = labelled(keys, star["_anchor_rid"].to_numpy(), star["_rid"].to_numpy())["cluster"]
+    known = np.zeros(keys.len(), dtype=bool)
+    known[linking["_rid"].to_numpy()] = True
+    return pl.select(pl.when(pl.Series(known)).then(labels).alias("_id")).to_series()
+
+
+def _named_identities(rows: pl.DataFrame, identity: pl.Series) -> pl.DataFrame:
+    """record_key, _id, _name, _last of every record of the identities that carry a first
+    name on at least two records (card holders' names are not the buyer's: left out, so
+    those records have a null `_name` here)."""
+    each = rows.unique("_rid")
+    return (
+        each.select("record_key", identity.gather(each["_rid"]).alias("_id"), "_name", "_last")
+        .drop_nulls("_id")
+        .filter(pl.col("_name").is_not_null().sum().over("_id") >= 2)
+    )
+
+
+def fuzzy_identity_conflicts(
+    edges: pl.DataFrame, graph: IdentityGraph, rules: IdentifierRules
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(kept, refused with a `reason`) fuzzy edges: refused when they join two identities
+    that are clearly two people by their own records.
+
+    Each side must be an identity (records joined by user id, email, phone, ...) that
+    carries a first name on at least two records, and no first name of one side may be
+    compatible with any of the other's (`_name_conflicts`: alike, one inside the other,
+    swapped with the surname). A lone record with another first name is left to the
+    matcher's weights and guard (a typist's replaced name, a nickname); two identities
+    that each name themselves consistently are two people: parent and child, siblings.
+    """
+    refused = edges.clear().with_columns(pl.lit(None, dtype=pl.String).alias("reason"))
+    named = graph.named
+    if edges.is_empty() or named is None or named.is_empty():
+        return edges, refused
+    ident = named.select("record_key", "_id").unique("record_key")
+    tagged = (
+        edges.with_row_index("_edge")
+        .join(ident.rename({"record_key": "record_key_a", "_id": "_id_a"}), on="record_key_a")
+        .join(ident.rename({"record_key": "record_key_b", "_id": "_id_b"}), on="record_key_b")
+        .filter(pl.col("_id_a") != pl.col("_id_b"))
+    )
+    if tagged.is_empty():
+        return edges, refused
+    # one "value" per edge holding both identities' names: any compatible pair clears it
+    sides = pl.concat(
+        [tagged.select("_edge", pl.col(f"_id_{x}").alias("_id")) for x in ("a", "b")]
+    ).join(named.drop_nulls("_name").select("_id", "_name", "_last").unique(), on="_id")
+    held = sides.select(
+        pl.lit("fuzzy").alias("id_type"),
+        pl.col("_edge").cast(pl.String).alias("id_value"),
+        "_id",
+        "_name",
+        "_last",
+    )
+    # a first name both sides carry is compatible (pairs of equal names are not compared)
+    same = held.group_by("id_value", "_name").agg(pl.col("_id").n_unique().alias("_n"))
+    same = same.filter(pl.col("_n") > 1).select("id_value").unique()
+    compared = _name_conflicts(held, rules, owner="_id", combine="all")
+    compared = compared.join(same, on="id_value", how="anti")
+    bad = compared.filter("_conflict")["id_value"].cast(pl.UInt32)
+    if bad.is_empty():
+        return edges, refused
+    flagged = pl.Series("_bad", np.zeros(edges.height, dtype=bool))
+    flagged = flagged.scatter(bad.to_numpy(), True)
+    kept = edges.filter(~flagged)
+    refused = edges.filter(flagged).with_columns(pl.lit("identities:first_name").alias("reason"))
+    return kept, refused
+
+
+def _shared_sessions(
+    rows: pl.DataFrame, rules: IdentifierRules, identity: pl.Series, session: list[str]
+) -> pl.DataFrame:
     """Mark session ids whose identified records are two different people `shared`.
 
     An identity is a component of the other linking identifiers (user id, email, phone,
@@ -384,16 +474,9 @@ def _shared_sessions(rows: pl.DataFrame, rules: IdentifierRules, keys: pl.Series
     identified record nearest in time (Segment's way) was measured on synth-10k and
     joined the wrong person in 240 of its links (over-merged customers 416 -> 536).
     """
-    session = [t for t in SESSION_TYPES if t in rules.priority]
     if not session or rows.height == 0:
         return rows
     in_session = pl.col("id_type").is_in(session)
-    linking = rows.filter((pl.col("status") == "link") & ~in_session)
-    star = linking.filter(pl.col("_rid") != pl.col("_anchor_rid"))
-    labels = labelled(keys, star["_anchor_rid"].to_numpy(), star["_rid"].to_numpy())["cluster"]
-    known = np.zeros(keys.len(), dtype=bool)
-    known[linking["_rid"].to_numpy()] = True
-    identity = pl.select(pl.when(pl.Series(known)).then(labels).alias("_id")).to_series()
     w = ["id_type", "id_value"]
     on_session = rows.filter(in_session & (pl.col("status") == "link"))
     seen = (

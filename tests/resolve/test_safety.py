@@ -323,3 +323,33 @@ def test_a_couple_with_alike_first_names_on_one_phone_stays_separate() -> None:
         frozenset({"shop:5", "lead:5"}),
     }
     assert res.dropped["reason"].to_list() == ["shared:phone"]
+
+
+def test_a_fuzzy_link_between_two_consistently_named_identities_is_refused() -> None:
+    """Father and son: each names himself on two records joined by his own email; a
+    fuzzy link between them (surname, address, household phone) is refused. A lone
+    record with another first name (a typist's replacement) is left to the matcher, and
+    a name both identities carry keeps the link."""
+    recs = records(
+        {"key": "crm:1", "first_name_key": "juan", "last_name_key": "gil", "email_key": "j@x.es"},
+        {"key": "web:1", "first_name_key": "juan", "last_name_key": "gil", "email_key": "j@x.es"},
+        {"key": "crm:2", "first_name_key": "pablo", "last_name_key": "gil", "email_key": "p@x.es"},
+        {"key": "web:2", "first_name_key": "pablo", "last_name_key": "gil", "email_key": "p@x.es"},
+        {"key": "crm:3", "first_name_key": "rosa", "last_name_key": "paz", "email_key": "r@x.es"},
+        {"key": "web:3", "first_name_key": "rosa", "last_name_key": "paz", "email_key": "r@x.es"},
+        {"key": "shop:3", "first_name_key": "elena", "last_name_key": "paz"},
+        {"key": "crm:4", "first_name_key": "ana", "last_name_key": "ro", "email_key": "a@x.es"},
+        {"key": "web:4", "first_name_key": "ana eva", "last_name_key": "ro", "email_key": "a@x.es"},
+        {"key": "crm:5", "first_name_key": "ana", "last_name_key": "ro", "email_key": "b@x.es"},
+        {"key": "web:5", "first_name_key": "ana", "last_name_key": "ro", "email_key": "b@x.es"},
+    )  # fmt: skip
+    scored = pairs(("web:1", "crm:2", 12.0), ("web:3", "shop:3", 12.0), ("web:4", "crm:5", 12.0))
+    res = run(recs, scored=scored)
+    assert partition(res) == {
+        frozenset({"crm:1", "web:1"}),
+        frozenset({"crm:2", "web:2"}),
+        frozenset({"crm:3", "web:3", "shop:3"}),
+        frozenset({"crm:4", "web:4", "crm:5", "web:5"}),
+    }
+    refused = res.dropped.filter(pl.col("reason") == "identities:first_name")
+    assert refused.select("record_key_a", "record_key_b").rows() == [("crm:2", "web:1")]
