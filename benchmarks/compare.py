@@ -412,9 +412,13 @@ def breakdowns(rows: list[Row]) -> list[str]:
         fp = ", ".join(
             f"{k} {v:,}" for k, v in sorted(b.false_positive_rules.items(), key=lambda kv: -kv[1])
         )
+        om = ", ".join(
+            f"{k} {v:,}" for k, v in sorted(b.over_merged.items(), key=lambda kv: -kv[1])
+        )
         out.append(
             f"- {r.dataset}: {b.false_negative_pairs:,} false-negative pairs ({fn or 'none'}); "
-            f"{b.false_positive_links:,} cross-person links used ({fp or 'none'})."
+            f"{b.false_positive_links:,} cross-person links used ({fp or 'none'}); "
+            f"over-merged customers by what their persons carry: {om or 'none'}."
         )
     return out
 
@@ -501,7 +505,11 @@ def results_markdown(
             "`no_direct_link` (linkable only through other records, never blocked "
             "together); every candidate pair is re-scored with cdp's saved model for this. "
             "Cross-person links are the links cdp used whose records belong to two "
-            "persons, by rule.",
+            "persons, by rule. Over-merged customers are classed "
+            "(`cdp.evaluate_errors.over_merge_classes`) `indistinguishable` (at most one of "
+            "their persons carries a personal value of its own: page views, a guest payment "
+            "under the card holder's name), `conflict:<field>` (two persons carry values of "
+            "that field, none in common: what a guard could use) or `no_conflict`.",
             "- Truth records that ingest quarantined (e.g. FEBRL birth dates that are not real "
             "dates) reach no tool; they are counted in the last column below and left out of "
             "every score.",

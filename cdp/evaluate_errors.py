@@ -168,6 +168,7 @@ class ErrorBreakdown:
     false_negatives: dict[str, int] = field(default_factory=dict)  # class[:reason] -> pairs
     false_positive_links: int = 0
     false_positive_rules: dict[str, int] = field(default_factory=dict)  # rule -> links
+    over_merged: dict[str, int] = field(default_factory=dict)  # class -> customers
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -175,6 +176,7 @@ class ErrorBreakdown:
             "false_negatives": dict(self.false_negatives),
             "false_positive_links": self.false_positive_links,
             "false_positive_rules": dict(self.false_positive_rules),
+            "over_merged": dict(self.over_merged),
         }
 
     def rows(self) -> list[dict[str, Any]]:
@@ -187,7 +189,97 @@ class ErrorBreakdown:
             {"kind": "cross-person links", "cause": k, "count": v}
             for k, v in sorted(self.false_positive_rules.items(), key=lambda kv: (-kv[1], kv[0]))
         ]
+        out += [
+            {"kind": "over-merged customers", "cause": k, "count": v}
+            for k, v in sorted(self.over_merged.items(), key=lambda kv: (-kv[1], kv[0]))
+        ]
         return out
+
+
+#: Personal fields, in the order an over-merge is classed by (the first that conflicts).
+PERSONAL_FIELDS: tuple[str, ...] = (
+    "user_id",
+    "external_customer_id",
+    "birth_date",
+    "first_name_key",
+    "phone",
+    "email_key",
+)
+
+
+def over_merge_classes(
+    predicted: pl.DataFrame, truth: pl.DataFrame, records: pl.DataFrame
+) -> dict[str, int]:
+    """Over-merged customers by what their persons' records carry, class -> customers.
+
+    * `indistinguishable`: at most one of the customer's persons carries a personal value
+      of its own (PERSONAL_FIELDS; a card holder's name is not the payer's own): the
+      others' records (page views on a shared device, a guest payment under the card
+      holder's name) hold nothing that tells them from that person;
+    * `conflict:<field>`: two persons carry values of the field, none in common (the
+      first such field in PERSONAL_FIELDS order): a guard could have used it (a person
+      may still own two emails or phones, so those are weaker);
+    * `no_conflict`: several persons carry personal values and none of them conflict.
+    """
+    pred = as_predicted(predicted)
+    fields = [c for c in PERSONAL_FIELDS if c in records.columns]
+    own = {c: pl.col(c).cast(pl.String) for c in fields}
+    if "first_name_key" in own and "card_fingerprint" in records.columns:
+        own["first_name_key"] = pl.when(pl.col("card_fingerprint").is_null()).then(
+            own["first_name_key"]
+        )
+    rec = records.select("record_key", *(e.alias(c) for c, e in own.items())).unique("record_key")
+    cells = (
+        _keyed_truth(truth)
+        .join(pred, on=["source", "record_id"], how="inner")
+        .filter(pl.col("person_id").n_unique().over("customer_id") > 1)
+        .join(rec, on="record_key", how="left")
+    )
+    if cells.is_empty():
+        return {}
+    if not fields:
+        return {"indistinguishable": cells["customer_id"].n_unique()}
+    per = cells.group_by("customer_id", "person_id").agg(
+        *(pl.col(c).drop_nulls().unique().alias(c) for c in fields)
+    )
+    carries = pl.any_horizontal(pl.col(c).list.len() > 0 for c in fields)
+    per = per.filter(carries)
+    pairs = per.join(per, on="customer_id", suffix="_r").filter(
+        pl.col("person_id") < pl.col("person_id_r")
+    )
+    conflict: Any = pl.lit(None, dtype=pl.String)
+    for c in reversed(fields):
+        differ = (
+            (pl.col(c).list.len() > 0)
+            & (pl.col(f"{c}_r").list.len() > 0)
+            & (pl.col(c).list.set_intersection(pl.col(f"{c}_r")).list.len() == 0)
+        )
+        conflict = pl.when(differ).then(pl.lit(f"conflict:{c}")).otherwise(conflict)
+    rank = {f"conflict:{c}": i for i, c in enumerate(fields)}
+    found = (
+        pairs.select("customer_id", conflict.alias("cls"))
+        .drop_nulls("cls")
+        .with_columns(pl.col("cls").replace_strict(rank, return_dtype=pl.Int64).alias("_rank"))
+        .sort("_rank")
+        .unique("customer_id", keep="first")
+        .select("customer_id", "cls")
+    )
+    identified = per.group_by("customer_id").len()
+    classes = (
+        cells.select("customer_id")
+        .unique()
+        .join(found, on="customer_id", how="left")
+        .join(identified, on="customer_id", how="left")
+        .select(
+            pl.when(pl.col("len").fill_null(0) <= 1)
+            .then(pl.lit("indistinguishable"))
+            .otherwise(pl.col("cls").fill_null("no_conflict"))
+            .alias("cls")
+        )
+        .group_by("cls")
+        .len()
+    )
+    return dict(zip(classes["cls"].to_list(), classes["len"].to_list(), strict=True))
 
 
 def _pair_frame(df: pl.DataFrame, a: str, b: str) -> pl.DataFrame:
@@ -294,16 +386,19 @@ def error_breakdown(
         out.false_positive_rules = dict(
             zip(rules["rule"].to_list(), rules["len"].to_list(), strict=True)
         )
+    out.over_merged = over_merge_classes(predicted, truth, records)
     return out
 
 
 __all__ = [
     "FN_CLASSES",
     "NAME_COLUMNS",
+    "PERSONAL_FIELDS",
     "SHARED_VALUE_COLUMNS",
     "TELLING_COLUMNS",
     "ErrorBreakdown",
     "error_breakdown",
     "evidence_floor",
     "linkable_truth",
+    "over_merge_classes",
 ]

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cdp.evaluate import Ceiling, evaluate
-from cdp.evaluate_errors import evidence_floor, linkable_truth
+from cdp.evaluate_errors import evidence_floor, linkable_truth, over_merge_classes
 
 # A family tablet (anonymous id "tab"): P1 logs in on it (t1 carries user u1) and browses
 # (t2, a bare page view); P2 only ever browses on it (q1, q2: bare page views, the same
@@ -109,3 +109,48 @@ def test_floor_clustering_reaches_the_ceiling_and_the_ceiling_is_the_datas(
     ev = evaluate(pred, TRUTH, linkable=link, floor=floor)
     # the ceiling and the floor describe the records, not the prediction
     assert ev.ceiling == Ceiling(5, 3, 1, 4)
+
+
+def test_over_merged_customers_are_classed_by_what_their_persons_carry() -> None:
+    rows = [
+        # C1: P1 logs in, P2's page view on the same tablet carries nothing of its own
+        ("a1", "P1", "C1", {"user_id": "u1", "anonymous_id": "tab"}),
+        ("a2", "P2", "C1", {"anonymous_id": "tab"}),
+        # C2: P4's guest payment under P3's card name: a card holder's name is not P4's
+        ("b1", "P3", "C2", {"first_name_key": "ana", "card_fingerprint": "k"}),
+        ("b2", "P4", "C2", {"first_name_key": "ana", "card_fingerprint": "k"}),
+        ("b3", "P3", "C2", {"first_name_key": "ana", "email_key": "ana@x.es"}),
+        # C3: two persons, two first names and two emails: the name is classed first
+        ("c1", "P5", "C3", {"first_name_key": "luis", "email_key": "l@x.es"}),
+        ("c2", "P6", "C3", {"first_name_key": "pablo", "email_key": "p@x.es"}),
+        # C4: one email each, nothing else
+        ("d1", "P7", "C4", {"email_key": "x@x.es"}),
+        ("d2", "P8", "C4", {"email_key": "y@x.es"}),
+        # C5: a name on one side, an email on the other: nothing conflicts
+        ("e1", "P9", "C5", {"first_name_key": "eva"}),
+        ("e2", "P10", "C5", {"email_key": "z@x.es"}),
+        # C6: one person only
+        ("f1", "P11", "C6", {"user_id": "u2"}),
+        ("f2", "P11", "C6", {"user_id": "u3"}),
+    ]
+    cols = ("user_id", "anonymous_id", "first_name_key", "card_fingerprint", "email_key")
+    truth = pl.DataFrame(
+        {"source": ["s"] * len(rows), "record_id": [r[0] for r in rows],
+         "person_id": [r[1] for r in rows]}
+    )  # fmt: skip
+    pred = pl.DataFrame(
+        {"record_key": [f"s:{r[0]}" for r in rows], "customer_id": [r[2] for r in rows]}
+    )
+    records = pl.DataFrame(
+        {"record_key": [f"s:{r[0]}" for r in rows]}
+        | {c: [r[3].get(c) for r in rows] for c in cols},
+        schema={"record_key": pl.String} | {c: pl.String for c in cols},
+    )
+    assert over_merge_classes(pred, truth, records) == {
+        "indistinguishable": 2,
+        "conflict:first_name_key": 1,
+        "conflict:email_key": 1,
+        "no_conflict": 1,
+    }
+    one = pred.filter(pl.col("customer_id") == "C6")
+    assert over_merge_classes(one, truth, records) == {}

@@ -88,6 +88,9 @@ def test_breakdown_classifies_false_negatives_and_counts_cross_person_links() ->
     assert b.false_negatives == {"cut:limit:user_id": 1, "unlinkable": 4, "below_threshold": 1}
     assert b.false_negative_pairs == 6
     assert b.false_positive_rules == {"fuzzy": 1} and b.false_positive_links == 1
+    # C4 holds P2 (names) and P3 (a phone): both carry something, nothing conflicts
+    assert b.over_merged == {"no_conflict": 1}
+    assert {"kind": "over-merged customers", "cause": "no_conflict", "count": 1} in b.rows()
     rows = b.rows()
     assert rows[0] == {"kind": "false negative pairs", "cause": "unlinkable", "count": 4}
     # without the optional inputs the same pairs fall back to `no_direct_link`
