@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
+from pathlib import Path
 
 import polars as pl
 
@@ -121,10 +122,12 @@ def resolve(
     )
     clock.lap("resolve")
     clock.take("resolve", Clock.of(res.timings, res.cpu_timings))
-    write_parquet(res.customer_records, paths.customer_records)
-    write_parquet(res.evidence, paths.match_evidence)
-    write_parquet(res.dropped, paths.dropped_links)
-    write_parquet(scored.pairs, paths.pairs)
+    _write_all(
+        (res.evidence, paths.match_evidence),
+        (res.customer_records, paths.customer_records),
+        (scored.pairs, paths.pairs),
+        (res.dropped, paths.dropped_links),
+    )
     write_text(fingerprint(label, paths.model), paths.pairs_fingerprint)
     commit_ids(paths, history=history, changes=res.changes, id_map=res.id_map, changed_at=now)
     clock.lap("writes")
@@ -147,6 +150,15 @@ def resolve(
         table=list(scored.blocking),
         notes=notes,
     )
+
+
+def _write_all(*files: tuple[pl.DataFrame, Path]) -> None:
+    """Outputs and the pair cache, two at a time (Arrow's Parquet encoder runs outside the
+    GIL; about 2 s of wall at 1.1M records); each lands atomically, and all of them before
+    the state that commits the run (`commit_ids`)."""
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        for done in [pool.submit(write_parquet, frame, path) for frame, path in files]:
+            done.result()
 
 
 def _sorted_by_key(records: pl.DataFrame) -> pl.DataFrame:

@@ -163,7 +163,7 @@ def _unique_keys(records: pl.DataFrame) -> pl.DataFrame:
     (on keys known sorted, no two neighbours equal: 5x cheaper than counting distinct)."""
     keys = records["record_key"]
     if keys.flags["SORTED_ASC"] and keys.null_count() == 0:
-        if not (keys.slice(1) == keys.slice(0, keys.len() - 1)).any():
+        if keys.len() < 2 or not (keys.slice(1) == keys.slice(0, keys.len() - 1)).any():
             return records
     elif keys.n_unique() == records.height:
         return records

@@ -26,7 +26,8 @@ class MatchBatch(Protocol):
     stats: dict[str, Any]
 
 
-#: (records, new_keys or None for all pairs, retrain) -> MatchBatch
+#: (records, new_keys or None for all pairs, retrain) -> MatchBatch; the pairs name only
+#: records of `records`, sorted by (record_key_l, record_key_r) (else they are sorted here)
 Matcher = Callable[[pl.DataFrame, pl.Series | None, bool], MatchBatch]
 
 
@@ -58,9 +59,17 @@ def new_record_keys(records: pl.DataFrame, previous: pl.DataFrame | None) -> pl.
 
 
 def merge_pairs(cached: pl.DataFrame, fresh: pl.DataFrame, keys: pl.Series) -> pl.DataFrame:
-    """Cached ∪ fresh, restricted to current records; a re-scored pair takes the fresh score."""
-    current = pl.DataFrame({"record_key": keys.cast(pl.String)})
+    """Cached ∪ fresh, restricted to current records; a re-scored pair takes the fresh score.
+
+    With no cache (a full run), the matcher's pairs name only the records it was given,
+    and come sorted and unique: then they are taken as they are (checked: strictly
+    ascending, which costs one comparison per pair instead of a unique, two semi-joins
+    and a sort on strings; 1.4 CPU s at 1.1M records).
+    """
     cols = [f.name for f in SCORED_PAIR]
+    if cached.height == 0 and _strictly_sorted(fresh):
+        return fresh.select(cols).cast(empty_pairs().schema)
+    current = pl.DataFrame({"record_key": keys.cast(pl.String)})
     both = pl.concat([cached.select(cols), fresh.select(cols)], how="vertical_relaxed")
     return (
         both.unique(subset=["record_key_l", "record_key_r"], keep="last", maintain_order=True)
@@ -68,6 +77,16 @@ def merge_pairs(cached: pl.DataFrame, fresh: pl.DataFrame, keys: pl.Series) -> p
         .join(current.rename({"record_key": "record_key_r"}), on="record_key_r", how="semi")
         .sort("record_key_l", "record_key_r")
     )
+
+
+def _strictly_sorted(pairs: pl.DataFrame) -> bool:
+    """Pairs in strictly ascending (record_key_l, record_key_r) order: sorted, no repeats."""
+    left, right = pairs["record_key_l"], pairs["record_key_r"]
+    if left.null_count() or right.null_count():
+        return False
+    prev_l, prev_r = left.shift(1), right.shift(1)
+    ascending = (left > prev_l) | ((left == prev_l) & (right > prev_r))
+    return bool(ascending.fill_null(True).all())
 
 
 def score_pairs(
