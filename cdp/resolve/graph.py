@@ -395,14 +395,24 @@ def _identities(rows: pl.DataFrame, keys: pl.Series, session: list[str]) -> pl.S
 
 
 def _named_identities(rows: pl.DataFrame, identity: pl.Series) -> pl.DataFrame:
-    """record_key, _id, _name, _last of every record of the identities that carry a first
-    name on at least two records (card holders' names are not the buyer's: left out, so
-    those records have a null `_name` here)."""
+    """record_key, _id, _name, _last, _card, _named of every record of the identities that
+    carry a first name of their own (card holders' names are not the buyer's: left out,
+    so those records have a null `_name` here); `_card`: the record carries a card (its
+    name, if any, is the holder's), `_named`: how many of the identity's records are named.
+    """
     each = rows.unique("_rid")
+    card = rows.filter(pl.col("id_type") == "card_fingerprint")["_rid"].implode()
     return (
-        each.select("record_key", identity.gather(each["_rid"]).alias("_id"), "_name", "_last")
+        each.select(
+            "record_key",
+            identity.gather(each["_rid"]).alias("_id"),
+            "_name",
+            "_last",
+            pl.col("_rid").is_in(card).alias("_card"),
+        )
         .drop_nulls("_id")
-        .filter(pl.col("_name").is_not_null().sum().over("_id") >= 2)
+        .with_columns(pl.col("_name").is_not_null().sum().over("_id").alias("_named"))
+        .filter(pl.col("_named") >= 1)
     )
 
 
@@ -413,22 +423,39 @@ def fuzzy_identity_conflicts(
     that are clearly two people by their own records.
 
     Each side must be an identity (records joined by user id, email, phone, ...) that
-    carries a first name on at least two records, and no first name of one side may be
-    compatible with any of the other's (`_name_conflicts`: alike, one inside the other,
-    swapped with the surname). A lone record with another first name is left to the
-    matcher's weights and guard (a typist's replaced name, a nickname); two identities
-    that each name themselves consistently are two people: parent and child, siblings.
+    carries a first name of its own on at least two records, and no first name of one
+    side may be compatible with any of the other's (`_name_conflicts`: alike, one inside
+    the other, swapped with the surname). A lone record with another first name is left
+    to the matcher's weights and guard (a typist's replaced name, a nickname); two
+    identities that each name themselves consistently are two people: parent and child,
+    siblings. When the link starts at a payment card record, one named record a side is
+    enough: the name it matched on is the card holder's, and the identity the record
+    belongs to (by its email or customer id) names someone else, a family member who
+    paid with the holder's card.
     """
     refused = edges.clear().with_columns(pl.lit(None, dtype=pl.String).alias("reason"))
     named = graph.named
     if edges.is_empty() or named is None or named.is_empty():
         return edges, refused
-    ident = named.select("record_key", "_id").unique("record_key")
+    ident = named.select("record_key", "_id", "_card", "_named").unique("record_key")
+
+    def side(x: str) -> pl.DataFrame:
+        return ident.rename({c: f"{c}_{x}" for c in ident.columns if c != "record_key"}).rename(
+            {"record_key": f"record_key_{x}"}
+        )
+
     tagged = (
         edges.with_row_index("_edge")
-        .join(ident.rename({"record_key": "record_key_a", "_id": "_id_a"}), on="record_key_a")
-        .join(ident.rename({"record_key": "record_key_b", "_id": "_id_b"}), on="record_key_b")
-        .filter(pl.col("_id_a") != pl.col("_id_b"))
+        .join(side("a"), on="record_key_a")
+        .join(side("b"), on="record_key_b")
+        .filter(
+            (pl.col("_id_a") != pl.col("_id_b"))
+            & (
+                (pl.min_horizontal("_named_a", "_named_b") >= 2)
+                | pl.col("_card_a")
+                | pl.col("_card_b")
+            )
+        )
     )
     if tagged.is_empty():
         return edges, refused

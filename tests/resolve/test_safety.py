@@ -353,3 +353,27 @@ def test_a_fuzzy_link_between_two_consistently_named_identities_is_refused() -> 
     }
     refused = res.dropped.filter(pl.col("reason") == "identities:first_name")
     assert refused.select("record_key_a", "record_key_b").rows() == [("crm:2", "web:1")]
+
+
+def test_a_fuzzy_link_on_a_card_holders_name_to_another_payer_is_refused() -> None:
+    """Sara pays with her father's card: the payment carries his name (the card holder)
+    and her email. Its fuzzy link to Juan's own record rests on the holder's name, while
+    its identity (Sara's email) names Sara: refused. Juan's own payment, whose email
+    names nobody else, keeps its link."""
+    recs = records(
+        {"key": "crm:6", "first_name_key": "juan", "last_name_key": "gil", "email_key": "j@x.es"},
+        {"key": "pay:6", "first_name_key": "juan", "last_name_key": "gil", "email_key": "s@x.es",
+         "card_fingerprint": "card6"},
+        {"key": "web:6", "first_name_key": "sara", "last_name_key": "gil", "email_key": "s@x.es"},
+        {"key": "crm:7", "first_name_key": "luis", "last_name_key": "paz", "email_key": "l@x.es"},
+        {"key": "pay:7", "first_name_key": "luis", "last_name_key": "paz", "email_key": "m@x.es",
+         "card_fingerprint": "card7"},
+    )  # fmt: skip
+    res = run(recs, scored=pairs(("pay:6", "crm:6", 12.0), ("pay:7", "crm:7", 12.0)))
+    assert partition(res) == {
+        frozenset({"crm:6"}),
+        frozenset({"pay:6", "web:6"}),
+        frozenset({"crm:7", "pay:7"}),
+    }
+    refused = res.dropped.filter(pl.col("reason") == "identities:first_name")
+    assert refused.select("record_key_a", "record_key_b").rows() == [("crm:6", "pay:6")]
