@@ -172,6 +172,11 @@ def _addr(
         ),
         (
             _addr("calle mayor", "3", "28001", "madrid"),
+            _addr("avenida sol", "3", "28001", None),
+            "number_postcode",
+        ),
+        (
+            _addr("calle mayor", "3", "28001", "madrid"),
             _addr("calle sol", "9", "28001", "madrid"),
             "postcode",
         ),

@@ -155,7 +155,8 @@ def email(p: Pairs) -> np.ndarray:
 
 
 def address(p: Pairs) -> np.ndarray:
-    """null, exact, street, street_area, postcode, city, else (as `comparisons._address`)."""
+    """null, exact, street, street_area, number_postcode, postcode, city, else (as
+    `comparisons._address`)."""
     parts = ("street_key", "postal_code", "city_key")
     left = [p.sides(c)[0] < 0 for c in parts]
     right = [p.sides(c)[1] < 0 for c in parts]
@@ -173,7 +174,7 @@ def address(p: Pairs) -> np.ndarray:
     same_street = street | (jw >= 0.9)
     near = number & same_street
     area = same_street & (postcode | city)
-    return _select(6, [null, exact, near, area, postcode, city], p.n)
+    return _select(7, [null, exact, near, area, number & postcode, postcode, city], p.n)
 
 
 def birth_date(p: Pairs) -> np.ndarray:

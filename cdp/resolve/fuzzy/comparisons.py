@@ -106,10 +106,20 @@ COMPARISONS: dict[str, Comparison] = {
         ),
         Comparison(
             "address",
-            ("null", "exact", "street", "street_area", "postcode", "city", "else"),
+            (
+                "null",
+                "exact",
+                "street",
+                "street_area",
+                "number_postcode",
+                "postcode",
+                "city",
+                "else",
+            ),
             ("street_key", "street_number", "postal_code", "city_key"),
             description="street + number; fuzzy street + number; (fuzzy) street in the same "
-            "postcode or city, the number missing or mistyped; postcode; city",
+            "postcode or city, the number missing or mistyped; number and postcode, the street "
+            "missing or another; postcode; city",
         ),
         Comparison(
             "devices",
@@ -399,6 +409,7 @@ def _address(s: _Scores) -> list[pl.Expr]:
         (street & no_pc_conflict).fill_null(False),
         ((pl.lit(jw) >= 0.9) & _eq("street_number")).fill_null(False),
         same_street & same_area,
+        (_eq("street_number") & _eq("postal_code")).fill_null(False),
         _eq("postal_code").fill_null(False),
         _eq("city_key").fill_null(False),
     ]
