@@ -18,7 +18,7 @@ import polars as pl
 from cdp.errors import CdpError
 from cdp.resolve.clustering import positions_of
 from cdp.resolve.discount import CONTACTS, discount_shared, threshold_weight
-from cdp.resolve.evidence import dropped_links, match_evidence
+from cdp.resolve.evidence import DROPPED_LINK, dropped_links, match_evidence
 from cdp.resolve.frames import attach
 from cdp.resolve.graph import (
     EDGE_SCHEMA,
@@ -188,6 +188,17 @@ def identity_graph(records: pl.DataFrame, settings: ResolveSettings) -> tuple[Id
 Components = Callable[[pl.Series, pl.DataFrame], pl.DataFrame]
 
 
+#: EDGE_SCHEMA after the two keys (what the guards carry next to `rid_a`, `rid_b`)
+_EDGE_REST: tuple[str, ...] = tuple(EDGE_SCHEMA)[2:]
+
+
+def _numbers_of(graph: IdentityGraph, keys: pl.Series) -> bool:
+    """Does the graph carry record numbers of these `keys` (was it built from these records)?
+    Then its edges, evidence-only links and identifiers need no lookup of their keys."""
+    numbered = getattr(graph, "keys", None)
+    return numbered is not None and "rid_a" in graph.edges.columns and numbered.equals(keys)
+
+
 def _outside(components: Components, keys: pl.Series, edges: pl.DataFrame) -> np.ndarray:
     """The cluster label of each record number, from `components` (keys in, keys out)."""
     ends = edges.select(
@@ -207,7 +218,7 @@ def _numbered(edges: pl.DataFrame, a: np.ndarray, b: np.ndarray) -> pl.DataFrame
     """Edges with their ends as record numbers (`rid_a`, `rid_b`) in place of the keys;
     edges naming an unknown record (a pair cached for a deleted one) are left out."""
     out = edges.select(
-        pl.Series("rid_a", a), pl.Series("rid_b", b), pl.exclude("record_key_a", "record_key_b")
+        pl.Series("rid_a", a, dtype=pl.Int64), pl.Series("rid_b", b, dtype=pl.Int64), *_EDGE_REST
     )
     known = (a >= 0) & (b >= 0)
     return out if known.all() else out.filter(pl.Series(known))
@@ -254,25 +265,42 @@ def resolve_records(
     )
     fuzzy, two_people = fuzzy_identity_conflicts(fuzzy, graph, rules)
     refused = pl.concat([refused, two_people.select(refused.columns)])
-    edges = pl.concat([must_link_edges(matched), graph.edges, fuzzy])
     limited, limits = limited_values(graph.ids, rules)
     labels = cannot_link_labels(matched)
-    # one hash lookup of every key column against the records' keys
-    a, b, lim, lab, ev_a, ev_b = positions_of(
+    must = must_link_edges(matched)
+    graph_edges, evidence_only = graph.edges, graph.evidence_only
+    if not _numbers_of(graph, keys):  # a graph without record numbers of these records
+        ga, gb, ea, eb, li = positions_of(
+            keys,
+            graph_edges["record_key_a"],
+            graph_edges["record_key_b"],
+            evidence_only["record_key_a"],
+            evidence_only["record_key_b"],
+            limited["record_key"],
+        )
+        graph_edges = graph_edges.with_columns(pl.Series("rid_a", ga), pl.Series("rid_b", gb))
+        evidence_only = evidence_only.with_columns(pl.Series("rid_a", ea), pl.Series("rid_b", eb))
+        limited = limited.with_columns(pl.Series("_rid", li))
+    # the overrides' and the fuzzy pairs' keys: one hash lookup against the records' keys
+    ma, mb, fa, fb, lab = positions_of(
         keys,
-        edges["record_key_a"],
-        edges["record_key_b"],
-        limited["record_key"],
+        must["record_key_a"],
+        must["record_key_b"],
+        fuzzy["record_key_a"],
+        fuzzy["record_key_b"],
         labels["record_key"],
-        graph.evidence_only["record_key_a"],
-        graph.evidence_only["record_key_b"],
     )
-    edges = _numbered(edges, a, b)
-    limited = limited.select(pl.Series("_rid", lim), "id_type", "id_value")
+    edges = pl.concat(
+        [
+            _numbered(must, ma, mb),
+            _numbered(
+                graph_edges, graph_edges["rid_a"].to_numpy(), graph_edges["rid_b"].to_numpy()
+            ),
+            _numbered(fuzzy, fa, fb),
+        ]
+    )
+    limited = limited.select("_rid", "id_type", "id_value")
     labels = labels.select(pl.Series("_rid", lab), "pair", "side")
-    evidence_only = graph.evidence_only.with_columns(
-        pl.Series("rid_a", ev_a), pl.Series("rid_b", ev_b)
-    )
     clock.lap("fuzzy_discount")
     cluster = None if components is None else _outside(components, keys, edges)
     guarded = apply_guards(
@@ -301,14 +329,9 @@ def resolve_records(
         keys.gather(guarded.dropped["rid_b"]).alias("record_key_b"),
         pl.exclude("rid_a", "rid_b"),
     )
+    cols = [f.name for f in DROPPED_LINK]
     dropped = dropped_links(
-        pl.concat(
-            [
-                graph.dropped,
-                refused.select(graph.dropped.columns),
-                refused_by_guards.select(graph.dropped.columns),
-            ]
-        ),
+        pl.concat([part.select(cols) for part in (graph.dropped, refused, refused_by_guards)]),
         evidence_only,
         guarded.cluster,
     )
