@@ -68,15 +68,19 @@ ID_SCHEMA: pl.Schema = pl.Schema(
 class IdentityGraph:
     """Deterministic links plus what was refused and why."""
 
-    ids: pl.DataFrame  # record_key, id_type, id_value (blocked values removed)
+    # edges, dropped and evidence_only: EDGE_SCHEMA + `rid_a`, `rid_b`, and ids `_rid`:
+    # record numbers (positions in `keys`), so resolution needs no lookup of their keys
+    ids: pl.DataFrame  # record_key, id_type, id_value (blocked values removed), _rid
     values: pl.DataFrame  # id_type, id_value, n_records, n_names, n_user_ids, status
-    edges: pl.DataFrame  # EDGE_SCHEMA, linking values only
-    dropped: pl.DataFrame  # EDGE_SCHEMA + reason (junk / shared values)
-    evidence_only: pl.DataFrame  # EDGE_SCHEMA, evidence-only types (never clustered)
+    edges: pl.DataFrame  # EDGE_SCHEMA + rid_a, rid_b, linking values only
+    dropped: pl.DataFrame  # EDGE_SCHEMA + rid_a, rid_b, reason (junk / shared values)
+    evidence_only: pl.DataFrame  # EDGE_SCHEMA + rid_a, rid_b, evidence-only types
     blocked: pl.DataFrame  # id_type, blocked (count of placeholder values removed)
     #: record_key, _id, _name, _last: the records of identities that carry a first name
     #: (card holders' names left out) on at least two records (`fuzzy_identity_conflicts`)
     named: pl.DataFrame | None = None
+    #: the sorted record keys that the record numbers index (`with_rid`)
+    keys: pl.Series | None = None
 
 
 def empty_edges() -> pl.DataFrame:
@@ -320,7 +324,8 @@ def _surnames_differ(pairs: pl.DataFrame, rules: IdentifierRules) -> np.ndarray:
 def star_edges(
     rows: pl.DataFrame, rules: IdentifierRules, rule_prefix: str, keep: tuple[str, ...] = ()
 ) -> pl.DataFrame:
-    """Edges from each value's smallest record (`_anchor`) to its other records (EDGE_SCHEMA).
+    """Edges from each value's smallest record (`_anchor`) to its other records (EDGE_SCHEMA,
+    then their record numbers `rid_a`, `rid_b`).
 
     (record_key, id_type) is unique in `rows`, so the edges are too; callers sort if needed.
     """
@@ -336,6 +341,8 @@ def star_edges(
         pl.lit(None, dtype=pl.Float64).alias("match_probability"),
         pl.lit(None, dtype=pl.String).alias("weights"),
         rank.alias("rank"),
+        pl.col("_anchor_rid").alias("rid_a"),
+        pl.col("_rid").alias("rid_b"),
         *keep,
     )
 
@@ -376,9 +383,11 @@ def build_graph(
     )
     dropped = star_edges(bad, rules, "identifier:", keep=("reason",))
     evidence = star_edges(rows.filter(status == "evidence"), rules, "evidence:")
-    ids = rows.select(list(ID_SCHEMA))
+    ids = rows.select(*ID_SCHEMA, "_rid")
     clock.lap("graph_edges")
-    return IdentityGraph(ids, values, edges, dropped, evidence, blocked, named)
+    return IdentityGraph(
+        ids, values, edges, dropped, evidence, blocked, named, keys=records["record_key"]
+    )
 
 
 def _identities(rows: pl.DataFrame, keys: pl.Series, session: list[str]) -> pl.Series:
