@@ -13,8 +13,7 @@ from cdp import progress
 from cdp.config import Settings
 from cdp.errors import CdpError
 from cdp.layout import Layout
-from cdp.resolve.engine import _needed as needed_columns
-from cdp.resolve.engine import identity_graph, resolve_records
+from cdp.resolve.engine import identity_graph, needed_columns, resolve_records
 from cdp.resolve.evidence import explain_link
 from cdp.resolve.incremental import MatchBatch, Matcher, score_pairs
 from cdp.resolve.overrides import load_overrides
@@ -71,7 +70,7 @@ def resolve(
     run_id = run_id or now.strftime("%Y%m%dT%H%M%S%fZ")
     paths = ResolvePaths.of(Layout.of(settings))
     rs = resolve_settings(settings)
-    records = _sorted_by_key(read_identity_records(paths.identity_records))
+    records = _sorted_by_key(read_identity_records(paths.identity_records, keep=needed_columns))
     overrides = load_overrides(rs.overrides_path, sources=set(records["source"].unique()))
     previous = read_optional(paths.id_map)
     history = read_history(paths)
@@ -164,7 +163,7 @@ def _write_all(*files: tuple[pl.DataFrame, Path]) -> None:
 def _sorted_by_key(records: pl.DataFrame) -> pl.DataFrame:
     """The columns resolution reads, sorted by record_key once: the matcher's and the
     engine's own sorts (and the new-key listing) then find the frame already sorted."""
-    return records.select(needed_columns(records)).sort("record_key")
+    return records.select(needed_columns(records.columns)).sort("record_key")
 
 
 def _outgrown(settings: Settings, paths: ResolvePaths, records: int) -> bool:

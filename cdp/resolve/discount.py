@@ -39,33 +39,43 @@ def discount_shared(
     shared = graph.values.filter(pl.col("status").is_in(["shared", "junk"]))
     if edges.is_empty() or shared.is_empty():
         return edges, edges.clear().with_columns(pl.lit(None, dtype=pl.String).alias("reason"))
-    frame = edges
-    discount = pl.lit(0.0)
-    reasons: list[pl.Expr] = []
+    frame = edges.with_row_index("_row")
+    used: list[tuple[str, str]] = []  # (comparison, id_type) of the contacts present
     for comparison, id_type, column in CONTACTS:
         if column not in records.columns:
             continue
         bad = shared.filter(pl.col("id_type") == id_type)["id_value"].implode()
         value = records.select("record_key", pl.col(column).alias("_v"))
         frame = frame.join(
-            value.rename({"record_key": "record_key_a", "_v": f"_{id_type}_a"}),
-            on="record_key_a",
-            how="left",
+            value.rename({"record_key": "record_key_a", "_v": "_va"}), on="record_key_a", how="left"
         ).join(
-            value.rename({"record_key": "record_key_b", "_v": f"_{id_type}_b"}),
-            on="record_key_b",
-            how="left",
+            value.rename({"record_key": "record_key_b", "_v": "_vb"}), on="record_key_b", how="left"
         )
-        hit = (pl.col(f"_{id_type}_a") == pl.col(f"_{id_type}_b")) & pl.col(
-            f"_{id_type}_a"
-        ).is_in(bad)
+        hit = (pl.col("_va") == pl.col("_vb")) & pl.col("_va").is_in(bad)
+        frame = frame.with_columns(hit.fill_null(False).alias(f"_hit_{id_type}")).drop("_va", "_vb")
+        used.append((comparison, id_type))
+    # the per-comparison weights (JSON) are read only on pairs that agree on a shared value
+    any_hit = pl.any_horizontal([pl.col(f"_hit_{t}") for _, t in used] or [pl.lit(False)])
+    hits, rest = frame.filter(any_hit), frame.filter(~any_hit)
+    for comparison, id_type in used:
         weight = (
             pl.col("weights")
             .str.json_path_match(f"$.{comparison}.weight")
             .cast(pl.Float64, strict=False)
             .fill_null(0.0)
         )
-        positive = pl.when(hit.fill_null(False) & (weight > 0)).then(weight).otherwise(0.0)
+        hits = hits.with_columns(weight.alias("_x")).with_columns(
+            pl.when(pl.col(f"_hit_{id_type}") & (pl.col("_x") > 0))
+            .then(pl.col("_x"))
+            .otherwise(0.0)
+            .alias(f"_d_{id_type}")
+        )
+        rest = rest.with_columns(pl.lit(0.0).alias(f"_d_{id_type}"))
+    frame = pl.concat([rest, hits.drop("_x", strict=False)]).sort("_row")
+    discount = pl.lit(0.0)
+    reasons: list[pl.Expr] = []
+    for _, id_type in used:
+        positive = pl.col(f"_d_{id_type}")
         discount = discount + positive
         reasons.append(pl.when(positive > 0).then(pl.lit(f"fuzzy_on_shared:{id_type}")))
     frame = frame.with_columns(

@@ -154,8 +154,13 @@ _UNREAD: frozenset[str] = frozenset(
 )
 
 
+def needed_columns(columns: list[str]) -> list[str]:
+    """The columns resolution reads, of `columns` (in their order)."""
+    return [c for c in columns if c not in _UNREAD]
+
+
 def _needed(records: pl.DataFrame) -> list[str]:
-    return [c for c in records.columns if c not in _UNREAD]
+    return needed_columns(records.columns)
 
 
 def _unique_keys(records: pl.DataFrame) -> pl.DataFrame:

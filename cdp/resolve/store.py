@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -83,10 +84,16 @@ def read_optional(path: Path) -> pl.DataFrame | None:
         raise CdpError(f"{path}: unreadable state file ({type(exc).__name__})") from exc
 
 
-def read_identity_records(path: Path) -> pl.DataFrame:
+def read_identity_records(
+    path: Path, *, keep: Callable[[list[str]], list[str]] | None = None
+) -> pl.DataFrame:
+    """The identity records; with `keep`, only the columns it picks from the file's
+    (unread columns are never decoded)."""
     if not path.is_file():
         raise CdpError(f"{path}: no identity records yet (run `cdp normalize` first)")
-    return pl.read_parquet(path)
+    if keep is None:
+        return pl.read_parquet(path)
+    return pl.read_parquet(path, columns=keep(pq.read_schema(path).names))
 
 
 #: Parquet key-value metadata of the id map: the `changed_at` of the run that saved it.
