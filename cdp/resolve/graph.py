@@ -90,15 +90,19 @@ def empty_edges() -> pl.DataFrame:
 def identifier_values(records: pl.DataFrame, rules: IdentifierRules) -> pl.DataFrame:
     """Long `(record_key, id_type, id_value)` for every identifier, blocked values included.
 
-    Adds a boolean `blocked` column, and the record's `_name` (first_name_key) and
-    `_user` (user_id) for classification; emails use `email_key` (falling back to `email`).
+    Adds a boolean `blocked` column, and the record's `_name` (first_name_key; the card
+    holder's name of a record with a card goes to `_holder` instead) and `_user`
+    (user_id) for classification; emails use `email_key` (falling back to `email`).
     """
     records = with_rid(records)
     name = _column(records, "first_name_key")
+    holder = pl.lit(None, dtype=pl.String)
     if "card_fingerprint" in records.columns:
         # a card holder's name says nothing about who owns the email beside it
+        holder = pl.when(pl.col("card_fingerprint").is_not_null()).then(name)
         name = pl.when(pl.col("card_fingerprint").is_null()).then(name)
     name = name.alias("_name")
+    holder = holder.alias("_holder")
     last = _column(records, "last_name_key").alias("_last")
     user = _column(records, "user_id").alias("_user")
     born = (
@@ -124,6 +128,7 @@ def identifier_values(records: pl.DataFrame, rules: IdentifierRules) -> pl.DataF
                 last,
                 user,
                 born,
+                holder,
             ).filter(pl.col("id_value").is_not_null())
         )
     if not frames:
@@ -134,6 +139,7 @@ def identifier_values(records: pl.DataFrame, rules: IdentifierRules) -> pl.DataF
             "_last": pl.String(),
             "_user": pl.String(),
             "_born": pl.Date(),
+            "_holder": pl.String(),
             "blocked": pl.Boolean(),
         }
         return pl.DataFrame(schema=schema)
@@ -404,20 +410,18 @@ def _identities(rows: pl.DataFrame, keys: pl.Series, session: list[str]) -> pl.S
 
 
 def _named_identities(rows: pl.DataFrame, identity: pl.Series) -> pl.DataFrame:
-    """record_key, _id, _name, _last, _card, _named of every record of the identities that
-    carry a first name of their own (card holders' names are not the buyer's: left out,
-    so those records have a null `_name` here); `_card`: the record carries a card (its
-    name, if any, is the holder's), `_named`: how many of the identity's records are named.
-    """
+    """record_key, _id, _name, _last, _holder, _named of every record of the identities
+    that carry a first name of their own (card holders' names are not the buyer's: a
+    record with a card has its name in `_holder`, `_name` null); `_named`: how many of
+    the identity's records are named."""
     each = rows.unique("_rid")
-    card = rows.filter(pl.col("id_type") == "card_fingerprint")["_rid"].implode()
     return (
         each.select(
             "record_key",
             identity.gather(each["_rid"]).alias("_id"),
             "_name",
             "_last",
-            pl.col("_rid").is_in(card).alias("_card"),
+            "_holder",
         )
         .drop_nulls("_id")
         .with_columns(pl.col("_name").is_not_null().sum().over("_id").alias("_named"))
@@ -446,7 +450,8 @@ def fuzzy_identity_conflicts(
     named = graph.named
     if edges.is_empty() or named is None or named.is_empty():
         return edges, refused
-    ident = named.select("record_key", "_id", "_card", "_named").unique("record_key")
+    ident = named.select("record_key", "_id", "_holder", "_named").unique("record_key")
+    names = named.drop_nulls("_name").select("_id", "_name", "_last").unique()
 
     def side(x: str) -> pl.DataFrame:
         return ident.rename({c: f"{c}_{x}" for c in ident.columns if c != "record_key"}).rename(
@@ -454,44 +459,76 @@ def fuzzy_identity_conflicts(
         )
 
     tagged = (
-        edges.with_row_index("_edge")
-        .join(side("a"), on="record_key_a")
-        .join(side("b"), on="record_key_b")
-        .filter(
-            (pl.col("_id_a") != pl.col("_id_b"))
-            & (
-                (pl.min_horizontal("_named_a", "_named_b") >= 2)
-                | pl.col("_card_a")
-                | pl.col("_card_b")
-            )
+        edges.select("record_key_a", "record_key_b", "weights")
+        .with_row_index("_edge")
+        .join(side("a"), on="record_key_a", how="left")
+        .join(side("b"), on="record_key_b", how="left")
+        .filter(pl.col("_id_a").is_not_null() | pl.col("_id_b").is_not_null())
+        .filter(pl.col("_id_a").ne_missing(pl.col("_id_b")))
+    )
+    # two identities, each naming itself on two or more records
+    both = tagged.filter((pl.col("_named_a") >= 2) & (pl.col("_named_b") >= 2))
+    held = [
+        both.select("_edge", pl.lit(0).alias("_check"), pl.col(f"_id_{x}").alias("_id")).join(
+            names, on="_id"
         )
+        for x in ("a", "b")
+    ]
+    # a card record whose own identity names someone else than the card holder, linked to
+    # a record without that card (a guest payment on the same card may be either's)
+    lasts = named.select("record_key", "_last")
+    holders = tagged.filter(pl.col("_holder_a").is_not_null() | pl.col("_holder_b").is_not_null())
+    holders = holders.filter(
+        pl.col("weights").str.json_path_match("$.devices.level").ne_missing("card")
     )
-    if tagged.is_empty():
+    for check, x in ((1, "a"), (2, "b")):
+        card = holders.filter(pl.col(f"_holder_{x}").is_not_null()).with_columns(
+            pl.lit(check).alias("_check")
+        )
+        own = card.select("_edge", "_check", pl.col(f"_id_{x}").alias("_id"))
+        holder = card.join(lasts, left_on=f"record_key_{x}", right_on="record_key").select(
+            "_edge",
+            "_check",
+            pl.lit("holder").alias("_id"),
+            pl.col(f"_holder_{x}").alias("_name"),
+            "_last",
+        )
+        held += [own.join(names, on="_id"), holder]
+    bad = _clearly_two(pl.concat(held), rules)
+    if bad.size == 0:
         return edges, refused
-    # one "value" per edge holding both identities' names: any compatible pair clears it
-    sides = pl.concat(
-        [tagged.select("_edge", pl.col(f"_id_{x}").alias("_id")) for x in ("a", "b")]
-    ).join(named.drop_nulls("_name").select("_id", "_name", "_last").unique(), on="_id")
-    held = sides.select(
-        pl.lit("fuzzy").alias("id_type"),
-        pl.col("_edge").cast(pl.String).alias("id_value"),
-        "_id",
-        "_name",
-        "_last",
-    )
-    # a first name both sides carry is compatible (pairs of equal names are not compared)
-    same = held.group_by("id_value", "_name").agg(pl.col("_id").n_unique().alias("_n"))
-    same = same.filter(pl.col("_n") > 1).select("id_value").unique()
-    compared = _name_conflicts(held, rules, owner="_id", combine="all")
-    compared = compared.join(same, on="id_value", how="anti")
-    bad = compared.filter("_conflict")["id_value"].cast(pl.UInt32)
-    if bad.is_empty():
-        return edges, refused
-    flagged = pl.Series("_bad", np.zeros(edges.height, dtype=bool))
-    flagged = flagged.scatter(bad.to_numpy(), True)
+    flagged = pl.Series("_bad", np.zeros(edges.height, dtype=bool)).scatter(bad, True)
     kept = edges.filter(~flagged)
     refused = edges.filter(flagged).with_columns(pl.lit("identities:first_name").alias("reason"))
     return kept, refused
+
+
+def _clearly_two(held: pl.DataFrame, rules: IdentifierRules) -> np.ndarray:
+    """Edge numbers with a check (`_edge, _check, _id, _name, _last`) whose two owners'
+    first names share no compatible pair: every name of one conflicts with every name
+    of the other."""
+    if held.is_empty():
+        return np.zeros(0, dtype=np.int64)
+    held = held.select(
+        pl.lit("fuzzy").alias("id_type"),
+        pl.format("{}:{}", "_edge", "_check").alias("id_value"),
+        pl.col("_id").cast(pl.String),
+        "_name",
+        "_last",
+    ).unique()
+    # a first name both owners carry is compatible (pairs of equal names are not compared)
+    same = held.group_by("id_value", "_name").agg(pl.col("_id").n_unique().alias("_n"))
+    same = same.filter(pl.col("_n") > 1).select("id_value").unique()
+    owners = held.group_by("id_value").agg(pl.col("_id").n_unique().alias("_n"))
+    two = owners.filter(pl.col("_n") == 2).select("id_value")
+    held = held.join(two, on="id_value", how="semi")
+    compared = (
+        _name_conflicts(held, rules, owner="_id", combine="all")
+        .join(same, on="id_value", how="anti")
+        .filter("_conflict")
+    )
+    edge = compared["id_value"].str.split(":").list.first().cast(pl.Int64)
+    return np.unique(edge.to_numpy())
 
 
 def _shared_sessions(

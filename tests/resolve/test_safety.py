@@ -359,7 +359,8 @@ def test_a_fuzzy_link_on_a_card_holders_name_to_another_payer_is_refused() -> No
     """Sara pays with her father's card: the payment carries his name (the card holder)
     and her email. Its fuzzy link to Juan's own record rests on the holder's name, while
     its identity (Sara's email) names Sara: refused. Juan's own payment, whose email
-    names nobody else, keeps its link."""
+    names nobody else, keeps its link, and so does a link to a guest payment on the same
+    card (it may be Sara's as well as Juan's)."""
     recs = records(
         {"key": "crm:6", "first_name_key": "juan", "last_name_key": "gil", "email_key": "j@x.es"},
         {"key": "pay:6", "first_name_key": "juan", "last_name_key": "gil", "email_key": "s@x.es",
@@ -369,10 +370,23 @@ def test_a_fuzzy_link_on_a_card_holders_name_to_another_payer_is_refused() -> No
         {"key": "pay:7", "first_name_key": "luis", "last_name_key": "paz", "email_key": "m@x.es",
          "card_fingerprint": "card7"},
     )  # fmt: skip
-    res = run(recs, scored=pairs(("pay:6", "crm:6", 12.0), ("pay:7", "crm:7", 12.0)))
+    # a guest payment on the same card (no email): Sara's or Juan's, the matcher decides
+    guest = {"key": "pay:8", "first_name_key": "juan", "last_name_key": "gil",
+             "card_fingerprint": "card6"}  # fmt: skip
+    scored = pl.concat(
+        [
+            pairs(("pay:6", "crm:6", 12.0), ("pay:7", "crm:7", 12.0)),
+            pairs(("pay:6", "pay:8", 12.0)).with_columns(
+                pl.lit('{"first_name": {"level": "exact"}, "devices": {"level": "card"}}').alias(
+                    "weights"
+                )
+            ),
+        ]
+    )
+    res = run(pl.concat([recs, records(guest)]), scored=scored)
     assert partition(res) == {
         frozenset({"crm:6"}),
-        frozenset({"pay:6", "web:6"}),
+        frozenset({"pay:6", "web:6", "pay:8"}),
         frozenset({"crm:7", "pay:7"}),
     }
     refused = res.dropped.filter(pl.col("reason") == "identities:first_name")
