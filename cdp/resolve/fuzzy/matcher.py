@@ -174,10 +174,15 @@ def _score_all(
     for s in range(0, max(levels.height, 1), _SCORE_CHUNK):
         part = Blocked(blocked.pairs.slice(s, _SCORE_CHUNK), blocked.report)
         lv = levels.slice(s, _SCORE_CHUNK)
-        l_idx, r_idx = part.pairs["l"].to_numpy(), part.pairs["r"].to_numpy()
-        # the commoner side's frequency: equal at `exact`; at `swapped` the left record's
-        # first name is the right one's surname, whose first-name frequency means nothing
-        tf_pairs = {n: np.fmax(freq[l_idx], freq[r_idx]) for n, freq in tf_records.items()}
+        l_idx = part.pairs["l"].to_numpy()
+        tf_pairs = {n: freq[l_idx] for n, freq in tf_records.items()}
+        for n, freq in tf_records.items():
+            # at `swapped` the left first name is the right surname, whose first-name
+            # frequency means nothing: the commoner side's counts (equal at `exact`)
+            if "swapped" in COMPARISONS[n].labels:
+                rows = np.flatnonzero(lv[n].to_numpy() == COMPARISONS[n].labels.index("swapped"))
+                r_freq = freq[part.pairs["r"].to_numpy()[rows]]
+                tf_pairs[n][rows] = np.fmax(tf_pairs[n][rows], r_freq)
         total, per = score(lv, model, {}, tf_frequencies=tf_pairs)
         prob = probability(total)
         keep = prob >= settings.threshold

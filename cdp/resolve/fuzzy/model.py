@@ -488,8 +488,10 @@ def score(
         if model.tf_adjustment and tf is not None and (c.name in tf_values or c.name in looked_up):
             exact = c.labels.index("exact")
             # a swapped name is the same name in the other field: as rare or common
-            tf_levels = [exact, *(c.labels.index(x) for x in _CAPPED_BY if x in c.labels)]
-            at = np.isin(lv, tf_levels)
+            at = lv == exact
+            for label in _CAPPED_BY:
+                if label in c.labels:
+                    at |= lv == c.labels.index(label)
             if at.any():
                 if c.name in looked_up:
                     freq = looked_up[c.name][at]
