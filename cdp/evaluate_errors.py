@@ -210,7 +210,16 @@ PERSONAL_FIELDS: tuple[str, ...] = (
 def over_merge_classes(
     predicted: pl.DataFrame, truth: pl.DataFrame, records: pl.DataFrame
 ) -> dict[str, int]:
-    """Over-merged customers by what their persons' records carry, class -> customers.
+    """Over-merged customers by class (`over_merged_customers`), class -> customers."""
+    classes = over_merged_customers(predicted, truth, records).group_by("over_merge").len()
+    return dict(zip(classes["over_merge"].to_list(), classes["len"].to_list(), strict=True))
+
+
+def over_merged_customers(
+    predicted: pl.DataFrame, truth: pl.DataFrame, records: pl.DataFrame
+) -> pl.DataFrame:
+    """`customer_id, over_merge`: each over-merged customer's class, by what its persons'
+    records carry.
 
     * `indistinguishable`: at most one of the customer's persons carries a personal value
       of its own (PERSONAL_FIELDS; a card holder's name is not the payer's own): the
@@ -235,10 +244,10 @@ def over_merge_classes(
         .filter(pl.col("person_id").n_unique().over("customer_id") > 1)
         .join(rec, on="record_key", how="left")
     )
-    if cells.is_empty():
-        return {}
-    if not fields:
-        return {"indistinguishable": cells["customer_id"].n_unique()}
+    if cells.is_empty() or not fields:
+        return cells.select(
+            pl.col("customer_id").unique(), pl.lit("indistinguishable").alias("over_merge")
+        )
     per = cells.group_by("customer_id", "person_id").agg(
         *(pl.col(c).drop_nulls().unique().alias(c) for c in fields)
     )
@@ -265,21 +274,20 @@ def over_merge_classes(
         .select("customer_id", "cls")
     )
     identified = per.group_by("customer_id").len()
-    classes = (
+    return (
         cells.select("customer_id")
         .unique()
         .join(found, on="customer_id", how="left")
         .join(identified, on="customer_id", how="left")
         .select(
+            "customer_id",
             pl.when(pl.col("len").fill_null(0) <= 1)
             .then(pl.lit("indistinguishable"))
             .otherwise(pl.col("cls").fill_null("no_conflict"))
-            .alias("cls")
+            .alias("over_merge"),
         )
-        .group_by("cls")
-        .len()
+        .sort("customer_id")
     )
-    return dict(zip(classes["cls"].to_list(), classes["len"].to_list(), strict=True))
 
 
 def _pair_frame(df: pl.DataFrame, a: str, b: str) -> pl.DataFrame:
@@ -401,4 +409,5 @@ __all__ = [
     "evidence_floor",
     "linkable_truth",
     "over_merge_classes",
+    "over_merged_customers",
 ]
