@@ -31,6 +31,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from connectors._arrow_json import read_objects
 from connectors._io import duck, query_object_lines
 from connectors.base import Reject
 
@@ -55,16 +56,25 @@ def dtype_of(structure: Mapping[str, Any], *, skip: frozenset[str] = frozenset()
     return dtype
 
 
-def decode_objects(lines: pa.Table, dtype: pl.Struct) -> pl.DataFrame | None:
+def decode_objects(
+    lines: pa.Table, dtype: pl.Struct, *, arrow: frozenset[tuple[str, ...]] | None = None
+) -> pl.DataFrame | None:
     """`_line`, `text` and the decoded struct `m` for every line, or None to take the slow path.
 
     `lines` is `_io.text_lines` output (non-blank, NUL-free, size-checked lines).
+    With `arrow` (the paths of fields that hold JSON numbers), Arrow's JSON reader is
+    tried first (`_arrow_json`), polars' `json_decode` where it declines. It pays for
+    deeply nested lines (GA4: ~15% less CPU per event); on flat Segment messages the
+    conversion to polars eats its gain, so Segment decodes with polars only.
     """
     text = lines.column("text")
     if text.null_count or not pc.all(pc.match_substring_regex(text, r"^\s*\{")).as_py():
         return None
     frame = pl.from_arrow(lines.select(["_line", "text"]))
     assert isinstance(frame, pl.DataFrame)
+    objects = read_objects(text, dtype, arrow) if arrow is not None else None
+    if objects is not None:
+        return frame.with_columns(objects).rechunk()
     try:
         decoded = frame.with_columns(pl.col("text").str.json_decode(dtype).alias("m"))
     except pl.exceptions.PolarsError:

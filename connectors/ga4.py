@@ -149,6 +149,15 @@ FROM ids
 
 
 _DTYPE = dtype_of(json.loads(STRUCTURE))
+#: Fields BigQuery exports as JSON numbers (FLOAT64; INT64 is a string), for Arrow's
+#: reader (`_arrow_json`).
+_NUMBERS = frozenset(
+    {
+        ("event_params", "value", "double_value"),
+        ("event_params", "value", "float_value"),
+        ("ecommerce", "purchase_revenue"),
+    }
+)
 _PARAM_VALUE = ("string_value", "int_value", "double_value", "float_value")
 _ID_SQL = f"SELECT {GA4_ID_SQL} AS record_id FROM _ids"
 
@@ -234,7 +243,7 @@ _UPPER_TRIM = {"currency": ("upper(trim(v))", pl.String())}
 
 def _fast(lines: pa.Table) -> pl.DataFrame | None:
     """The columns of `_SQL`, computed by polars over the decoded lines (None: slow path)."""
-    frame = decode_objects(lines, _DTYPE)
+    frame = decode_objects(lines, _DTYPE, arrow=_NUMBERS)
     if frame is None:
         return None
     df = pl.concat([frame, _params(frame)], how="horizontal").select(_FAST_COLUMNS)
