@@ -491,8 +491,9 @@ def results_markdown(
             "*R* counts every true pair, including records that carry nothing a matcher "
             "could use (an anonymous visit that never identifies). Same truth for all tools.",
             "- *R max* is that ceiling as a recall (linkable true pairs / all true pairs) and "
-            "*F1 max* the F1 of a matcher that finds all of them at precision 1: no matcher "
-            "reaches more on these records. The *over-merge floor* (clusters table) counts the "
+            "*F1 max* the F1 of a matcher that finds all of them at precision 1: a matcher "
+            "that joins records on their evidence reaches no more on these records. The "
+            "*over-merge floor* (clusters table) counts the "
             "customers holding two persons in the finest clustering that reaches R max and "
             "gives records with identical evidence the same customer "
             "(`cdp.evaluate_errors.evidence_floor`: e.g. the bare page views of two people on "
