@@ -154,3 +154,46 @@ def test_over_merged_customers_are_classed_by_what_their_persons_carry() -> None
     }
     one = pred.filter(pl.col("customer_id") == "C6")
     assert over_merge_classes(one, truth, records) == {}
+
+
+_VALUES = st.sampled_from([None, None, "x", "y"])
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(["P1", "P2", "P3"]), _VALUES, _VALUES, _VALUES),
+        min_size=1,
+        max_size=12,
+    )
+)
+def test_floor_joins_every_linkable_pair_and_every_evidence_twin(
+    rows: list[tuple[str, str | None, str | None, str | None]],
+) -> None:
+    truth = pl.DataFrame(
+        {"source": ["s"] * len(rows), "record_id": [str(i) for i in range(len(rows))],
+         "person_id": [r[0] for r in rows]}
+    )  # fmt: skip
+    records = pl.DataFrame(
+        {
+            "record_key": [f"s:{i}" for i in range(len(rows))],
+            "anonymous_id": [r[1] for r in rows],
+            "email_key": [r[2] for r in rows],
+            "first_name_key": [r[3] for r in rows],
+        }
+    )
+    floor = evidence_floor(truth, records).sort("record_id", descending=False)
+    cust = dict(zip(floor["record_id"], floor["customer_id"], strict=True))
+    comp = dict(zip(*linkable_truth(truth, records).select("record_id", "person_id"), strict=True))
+    for i, a in enumerate(rows):
+        for j, b in enumerate(rows):
+            if comp[str(i)] == comp[str(j)]:
+                assert cust[str(i)] == cust[str(j)]  # the ceiling is reached
+            if a[1:] == b[1:] and (a[1] or a[2]):
+                assert cust[str(i)] == cust[str(j)]  # identical evidence goes together
+    # the floor is what evaluate reports, counted here directly
+    persons = {c: {rows[int(r)][0] for r, c2 in cust.items() if c2 == c} for c in cust.values()}
+    ev = evaluate(floor, truth, linkable=linkable_truth(truth, records), floor=floor)
+    assert ev.ceiling is not None
+    assert ev.ceiling.floor_over_merged == sum(len(p) > 1 for p in persons.values())
+    assert ev.ceiling.floor_over_merged == ev.over_merged_customers
