@@ -122,13 +122,18 @@ def compare(a: Path, b: Path) -> str:
     import polars as pl
 
     out = []
-    for rel, keys in (
-        ("state/pairs.parquet", ["record_key_l", "record_key_r"]),
-        ("lake/resolved/customer_records.parquet", ["record_key"]),
-        ("lake/resolved/match_evidence.parquet", ["record_key_a", "record_key_b", "rule"]),
-        ("lake/resolved/dropped_links.parquet", ["record_key_a", "record_key_b", "rule"]),
+    change = ["kind", "old_customer_id", "new_customer_id", "records"]
+    # (file, sort keys, columns compared: None = all; the id map and history without
+    # the run id and time, which differ between any two runs)
+    for rel, keys, cols in (
+        ("state/pairs.parquet", ["record_key_l", "record_key_r"], None),
+        ("lake/resolved/customer_records.parquet", ["record_key"], None),
+        ("lake/resolved/match_evidence.parquet", ["record_key_a", "record_key_b", "rule"], None),
+        ("lake/resolved/dropped_links.parquet", ["record_key_a", "record_key_b", "rule"], None),
+        ("state/id_map.parquet", ["record_key"], ["record_key", "customer_id"]),
+        ("lake/resolved/customer_id_changes.parquet", change, change),
     ):
-        x, y = pl.read_parquet(a / rel).sort(keys), pl.read_parquet(b / rel).sort(keys)
+        x, y = (pl.read_parquet(d / rel, columns=cols).sort(keys, nulls_last=True) for d in (a, b))
         same_keys = x.select(keys).equals(y.select(keys))
         same = x.equals(y)
         line = f"{rel}: {x.height:,} vs {y.height:,} rows, keys equal {same_keys}, all equal {same}"
