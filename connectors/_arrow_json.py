@@ -91,13 +91,13 @@ def _large(array: pa.Array) -> bool:
 
 
 def _schema(dtype: pl.Struct, numbers: frozenset[Path]) -> pa.Schema:
-    """`dtype` as the Arrow read schema: text leaves as string, `numbers` as float64."""
+    """`dtype` as the Arrow read schema: text leaves as string views, `numbers` as float64."""
 
     def convert(t: Any, path: Path) -> pa.DataType:  # a polars dtype (class or instance)
         if path in numbers:
             return pa.float64()
         if t == pl.String:
-            return pa.string()
+            return pa.string_view()  # polars' own string layout: no copy into polars
         if isinstance(t, pl.List):
             return pa.list_(convert(t.inner, path))
         if isinstance(t, pl.Struct):
@@ -168,4 +168,4 @@ def _number_text(values: pa.Array) -> pa.Array | None:
         mask = pa.array(whole)
         ints = pc.cast(pc.cast(pc.if_else(mask, values, 0.0), pa.int64()), pa.string())
         text = pc.if_else(mask, ints, text)
-    return text
+    return text.cast(pa.string_view())
