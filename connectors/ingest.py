@@ -34,6 +34,7 @@ rejected rows `connectors.quarantine`. This module stages and commits (steps 4-6
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -80,6 +81,11 @@ RecordFilter = Callable[[pa.Table], pa.Table]
 #: many rows (and at the end of a source): one Parquet writer and one fsync pair per
 #: batch instead of per file (hourly exports are many small files).
 BATCH_ROWS = 100_000
+
+#: Batches handed to the writer thread and not yet written, at most: a source's last
+#: batch and the next source's first (a small source ends soon after) do not stall
+#: the readers behind one another.
+COMMITS_IN_FLIGHT = 2
 
 
 class SourceRun:
@@ -278,8 +284,8 @@ def ingest_sources(
     thread in file order, so the lake is the same as with one file at a time. Loaded
     files are committed in batches (`SourceRun.commit`): with `workers > 1` a batch is
     written (Parquet encoding, fsyncs, manifest) on a writer thread while the next
-    one is staged, at most one batch at a time and in order, so the readers are not
-    held up behind a commit. An outcome is yielded once its file is staged, its
+    ones are staged, in order, up to `COMMITS_IN_FLIGHT` at a time, so the readers
+    are not held up behind a commit. An outcome is yielded once its file is staged, its
     `output` set when its batch commits; every batch is committed before the
     iterator finishes.
     """
@@ -290,21 +296,21 @@ def ingest_sources(
     ]
     remaining = {id(run): len(paths) for run, paths in runs}
     with ThreadPoolExecutor(1, thread_name_prefix="cdp-commit") as writer:
-        pending: Future[None] | None = None
+        pending: deque[Future[None]] = deque()  # written in order by the one writer thread
         for run, read in read_ahead(tasks, workers):
             remaining[id(run)] -= 1
             outcome = run._stage(read)
             if not remaining[id(run)] or run._staged_rows >= BATCH_ROWS:
-                if pending is not None:
-                    pending.result()  # in order, one at a time; raises the writer's error
-                    pending = None
-                if workers > 1 and not run.keys.orphans:
-                    pending = writer.submit(run._write, run._take())
+                asynchronous = workers > 1 and not run.keys.orphans
+                while pending and (len(pending) >= COMMITS_IN_FLIGHT or not asynchronous):
+                    pending.popleft().result()  # raises the writer's error here
+                if asynchronous:
+                    pending.append(writer.submit(run._write, run._take()))
                 else:
                     run.commit()
             yield run, outcome
-        if pending is not None:
-            pending.result()
+        while pending:
+            pending.popleft().result()
 
 
 @dataclass
