@@ -28,11 +28,10 @@ from cdp.timing import Clock
 _PROFILE_COLUMNS = ("first_name_key", "last_name_key", "email_key", "phone", "birth_date")
 _SPARSE_TEST = ("first_name_key", "last_name_key", "email_key", "phone")
 
-#: Edges as the guards take them: `rid_a`, `rid_b` (record numbers: positions of the
-#: records sorted by key) instead of the two record keys, then the other EDGE_SCHEMA
-#: columns. Integer ends make components, joins and sorts cheap at 1M records; the keys
-#: are gathered back only for the output.
-RID_ENDS: tuple[str, str] = ("rid_a", "rid_b")
+# Edges as the guards take them: `rid_a`, `rid_b` (record numbers: positions of the
+# records sorted by key) instead of the two record keys, then the other EDGE_SCHEMA
+# columns. Integer ends make components, joins and sorts cheap at 1M records; the keys
+# are gathered back only for the output.
 
 
 @dataclass(frozen=True, slots=True)
