@@ -3,6 +3,7 @@
     .venv/bin/python -m benchmarks.bench_ingest --people 142000        # ~1M source records
     .venv/bin/python -m benchmarks.bench_ingest --people 20000 --keep  # quicker, keep the lake
     .venv/bin/python -m benchmarks.bench_ingest --config path/to/cdp.toml  # any landing
+    .venv/bin/python -m benchmarks.bench_ingest --all-only --repeat 3  # the target row, median
 
 Input is a `cdp synth` landing folder (generated once per (people, seed) under
 `benchmarks/work/`). Every source is ingested in its own child process into a
