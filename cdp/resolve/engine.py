@@ -302,7 +302,8 @@ def resolve_records(
                 graph_edges, graph_edges["rid_a"].to_numpy(), graph_edges["rid_b"].to_numpy()
             ),
             _numbered(fuzzy, fa, fb),
-        ]
+        ],
+        rechunk=True,  # one piece: the guards filter and gather it
     )
     limited = limited.select("_rid", "id_type", "id_value")
     labels = labels.select(pl.Series("_rid", lab), "pair", "side")

@@ -45,6 +45,7 @@ def match_evidence(
     `cluster` each record's cluster label and `customers` the `cluster, customer_id` of
     each. Sorted on integers (a customer id's rank, record numbers, a rule's rank), which
     is the order of the strings, and the strings are gathered once, at the end."""
+    used = used.rechunk()  # gathers over a frame of many pieces cost ~2.5x more
     ranked = customers.select("cluster", "customer_id").sort("customer_id")
     rank_of = np.zeros(keys.len(), dtype=np.int64)
     rank_of[ranked["cluster"].to_numpy()] = np.arange(ranked.height)

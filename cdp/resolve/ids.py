@@ -174,7 +174,7 @@ def assign_cluster_ids(
     used = pl.concat([prev["old_id"].unique(), pl.Series(list(taken), dtype=pl.String)])
     new_ids = fresh_ids(keys.gather(fresh["cluster"]), used)
     fresh = fresh.with_columns(new_ids.alias("customer_id"), pl.lit(run_id).alias("id_created"))
-    customers = pl.concat([kept.filter(pl.col("customer_id").is_not_null()), fresh])
+    customers = pl.concat([kept.filter(pl.col("customer_id").is_not_null()), fresh], rechunk=True)
     # each record's customer row, by array lookup from its cluster label
     row_of = np.zeros(keys.len(), dtype=np.int64)
     row_of[customers["cluster"].to_numpy()] = np.arange(customers.height)
