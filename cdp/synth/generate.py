@@ -139,8 +139,11 @@ def config_text(people: int, seed: int) -> str:
     """The landing folder's cdp.toml (DESIGN contract 2)."""
     blocks = "".join(
         f'\n[[sources]]\nname = "{name}"\nconnector = "{connector}"\npath = "{pattern}"\n'
-        + (f'[sources.options]\ndate_format = "{SOURCE_DATE_FORMATS[name]}"\n'
-           if name in SOURCE_DATE_FORMATS else "")
+        + (
+            f'[sources.options]\ndate_format = "{SOURCE_DATE_FORMATS[name]}"\n'
+            if name in SOURCE_DATE_FORMATS
+            else ""
+        )
         for name, connector, pattern, _ in SOURCES
     )
     return CONFIG_TEMPLATE.format(people=people, seed=seed, sources=blocks)

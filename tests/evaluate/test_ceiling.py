@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from cdp.evaluate import Ceiling, evaluate
 from cdp.evaluate_errors import evidence_floor, linkable_truth, over_merge_classes
+from tests.evaluate._cases import predicted, records_of, truth_of
 
 # A family tablet (anonymous id "tab"): P1 logs in on it (t1 carries user u1) and browses
 # (t2, a bare page view); P2 only ever browses on it (q1, q2: bare page views, the same
@@ -27,21 +28,8 @@ ROWS = [
     ("z1", "P5", {}),
 ]
 COLS = ("user_id", "anonymous_id", "email_key", "phone", "first_name_key", "street_key")
-TRUTH = pl.DataFrame(
-    {"source": ["s"] * len(ROWS), "record_id": [r for r, _, _ in ROWS],
-     "person_id": [p for _, p, _ in ROWS]}
-)  # fmt: skip
-RECORDS = pl.DataFrame(
-    {"record_key": [f"s:{r}" for r, _, _ in ROWS]}
-    | {c: [v.get(c) for _, _, v in ROWS] for c in COLS},
-    schema={"record_key": pl.String} | {c: pl.String for c in COLS},
-)
-
-
-def predicted(mapping: dict[str, str]) -> pl.DataFrame:
-    return pl.DataFrame(
-        {"record_key": [f"s:{r}" for r in mapping], "customer_id": list(mapping.values())}
-    )
+TRUTH = truth_of(ROWS)
+RECORDS = records_of(ROWS, COLS)
 
 
 def test_floor_joins_records_with_identical_evidence_and_what_reaching_the_ceiling_needs() -> None:

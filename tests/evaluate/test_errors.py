@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from cdp.evaluate import evaluate
 from cdp.evaluate_errors import error_breakdown, linkable_truth
+from tests.evaluate._cases import predicted, records_of, truth_of
 
 # P1: a1 and a2 share a user_id, a3 is a cookie that never identified (own anonymous_id),
 #     a4 shares a3's anonymous_id; P2: b1 and b2 only carry names (a typo between them);
@@ -22,21 +23,8 @@ ROWS = [
     ("c1", "P3", {"phone": "+34600000000"}),
 ]
 COLS = ("user_id", "anonymous_id", "email_key", "phone", "first_name_key", "last_name_key")
-TRUTH = pl.DataFrame(
-    {"source": ["s"] * len(ROWS), "record_id": [r for r, _, _ in ROWS],
-     "person_id": [p for _, p, _ in ROWS]}
-)  # fmt: skip
-RECORDS = pl.DataFrame(
-    {"record_key": [f"s:{r}" for r, _, _ in ROWS]}
-    | {c: [v.get(c) for _, _, v in ROWS] for c in COLS},
-    schema={"record_key": pl.String} | {c: pl.String for c in COLS},
-)
-
-
-def predicted(mapping: dict[str, str]) -> pl.DataFrame:
-    return pl.DataFrame(
-        {"record_key": [f"s:{r}" for r in mapping], "customer_id": list(mapping.values())}
-    )
+TRUTH = truth_of(ROWS)
+RECORDS = records_of(ROWS, COLS)
 
 
 def test_linkable_truth_splits_persons_into_evidence_components() -> None:

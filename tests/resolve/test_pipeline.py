@@ -18,26 +18,21 @@ from cdp.resolve.store import ResolvePaths
 from cdp.schema import CUSTOMER_ID_CHANGE, CUSTOMER_RECORD, IDENTITY_RECORD, MATCH_EVIDENCE
 from pipelines.cli import main
 from pipelines.resolve import explain, resolve
+from tests.configs import segment_config
 
 from .helpers import fake_matcher, records, run
 
-CONFIG = """
-[project]
-data_dir = "out"
-default_country = "ES"
-
-[[sources]]
-name = "web"
-connector = "segment"
-path = "exports/*.jsonl"
-
+CONFIG = segment_config(
+    "exports/*.jsonl",
+    extra="""
 [resolve]
 overrides = "overrides.csv"
 max_cluster_size = 20
 
 [identifiers]
 blocked_values = ["nobody"]
-"""
+""",
+)
 
 BORN = dt.date(1990, 4, 2)
 PEOPLE = [

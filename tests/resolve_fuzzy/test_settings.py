@@ -10,17 +10,9 @@ import pytest
 from cdp.config import load_settings
 from cdp.errors import ConfigError
 from cdp.resolve.fuzzy import BlockingRule, FuzzySettings, fuzzy_settings
+from tests.configs import segment_config
 
-BASE = """
-[project]
-data_dir = "out"
-default_country = "ES"
-
-[[sources]]
-name = "web"
-connector = "segment"
-path = "web/*.jsonl"
-"""
+BASE = segment_config("web/*.jsonl")
 
 
 def _settings(write_config: Callable[[str], Path], extra: str) -> FuzzySettings:
