@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 from typing import Any
+
+import polars as pl
 
 from cdp import progress
 from cdp.errors import CdpError
@@ -46,7 +49,8 @@ def handle(args: argparse.Namespace) -> int:
         )
     predicted, origin = found
     progress.info(f"predicted: {origin} ({predicted.height:,} records)")
-    ev = evaluate(predicted, load_truth(args.truth))
+    truth = load_truth(args.truth)
+    ev = evaluate(predicted, truth, **_ceiling_inputs(layout.identity_records, truth))
     if args.json:
         print(json.dumps({"predicted": origin, "truth": str(args.truth), **ev.to_dict()}, indent=2))
         return 0
@@ -60,6 +64,28 @@ def handle(args: argparse.Namespace) -> int:
             f"{ev.missing_from_truth} predicted record(s) are not in the truth; scored the rest"
         )
     return 0
+
+
+def _ceiling_inputs(identity: Path, truth: pl.DataFrame) -> dict[str, pl.DataFrame]:
+    """`linkable` and `floor` for `evaluate` from the run's identity records, so the table
+    shows what the records allow (recall and F1 ceilings, the over-merge floor) next to what
+    was reached; nothing when the lake has no identity records with evidence columns."""
+    from cdp.evaluate_errors import (
+        NAME_COLUMNS,
+        SHARED_VALUE_COLUMNS,
+        evidence_floor,
+        linkable_truth,
+    )
+
+    if not identity.is_file():
+        return {}
+    records = pl.read_parquet(identity)
+    if not set(records.columns) & {*SHARED_VALUE_COLUMNS, *NAME_COLUMNS}:
+        return {}
+    return {
+        "linkable": linkable_truth(truth, records),
+        "floor": evidence_floor(truth, records),
+    }
 
 
 def handle_report(args: argparse.Namespace) -> int:

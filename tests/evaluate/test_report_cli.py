@@ -246,3 +246,33 @@ def test_report_of_an_empty_project_says_not_available(tmp_path: Path) -> None:
     report = build_report(load_settings(cfg, check_files=False))
     assert report.run_id == "no-run"
     assert all(s.missing for s in report.sections)
+
+
+def test_evaluate_shows_the_ceiling_the_identity_records_allow(project: Path, capsys) -> None:
+    """With evidence columns in the lake's identity records, `cdp evaluate` also reports what
+    a matcher joining records on their evidence could reach: shop:b and shop:d carry nothing,
+    so of the 7 true pairs only P1's web:1, web:2, shop:a (3) and P2's pair (1) are linkable."""
+    emails = {"web:1": "p1", "web:2": "p1", "shop:a": "p1", "web:3": "p2", "shop:c": "p2"}
+    keys = [f"{s}:{r}" for s, r, _ in RECORDS]
+    pl.DataFrame(
+        {
+            "record_key": keys,
+            "source": [s for s, _, _ in RECORDS],
+            "record_id": [r for _, r, _ in RECORDS],
+            "email_key": [emails.get(k) for k in keys],
+        }
+    ).write_parquet(project.parent / "out" / "lake" / "identity_records.parquet")
+    truth = project.parent / "truth.csv"
+    assert main(["evaluate", "--config", str(project), "--truth", str(truth), "--json"]) == 0
+    ceiling = json.loads(capsys.readouterr().out)["ceiling"]
+    assert (ceiling["true_pairs"], ceiling["linkable_pairs"]) == (7, 4)
+    assert ceiling["recall"] == 4 / 7
+    assert ceiling["floor_over_merged"] == 0
+    assert main(["evaluate", "--config", str(project), "--truth", str(truth)]) == 0
+    assert "recall ceiling" in capsys.readouterr().out
+
+
+def test_evaluate_without_evidence_columns_shows_no_ceiling(project: Path, capsys) -> None:
+    truth = project.parent / "truth.csv"
+    assert main(["evaluate", "--config", str(project), "--truth", str(truth), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["ceiling"] is None
