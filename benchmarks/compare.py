@@ -23,7 +23,7 @@ import polars as pl
 from benchmarks.compare_febrl import write_febrl
 from benchmarks.tools.measure import Measured, run_measured, tail
 from cdp.evaluate import Evaluation, evaluate, load_truth
-from cdp.evaluate_errors import ErrorBreakdown, error_breakdown, evidence_floor, linkable_truth
+from cdp.evaluate_errors import ErrorBreakdown, ceiling_inputs, error_breakdown
 
 TOOLS: tuple[str, ...] = ("cdp", "splink", "recordlinkage")
 
@@ -239,17 +239,13 @@ def run_dataset(
         timeout_s,
     )
     identity = data_dir / "lake" / "identity_records.parquet"
-    linkable = floor = None
+    ceiling: dict[str, pl.DataFrame] = {}
     if identity.is_file():
         records = pl.read_parquet(identity)
-        linkable = linkable_truth(truth, records)
-        floor = evidence_floor(truth, records)
+        ceiling = ceiling_inputs(truth, records)
         if cdp.evaluation is not None:
             cdp.evaluation = evaluate(
-                pl.read_parquet(work / "cdp" / "predicted.parquet"),
-                truth,
-                linkable=linkable,
-                floor=floor,
+                pl.read_parquet(work / "cdp" / "predicted.parquet"), truth, **ceiling
             )
         cdp_breakdown(cdp, data_dir, truth, records, config)
     if "cdp" in tools:
@@ -277,8 +273,8 @@ def run_dataset(
                 work / tool,
                 truth,
                 timeout_s,
-                linkable,
-                floor,
+                ceiling.get("linkable"),
+                ceiling.get("floor"),
             )
         )
     return rows

@@ -121,6 +121,17 @@ def evidence_floor(truth: pl.DataFrame, records: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def ceiling_inputs(truth: pl.DataFrame, records: pl.DataFrame) -> dict[str, pl.DataFrame]:
+    """`evaluate`'s `linkable` and `floor` from identity records, or nothing when they carry
+    no evidence column (then no ceiling can be said): `evaluate(pred, truth, **this)`."""
+    if not set(records.columns) & {*SHARED_VALUE_COLUMNS, *NAME_COLUMNS}:
+        return {}
+    return {
+        "linkable": linkable_truth(truth, records),
+        "floor": evidence_floor(truth, records),
+    }
+
+
 def _truth_records(
     truth: pl.DataFrame, records: pl.DataFrame
 ) -> tuple[pl.DataFrame, pl.DataFrame, list[str]]:

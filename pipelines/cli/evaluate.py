@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -36,6 +35,7 @@ def register(sub: Any) -> None:
 
 def handle(args: argparse.Namespace) -> int:
     from cdp.evaluate import evaluate, load_truth
+    from cdp.evaluate_errors import ceiling_inputs
     from cdp.layout import Layout
     from cdp.report.inputs import customer_records
 
@@ -50,7 +50,10 @@ def handle(args: argparse.Namespace) -> int:
     predicted, origin = found
     progress.info(f"predicted: {origin} ({predicted.height:,} records)")
     truth = load_truth(args.truth)
-    ev = evaluate(predicted, truth, **_ceiling_inputs(layout.identity_records, truth))
+    # with the run's identity records, also what they allow (ceilings, over-merge floor)
+    identity = layout.identity_records
+    records = pl.read_parquet(identity) if identity.is_file() else pl.DataFrame()
+    ev = evaluate(predicted, truth, **ceiling_inputs(truth, records))
     if args.json:
         print(json.dumps({"predicted": origin, "truth": str(args.truth), **ev.to_dict()}, indent=2))
         return 0
@@ -64,28 +67,6 @@ def handle(args: argparse.Namespace) -> int:
             f"{ev.missing_from_truth} predicted record(s) are not in the truth; scored the rest"
         )
     return 0
-
-
-def _ceiling_inputs(identity: Path, truth: pl.DataFrame) -> dict[str, pl.DataFrame]:
-    """`linkable` and `floor` for `evaluate` from the run's identity records, so the table
-    shows what the records allow (recall and F1 ceilings, the over-merge floor) next to what
-    was reached; nothing when the lake has no identity records with evidence columns."""
-    from cdp.evaluate_errors import (
-        NAME_COLUMNS,
-        SHARED_VALUE_COLUMNS,
-        evidence_floor,
-        linkable_truth,
-    )
-
-    if not identity.is_file():
-        return {}
-    records = pl.read_parquet(identity)
-    if not set(records.columns) & {*SHARED_VALUE_COLUMNS, *NAME_COLUMNS}:
-        return {}
-    return {
-        "linkable": linkable_truth(truth, records),
-        "floor": evidence_floor(truth, records),
-    }
 
 
 def handle_report(args: argparse.Namespace) -> int:
