@@ -24,10 +24,10 @@ from cdp.resolve.graph import (
     EDGE_SCHEMA,
     IdentityGraph,
     build_graph,
-    fuzzy_identity_conflicts,
     with_rid,
 )
 from cdp.resolve.guards import apply_guards, profiles
+from cdp.resolve.identity_conflicts import fuzzy_identity_conflicts
 from cdp.resolve.ids import assign_cluster_ids
 from cdp.resolve.overrides import (
     Overrides,
