@@ -200,8 +200,7 @@ _EDGE_REST: tuple[str, ...] = tuple(EDGE_SCHEMA)[2:]
 def _numbers_of(graph: IdentityGraph, keys: pl.Series) -> bool:
     """Does the graph carry record numbers of these `keys` (was it built from these records)?
     Then its edges, evidence-only links and identifiers need no lookup of their keys."""
-    numbered = getattr(graph, "keys", None)
-    return numbered is not None and "rid_a" in graph.edges.columns and numbered.equals(keys)
+    return graph.keys is not None and "rid_a" in graph.edges.columns and graph.keys.equals(keys)
 
 
 def _outside(components: Components, keys: pl.Series, edges: pl.DataFrame) -> np.ndarray:
