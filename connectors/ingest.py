@@ -34,9 +34,7 @@ rejected rows `connectors.quarantine`. This module stages and commits (steps 4-6
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
@@ -81,11 +79,6 @@ RecordFilter = Callable[[pa.Table], pa.Table]
 #: many rows (and at the end of a source): one Parquet writer and one fsync pair per
 #: batch instead of per file (hourly exports are many small files).
 BATCH_ROWS = 100_000
-
-#: Batches handed to the writer thread and not yet written, at most: a source's last
-#: batch and the next source's first (a small source ends soon after) do not stall
-#: the readers behind one another.
-COMMITS_IN_FLIGHT = 2
 
 
 class SourceRun:
@@ -141,21 +134,10 @@ class SourceRun:
         files and their contents) or, failing that, removes once its rows are
         committed elsewhere (`LakeKeys.supersede`).
         """
-        self._write(self._take())
-
-    def _take(self) -> list[_Staged]:
-        """The staged files, handed over for `_write`; staging starts a new batch."""
-        staged, self._staged, self._staged_rows = self._staged, [], 0
-        return staged
-
-    def _write(self, staged: list[_Staged]) -> None:
-        """`commit` of a batch taken with `_take`. Touches only the batch, the raw folder
-        and the manifest (locked), so it may run on a writer thread while the next batch
-        is staged, unless orphan parts are pending (`supersede` edits the lake keys)."""
-        if not staged:
+        if not self._staged:
             return
         folder = self.layout.raw(self.source.name)
-        loaded = [s for s in staged if s.table is not None]
+        loaded = [s for s in self._staged if s.table is not None]
         name = ""
         if loaded:
             name = part_name([s.outcome for s in loaded])
@@ -164,9 +146,10 @@ class SourceRun:
             output = (folder / name).relative_to(self.layout.data_dir).as_posix()
             for s in loaded:
                 s.outcome.output = output
-        for s in staged:
+        for s in self._staged:
             self.manifest.add(s.outcome, self.source.connector, self.config, self.ingested_at)
         self.manifest.flush()
+        self._staged, self._staged_rows = [], 0
         if self.keys.orphans:
             self.keys.supersede(folder, name, self._committed)
 
@@ -280,14 +263,11 @@ def ingest_sources(
     Reading (hashing, parsing: polars and DuckDB release the GIL) runs on `workers`
     threads, up to `workers + 1` groups of files ahead (`SourceReads.groups`), also
     across the end of one source into the next, so no core waits while a source's
-    last files finish. De-duplication and quarantine writes stay on the calling
+    last files finish. De-duplication, writes and the manifest stay on the calling
     thread in file order, so the lake is the same as with one file at a time. Loaded
-    files are committed in batches (`SourceRun.commit`): with `workers > 1` a batch is
-    written (Parquet encoding, fsyncs, manifest) on a writer thread while the next
-    ones are staged, in order, up to `COMMITS_IN_FLIGHT` at a time, so the readers
-    are not held up behind a commit. An outcome is yielded once its file is staged, its
-    `output` set when its batch commits; every batch is committed before the
-    iterator finishes.
+    files are committed in batches (`SourceRun.commit`); an outcome is yielded once
+    its file is staged, its `output` set when its batch commits, at the latest before
+    the run's last outcome is yielded.
     """
     tasks = [
         (run, partial(run.reads.read_group, group))
@@ -295,22 +275,12 @@ def ingest_sources(
         for group in run.reads.groups(paths)
     ]
     remaining = {id(run): len(paths) for run, paths in runs}
-    with ThreadPoolExecutor(1, thread_name_prefix="cdp-commit") as writer:
-        pending: deque[Future[None]] = deque()  # written in order by the one writer thread
-        for run, read in read_ahead(tasks, workers):
-            remaining[id(run)] -= 1
-            outcome = run._stage(read)
-            if not remaining[id(run)] or run._staged_rows >= BATCH_ROWS:
-                asynchronous = workers > 1 and not run.keys.orphans
-                while pending and (len(pending) >= COMMITS_IN_FLIGHT or not asynchronous):
-                    pending.popleft().result()  # raises the writer's error here
-                if asynchronous:
-                    pending.append(writer.submit(run._write, run._take()))
-                else:
-                    run.commit()
-            yield run, outcome
-        while pending:
-            pending.popleft().result()
+    for run, read in read_ahead(tasks, workers):
+        remaining[id(run)] -= 1
+        outcome = run._stage(read)
+        if not remaining[id(run)] or run._staged_rows >= BATCH_ROWS:
+            run.commit()
+        yield run, outcome
 
 
 @dataclass

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
 import time
 from dataclasses import asdict, dataclass
 from datetime import datetime
@@ -77,10 +76,9 @@ class Manifest:
     """The ingest manifest: loaded once, appended per file, rewritten atomically.
 
     Rows are flushed at most every `flush_seconds` and whenever `SourceRun` commits a
-    batch (`flush`). Adding and flushing hold a lock: batches are committed on a writer
-    thread while readers look rows up (`seen`). Losing unflushed rows to a crash is
-    safe: those files are simply ingested again, writing the same raw part names, and
-    their own earlier rows are not counted as "already loaded" (see `LakeKeys`).
+    batch (`flush`). Losing unflushed rows to a crash is safe: those files are simply
+    ingested again, writing the same raw part names, and their own earlier rows are
+    not counted as "already loaded" (see `LakeKeys`).
     """
 
     def __init__(self, path: Path, *, flush_seconds: float = 5.0) -> None:
@@ -95,13 +93,11 @@ class Manifest:
             self._seen.setdefault((src, p, sha), []).append((status, config))
         self._pending: list[dict[str, object]] = []
         self._last_flush = time.monotonic()
-        self._lock = threading.RLock()
 
     def outputs(self) -> set[str]:
         """Raw files (relative to data_dir) that manifest rows, flushed or not, point to."""
-        with self._lock:
-            stored = {o for o in self.table.column("output").to_pylist() if o}
-            return stored | {str(r["output"]) for r in self._pending if r.get("output")}
+        stored = {o for o in self.table.column("output").to_pylist() if o}
+        return stored | {str(r["output"]) for r in self._pending if r.get("output")}
 
     def seen(self, source: str, path: str, sha256: str, config: str) -> bool:
         """Processed before for `source`: loaded in any way, or quarantined under this config."""
@@ -116,23 +112,21 @@ class Manifest:
             "config": config,
             "ingested_at": ingested_at,
         }
+        self._pending.append(row)
         key = (outcome.source, outcome.path, outcome.sha256)
-        with self._lock:
-            self._pending.append(row)
-            self._seen.setdefault(key, []).append((outcome.status, config))
-            if time.monotonic() - self._last_flush >= self.flush_seconds:
-                self.flush()
+        self._seen.setdefault(key, []).append((outcome.status, config))
+        if time.monotonic() - self._last_flush >= self.flush_seconds:
+            self.flush()
 
     def flush(self) -> None:
         """Write pending rows (atomically, with fsync: the manifest is the commit point)."""
-        with self._lock:
-            if self._pending:
-                new = pa.Table.from_pylist(self._pending, schema=MANIFEST_SCHEMA)
-                self.table = pa.concat_tables([self.table, new])
-                self._pending = []
-                with fault_point("ingest.manifest"):
-                    write_parquet_atomic(self.table, self.path, durable=True)
-            self._last_flush = time.monotonic()
+        if self._pending:
+            new = pa.Table.from_pylist(self._pending, schema=MANIFEST_SCHEMA)
+            self.table = pa.concat_tables([self.table, new])
+            self._pending = []
+            with fault_point("ingest.manifest"):
+                write_parquet_atomic(self.table, self.path, durable=True)
+        self._last_flush = time.monotonic()
 
 
 def source_fingerprint(source: SourceSettings) -> str:
